@@ -1,0 +1,68 @@
+"""MediaNest core: the daemon, and the types and hook marker its plugins use."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pluggy
+
+from medianest_core.types import (
+    Access,
+    ActorSpec,
+    Card,
+    CardData,
+    CardState,
+    Event,
+    EventSubscription,
+    HealthCheck,
+    HealthResult,
+    HealthState,
+    LoginProvider,
+    Migrations,
+    NavLink,
+    Page,
+    PeriodicTask,
+    PluginContext,
+    Route,
+    SearchProvider,
+    SearchQuery,
+    SearchResult,
+    WebAssets,
+    WsCommand,
+)
+
+PROJECT = "medianest"
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+try:
+    __version__ = metadata.version("medianest-core")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "PROJECT",
+    "Access",
+    "ActorSpec",
+    "Card",
+    "CardData",
+    "CardState",
+    "Event",
+    "EventSubscription",
+    "HealthCheck",
+    "HealthResult",
+    "HealthState",
+    "LoginProvider",
+    "Migrations",
+    "NavLink",
+    "Page",
+    "PeriodicTask",
+    "PluginContext",
+    "Route",
+    "SearchProvider",
+    "SearchQuery",
+    "SearchResult",
+    "WebAssets",
+    "WsCommand",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,231 @@
+"""The web application: core routes, one sub-application per plugin, and the lifecycle of the services."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import signal
+from collections.abc import AsyncIterator, Callable
+from typing import Final
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from medianest_core import keys
+from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.health import HealthMonitor
+from medianest_core.http import HttpMetrics, request_middleware
+from medianest_core.jobs import Scheduler, start_embedded_worker, stop_embedded_worker
+from medianest_core.plugins import PluginRecord, PluginStatus, describe_exception
+from medianest_core.runtime import Runtime, prepare_database
+from medianest_core.types import Access, Handler, Page, Route
+
+log = structlog.get_logger("medianest.app")
+
+# First path segments the core keeps for itself; a plugin of such a name cannot mount its pages.
+RESERVED_NAMES: Final = frozenset(
+    {"api", "static", "health", "metrics", "ws", "login", "logout", "setup", "admin", "profile", "search"}
+    | {"notifications", "dashboard"}
+)
+
+
+async def health_view(request: web.Request) -> web.Response:
+    """Liveness: 200 while the process serves requests."""
+    return web.json_response({"status": "ok"})
+
+
+async def api_health_view(request: web.Request) -> web.Response:
+    """Readiness, component by component; 503 when the database or the broker is down."""
+    admin = request.get(keys.REQUEST_IS_ADMIN, False)
+    status, doc = await request.app[keys.HEALTH].report(admin=admin)
+    return web.json_response(doc, status=status)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    """Prometheus metrics; with ``metrics_token`` set, only for that bearer token (or an admin)."""
+    runtime = request.app[keys.RUNTIME]
+    settings = runtime.settings
+    if not settings.metrics_enabled:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "Metrics are turned off (metrics_enabled = false).")
+    token = settings.metrics_token
+    if token is not None and not request.get(keys.REQUEST_IS_ADMIN, False):
+        offered = request.headers.get("Authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(offered.encode(), expected.encode()):
+            raise ApiError(
+                401,
+                ErrorCode.UNAUTHORIZED,
+                "The metrics need the bearer token set in metrics_token.",
+                headers={"WWW-Authenticate": 'Bearer realm="medianest-metrics"'},
+            )
+    body = generate_latest(runtime.metrics)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def plugin_gate(record: PluginRecord) -> Callable[[web.Request, Handler], object]:
+    """Middleware of a plugin's sub-applications: once the plugin has failed, its routes answer 503."""
+
+    @web.middleware
+    async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not record.active:
+            raise ApiError(
+                503,
+                ErrorCode.PLUGIN_UNAVAILABLE,
+                f"The {record.name} plugin is unavailable ({record.status.label}).",
+                details={"plugin": record.name, "status": record.status.value},
+            )
+        return await handler(request)
+
+    return gate
+
+
+def _mount_plugin(app: web.Application, runtime: Runtime, record: PluginRecord) -> None:
+    ctx = runtime.context(record)
+    routes = list(runtime.plugins.call(record, "api_routes", ctx=ctx) or ())
+    pages = list(runtime.plugins.call(record, "pages", ctx=ctx) or ())
+    access = app[keys.ROUTE_ACCESS]
+    for prefix, items in ((f"/api/v1/{record.name}/", routes), (f"/{record.name}/", pages)):
+        if not items:
+            continue
+        if prefix == f"/{record.name}/" and record.name in RESERVED_NAMES:
+            raise ValueError(f"the name {record.name!r} is kept by the core; its pages cannot be mounted")
+        sub = web.Application(middlewares=[plugin_gate(record)])
+        sub[keys.PLUGIN_NAME] = record.name
+        for item in items:
+            if isinstance(item, Route):
+                method, level = item.method.upper(), item.access
+            elif isinstance(item, Page):
+                method, level = "GET", item.access
+            else:
+                raise TypeError(f"expected Route or Page, got {type(item).__name__}")
+            path = "/" + item.path.lstrip("/")
+            route = sub.router.add_route(method, path, item.handler, name=item.name)
+            access[route] = level
+        app.add_subapp(prefix.rstrip("/"), sub)
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    """The aiohttp application of a runtime whose database is ready (see :func:`prepare_database`)."""
+    app = web.Application(middlewares=[request_middleware], client_max_size=8 * 1024 * 1024)
+    app[keys.RUNTIME] = runtime
+    app[keys.HTTP_METRICS] = HttpMetrics(runtime.metrics)
+    app[keys.ROUTE_ACCESS] = {}
+    for method, path, handler, name in (
+        ("GET", "/health", health_view, "health"),
+        ("GET", "/api/v1/health", api_health_view, "api-health"),
+        ("GET", "/metrics", metrics_view, "metrics"),
+    ):
+        app[keys.ROUTE_ACCESS][app.router.add_route(method, path, handler, name=name)] = Access.PUBLIC
+
+    runtime.declare_actors()
+    contributions = runtime.collect()
+    for record in list(runtime.plugins.active):
+        try:
+            _mount_plugin(app, runtime, record)
+        except Exception as exc:
+            runtime.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
+    for name, assets in contributions.assets:
+        if assets.static is not None and assets.static.is_dir():
+            route = app.router.add_static(f"/static/{name}/", assets.static, name=f"static-{name}")
+            app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
+    app[keys.CONTRIBUTIONS] = contributions
+    app[keys.HEALTH] = HealthMonitor(runtime, contributions.health_checks)
+    app[keys.SCHEDULER] = Scheduler(None)
+    app.cleanup_ctx.extend([_storage_ctx, _jobs_ctx, _plugins_ctx, _background_ctx])
+    return app
+
+
+async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[keys.RUNTIME].close()
+
+
+async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[keys.RUNTIME]
+    await asyncio.to_thread(start_embedded_worker, runtime.jobs)
+    yield
+    await asyncio.to_thread(stop_embedded_worker, runtime.jobs, runtime.settings.shutdown_timeout)
+
+
+async def _plugins_ctx(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[keys.RUNTIME]
+    await runtime.start_plugins()
+    contributions = app[keys.CONTRIBUTIONS]
+    unsubscribe = [
+        runtime.events.subscribe(sub.event, sub.handler)
+        for name, sub in contributions.event_subscriptions
+        if name in runtime.started
+    ]
+    yield
+    for off in unsubscribe:
+        off()
+    await runtime.stop_plugins()
+
+
+async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[keys.RUNTIME]
+    redis = None
+    if runtime.settings.redis_url is not None:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(str(runtime.settings.redis_url))
+    scheduler = app[keys.SCHEDULER]
+    scheduler.redis = redis
+    started = set(runtime.started)
+    for name, task in app[keys.CONTRIBUTIONS].periodic_tasks:
+        if name in started:
+            scheduler.start(name, [task])
+    health = app[keys.HEALTH]
+    health.start()
+    yield
+    await health.stop()
+    await scheduler.stop()
+    if redis is not None:
+        await redis.aclose()
+
+
+class ServeError(Exception):
+    """``serve`` cannot start; the message is one line."""
+
+
+async def serve(runtime: Runtime, host: str, port: int, stop: asyncio.Event | None = None) -> None:
+    """Run MediaNest until ``stop`` is set or the process gets SIGTERM or SIGINT."""
+    from medianest_core import db
+
+    try:
+        state = await prepare_database(runtime)
+    except db.DatabaseError as exc:
+        raise ServeError(str(exc)) from None
+    app = create_app(runtime)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=runtime.settings.shutdown_timeout
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bound = ", ".join(f"http://{addr[0]}:{addr[1]}" for addr in runner.addresses)
+    log.info(
+        "serving",
+        url=bound or f"http://{host}:{port}",
+        database="sqlite" if runtime.settings.effective_database_url.is_sqlite else "postgresql",
+        revision=sorted(state.current),
+        broker=runtime.jobs.kind,
+        plugins={r.name: r.status.value for r in runtime.plugins.records.values()},
+    )
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        log.info("stopping")
+        await runner.cleanup()
+        log.info("stopped")

@@ -1,0 +1,466 @@
+"""The ``medianest`` command.
+
+Bad input (arguments, settings, keys) ends with one line on standard error and exit code 2; a service that
+cannot be reached ends with one line and exit code 1. No traceback reaches the person at the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, NoReturn
+
+import attrs
+
+from medianest_core import __version__
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,149}$")
+MIN_PASSWORD = 12
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    raise CliError(message, code)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from medianest_core.logs import configure_logging
+    from medianest_core.plugins import known_plugin_names
+    from medianest_core.settings import SettingsError, load_settings
+
+    try:
+        loaded = load_settings(getattr(args, "config", None), plugin_names=known_plugin_names())
+    except SettingsError as exc:
+        _fail(f"bad settings: {exc}")
+    settings = loaded.settings
+    if args.quiet_logs:
+        # Commands that print results keep standard output for them and log only errors, to standard error.
+        level = "debug" if settings.log_level == "debug" else "error"
+        configure_logging(level, settings.log_format, stream=sys.stderr)
+    else:
+        configure_logging(settings.log_level, settings.log_format)
+    return loaded
+
+
+def _runtime(args: argparse.Namespace) -> Any:
+    from medianest_core.crypto import CryptoError
+    from medianest_core.runtime import build_runtime
+
+    loaded = _load(args)
+    try:
+        return build_runtime(loaded)
+    except CryptoError as exc:
+        _fail(f"secret key: {exc}")
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+async def _ready(runtime: Any, migrate: bool | None = None) -> Any:
+    from medianest_core.db import DatabaseError
+    from medianest_core.runtime import prepare_database
+
+    try:
+        return await prepare_database(runtime, migrate=migrate)
+    except DatabaseError as exc:
+        await runtime.close()
+        _fail(str(exc), EXIT_FAILURE)
+
+
+# ---- serve / worker ---------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from medianest_core.app import ServeError, serve
+
+    runtime = _runtime(args)
+    host = args.host or runtime.settings.host
+    port = args.port if args.port is not None else runtime.settings.port
+    try:
+        _run(serve(runtime, host, port))
+    except ServeError as exc:
+        _fail(str(exc), EXIT_FAILURE)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from medianest_core.jobs import stop_embedded_worker
+
+    runtime = _runtime(args)
+    if not runtime.jobs.external:
+        _fail("medianest worker needs an external broker: set broker_url to a redis:// or amqp:// URL")
+
+    async def main() -> None:
+        import dramatiq
+        import structlog
+
+        log = structlog.get_logger("medianest.worker")
+        await _ready(runtime)
+        names = runtime.declare_actors()
+        await runtime.start_plugins()
+        worker = dramatiq.Worker(runtime.jobs.broker, worker_threads=args.threads, worker_timeout=1000)
+        await asyncio.to_thread(worker.start)
+        log.info("worker_started", broker=runtime.jobs.kind, actors=names, threads=args.threads)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("worker_stopping")
+        await asyncio.to_thread(worker.stop, int(runtime.settings.shutdown_timeout * 1000))
+        await asyncio.to_thread(stop_embedded_worker, runtime.jobs)
+        await runtime.stop_plugins()
+        await runtime.close()
+
+    _run(main())
+    return 0
+
+
+# ---- db ----------------------------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    runtime = _runtime(args)
+
+    async def main() -> Any:
+        state = await _ready(runtime, migrate=True)
+        await runtime.close()
+        return state
+
+    state = _run(main())
+    print(f"database is up to date: {', '.join(sorted(state.current))}")
+    return 0
+
+
+def cmd_db_status(args: argparse.Namespace) -> int:
+    from medianest_core import db
+
+    runtime = _runtime(args)
+
+    async def main() -> Any:
+        try:
+            return await db.migration_state(runtime.engine, runtime.migration_locations())
+        except Exception as exc:
+            _fail(db.describe_db_error(exc, str(runtime.settings.effective_database_url)), EXIT_FAILURE)
+        finally:
+            await runtime.close()
+
+    state = _run(main())
+    print(f"current: {', '.join(sorted(state.current)) or '(empty)'}")
+    print(f"wanted:  {', '.join(sorted(state.wanted))}")
+    print("up to date" if state.up_to_date else "needs `medianest db upgrade`")
+    return 0 if state.up_to_date else EXIT_FAILURE
+
+
+# ---- users -------------------------------------------------------------------------------------------------
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != first:
+            _fail("the passwords do not match")
+        password = first
+    elif os.environ.get("MEDIANEST_PASSWORD"):
+        password = os.environ["MEDIANEST_PASSWORD"]
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD:
+        _fail(f"the password must have at least {MIN_PASSWORD} characters")
+    return password
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from argon2 import PasswordHasher
+    from sqlalchemy import func, select
+
+    from medianest_core.models import AuditEntry, Role, User
+
+    if not USERNAME_RE.match(args.username):
+        _fail(
+            f"invalid username {args.username!r}: use letters, digits and . _ @ -, "
+            "starting with a letter or digit, at most 150 characters"
+        )
+    role = Role(args.role)
+    password = _read_password()
+    runtime = _runtime(args)
+
+    async def main() -> int:
+        await _ready(runtime)
+        try:
+            async with runtime.sessions.begin() as session:
+                taken = await session.scalar(
+                    select(func.count()).select_from(User).where(
+                        func.lower(User.username) == args.username.lower()
+                    )
+                )
+                if taken:
+                    _fail(f"a user named {args.username!r} already exists")
+                user = User(username=args.username, role=role, password_hash=PasswordHasher().hash(password))
+                session.add(user)
+                await session.flush()
+                session.add(
+                    AuditEntry(
+                        action="user.created",
+                        target=f"user:{user.id}",
+                        details={"username": user.username, "role": role.value, "by": "cli"},
+                    )
+                )
+                return user.id
+        finally:
+            await runtime.close()
+
+    user_id = _run(main())
+    print(f"created {role.value} {args.username!r} (id {user_id})")
+    return 0
+
+
+def cmd_user_create_admin(args: argparse.Namespace) -> int:
+    args.role = "admin"
+    return cmd_user_create(args)
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from medianest_core.models import User
+
+    runtime = _runtime(args)
+
+    async def main() -> list[User]:
+        await _ready(runtime)
+        try:
+            async with runtime.sessions() as session:
+                return list((await session.scalars(select(User).order_by(User.id))).all())
+        finally:
+            await runtime.close()
+
+    users = _run(main())
+    if args.json:
+        print(json.dumps([
+            {"id": u.id, "username": u.username, "role": u.role.value, "status": u.status.value,
+             "created_at": u.created_at.isoformat(), "last_login_at": u.last_login_at and u.last_login_at.isoformat()}
+            for u in users
+        ], indent=2))
+        return 0
+    rows = [(str(u.id), u.username, u.role.value, u.status.value, u.created_at.strftime("%Y-%m-%d")) for u in users]
+    _table(("ID", "USERNAME", "ROLE", "STATUS", "CREATED"), rows, empty="no users yet")
+    return 0
+
+
+# ---- plugins, config, secrets ------------------------------------------------------------------------------
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], empty: str = "") -> None:
+    if not rows:
+        print(empty)
+        return
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from medianest_core.plugins import PluginHost
+
+    host = PluginHost.load(_load(args))
+    if args.json:
+        print(json.dumps(host.summary(), indent=2))
+        return 0
+    rows = [(r.name, r.version, r.status.label, r.reason or "") for r in host.records.values()]
+    _table(("NAME", "VERSION", "STATUS", "REASON"), rows, empty="no plugins installed")
+    return 0
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from medianest_core.plugins import PluginHost, PluginStatus, known_plugin_names
+    from medianest_core.settings import did_you_mean, settings_items
+
+    loaded = _load(args)
+    host = PluginHost.load(loaded)
+    for record in host.records.values():
+        if record.status is PluginStatus.BAD_SETTINGS:
+            _fail(f"bad settings: {record.reason}")
+    installed = known_plugin_names()
+    for name in loaded.settings.plugins:
+        if name not in installed:
+            key = f"plugins.{name}"
+            where = loaded.source(next(iter(k for k in loaded.sources if k.startswith(key + ".")), key))
+            suffix = f" (from {where.where})" if where.where else ""
+            _fail(f"bad settings: {key}: no plugin of that name is installed{did_you_mean(name, installed)}{suffix}")
+
+    lines: list[tuple[str, str]] = []
+    state = "found" if loaded.config_found else "not found, defaults in use"
+    print(f"# settings file: {loaded.config_path} ({state})")
+    for key, value in settings_items(loaded.settings):
+        lines.append((f"{key} = {_toml_value(value)}", str(loaded.source(key))))
+    for record in host.records.values():
+        lines.append(("", ""))
+        lines.append((f"[plugins.{record.name}]", f"{record.status.label}" + (f": {record.reason}" if record.reason else "")))
+        enabled_key = f"plugins.{record.name}.enabled"
+        lines.append((f"enabled = {_toml_value(record.status is not PluginStatus.DISABLED)}", str(loaded.source(enabled_key))))
+        if record.settings is not None and attrs.has(type(record.settings)):
+            for key, value in settings_items(record.settings):
+                lines.append((f"{key} = {_toml_value(value)}", str(loaded.source(f"plugins.{record.name}.{key}"))))
+    width = min(max(len(text) for text, _ in lines), 44)
+    for text, note in lines:
+        print(f"{text.ljust(width)}  # {note}" if note else text)
+    return 0
+
+
+def cmd_secrets_rotate(args: argparse.Namespace) -> int:
+    from medianest_core.crypto import CryptoError, encode_key
+    from medianest_core.secrets import rotate_key
+
+    runtime = _runtime(args)
+
+    async def main() -> Any:
+        await _ready(runtime)
+        try:
+            return await rotate_key(runtime)
+        except CryptoError as exc:
+            _fail(f"secret key: {exc}", EXIT_FAILURE)
+        finally:
+            await runtime.close()
+
+    result = _run(main())
+    print(f"re-sealed {result.count} stored secret(s) under key {result.new_id} (was {result.old_id})",
+          file=sys.stderr)
+    if result.new_key is not None:
+        print("The key comes from the settings or the environment: set MEDIANEST_SECRET_KEY (or secret_key) to "
+              "the new key below before the next start.", file=sys.stderr)
+        print(encode_key(result.new_key))
+    return 0
+
+
+# ---- parser ------------------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, not {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="PATH", default=argparse.SUPPRESS,
+        help="settings file (default: $MEDIANEST_CONFIG, else medianest.toml in the data dir)",
+    )
+    parser = _Parser(prog="medianest", description="MediaNest: a portal for the people you share Plex with.",
+                     parents=[common])
+    parser.add_argument("--version", action="version", version=f"medianest {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    def add(sub: Any, name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> Any:
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p.set_defaults(func=func, quiet_logs=True)
+        return p
+
+    p = add(commands, "serve", cmd_serve, "Run the web server, jobs and schedules in this process.")
+    p.add_argument("--host", help="address to listen on (default: host setting, 127.0.0.1)")
+    p.add_argument("--port", type=_port, help="port to listen on (default: port setting, 8080)")
+    p.set_defaults(quiet_logs=False)
+
+    p = add(commands, "worker", cmd_worker, "Run background jobs from the external broker (broker_url).")
+    p.add_argument("--threads", type=_positive, default=4, help="worker threads in this process (default 4)")
+    p.set_defaults(quiet_logs=False)
+
+    db_parser = commands.add_parser("db", help="Database migrations.", description="Database migrations.")
+    db_cmds = db_parser.add_subparsers(dest="db_command", metavar="COMMAND", parser_class=_Parser)
+    db_cmds.required = True
+    add(db_cmds, "upgrade", cmd_db_upgrade, "Apply every pending migration of the core and the plugins.")
+    add(db_cmds, "status", cmd_db_status, "Show the database's revision and the one this version needs.")
+
+    user_parser = commands.add_parser("user", help="Local user accounts.", description="Local user accounts.")
+    user_cmds = user_parser.add_subparsers(dest="user_command", metavar="COMMAND", parser_class=_Parser)
+    user_cmds.required = True
+    p = add(user_cmds, "create", cmd_user_create,
+            "Create a local account; the password comes from the terminal, or from MEDIANEST_PASSWORD or the "
+            "first line of standard input when that is not a terminal.")
+    p.add_argument("username")
+    p.add_argument("--role", choices=["admin", "user"], default="user", help="role (default: user)")
+    p = add(user_cmds, "create-admin", cmd_user_create_admin, "Create a local admin account (as `create --role admin`).")
+    p.add_argument("username")
+    p = add(user_cmds, "list", cmd_user_list, "List the accounts.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = add(commands, "plugins", cmd_plugins, "List the installed plugins with version, status and reason.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    config_parser = commands.add_parser("config", help="Settings.", description="Settings.")
+    config_cmds = config_parser.add_subparsers(dest="config_command", metavar="COMMAND", parser_class=_Parser)
+    config_cmds.required = True
+    add(config_cmds, "check", cmd_config_check,
+        "Validate the settings and print those in effect, secrets masked, with where each came from.")
+
+    secrets_parser = commands.add_parser("secrets", help="Secrets at rest.", description="Secrets at rest.")
+    secrets_cmds = secrets_parser.add_subparsers(dest="secrets_command", metavar="COMMAND", parser_class=_Parser)
+    secrets_cmds.required = True
+    add(secrets_cmds, "rotate-key", cmd_secrets_rotate, "Re-seal every stored secret under a new key.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        print(f"medianest: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The plugin contract: every hook a MediaNest plugin may implement.
+
+A plugin is an object with a ``name`` (equal to its entry point's name in the group ``medianest.plugins``) and
+``@hookimpl`` methods named after the functions below. A hook implementation may take any subset of a hook's
+arguments, in any order, so hooks gain arguments without breaking plugins.
+
+All hooks are synchronous and return attrs objects from :mod:`medianest_core.types`, except the lifecycle hooks
+``startup`` and ``shutdown``, which are coroutines. The core calls each plugin's implementation on its own: when
+one raises, that plugin is marked failed with the reason, and every other plugin carries on.
+
+``docs/plugins.md`` documents every hook and argument here; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pluggy
+
+from medianest_core.types import (
+    ActorSpec,
+    Card,
+    EventSubscription,
+    HealthCheck,
+    LoginProvider,
+    Migrations,
+    NavLink,
+    Page,
+    PeriodicTask,
+    PluginContext,
+    Route,
+    SearchProvider,
+    WebAssets,
+    WsCommand,
+)
+
+hookspec = pluggy.HookspecMarker("medianest")
+
+
+@hookspec
+def settings_class() -> type[Any]:
+    """Return the attrs class of the plugin's settings section ``[plugins.<name>]``.
+
+    Every field needs a default, so that the plugin loads on a fresh install. Fields typed
+    :class:`medianest_core.settings.Secret` are masked wherever settings are shown. The ``enabled`` key is the
+    core's and never reaches this class. A section that does not fit the class marks the plugin "bad settings".
+    """
+
+
+@hookspec
+async def startup(ctx: PluginContext) -> None:
+    """Coroutine run once when the daemon starts, after storage is ready and before requests are served.
+
+    ``ctx`` carries the plugin's settings and the core's services. An exception marks the plugin "failed
+    start-up" with its message; the daemon goes on without the plugin's routes and tasks.
+    """
+
+
+@hookspec
+async def shutdown(ctx: PluginContext) -> None:
+    """Coroutine run once when the daemon stops, for every plugin whose ``startup`` succeeded.
+
+    Close what ``startup`` opened. It is given a few seconds; exceptions are logged and ignored.
+    """
+
+
+@hookspec
+def api_routes(ctx: PluginContext) -> Sequence[Route]:
+    """Return the plugin's JSON API routes, mounted in a sub-application under ``/api/v1/<name>/``.
+
+    Routes are for signed-in users unless ``access`` says ``PUBLIC`` or ``ADMIN``.
+    """
+
+
+@hookspec
+def pages(ctx: PluginContext) -> Sequence[Page]:
+    """Return the plugin's browser pages, mounted in a sub-application under ``/<name>/``."""
+
+
+@hookspec
+def dashboard_cards(ctx: PluginContext) -> Sequence[Card]:
+    """Return the plugin's dashboard cards. A card renders from stored state and never waits on a service."""
+
+
+@hookspec
+def health_checks(ctx: PluginContext) -> Sequence[HealthCheck]:
+    """Return the checks that tell whether the plugin's service is up.
+
+    The core polls each in the background at its interval and reports the last result in
+    ``GET /api/v1/health``; a check that raises or overruns its timeout counts as "down".
+    """
+
+
+@hookspec
+def nav_links(ctx: PluginContext) -> Sequence[NavLink]:
+    """Return the plugin's entries for the navigation."""
+
+
+@hookspec
+def login_providers(ctx: PluginContext) -> Sequence[LoginProvider]:
+    """Return the ways of signing in that the plugin offers; the login page lists every enabled one."""
+
+
+@hookspec
+def search_providers(ctx: PluginContext) -> Sequence[SearchProvider]:
+    """Return the plugin's sources for the unified search (``GET /api/v1/search``)."""
+
+
+@hookspec
+def actors(ctx: PluginContext) -> Sequence[ActorSpec]:
+    """Return the plugin's background jobs as Dramatiq actor specifications.
+
+    The core declares them on the configured broker after it exists; nothing is bound at import time. Actor
+    names are prefixed with the plugin's name.
+    """
+
+
+@hookspec
+def periodic_tasks(ctx: PluginContext) -> Sequence[PeriodicTask]:
+    """Return work to run on a fixed interval, once per interval across all MediaNest processes."""
+
+
+@hookspec
+def ws_commands(ctx: PluginContext) -> Sequence[WsCommand]:
+    """Return websocket commands the plugin answers; their types are prefixed ``<name>/``."""
+
+
+@hookspec
+def event_subscriptions(ctx: PluginContext) -> Sequence[EventSubscription]:
+    """Return the events the plugin listens to, each with its handler coroutine."""
+
+
+@hookspec
+def web_assets(ctx: PluginContext) -> WebAssets:
+    """Return the plugin's ``templates`` and ``static`` folders."""
+
+
+@hookspec
+def migrations() -> Migrations:
+    """Return where the plugin's Alembic revisions live, for the tables the plugin owns.
+
+    ``medianest db upgrade`` applies them together with the core's.
+    """

@@ -1,0 +1,146 @@
+"""Request handling shared by every route: request ids, logging, metrics, and the one error shape."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+import uuid
+from typing import Final
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from medianest_core import keys
+from medianest_core.errors import STATUS_CODES, ApiError, ErrorCode, error_response
+from medianest_core.types import Handler
+
+log = structlog.get_logger("medianest.http")
+
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+_VALID_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+QUIET_PATHS: Final = frozenset({"/health", "/metrics"})
+
+
+class HttpMetrics:
+    """Requests and latency by route template and status, on the runtime's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "medianest_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "medianest_http_request_duration_seconds",
+            "Time to answer HTTP requests, by method and route template.",
+            ["method", "route"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+
+def route_label(request: web.Request) -> str:
+    """The route's template (``/api/v1/youtube/downloads/{id}``), never the raw path, to bound the labels."""
+    info = request.match_info
+    if info.http_exception is not None:
+        return "unmatched"
+    resource = info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def wants_json(request: web.Request) -> bool:
+    if request.path.startswith("/api/") or request.path in ("/health", "/metrics"):
+        return True
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+_TITLES: Final = {
+    400: "That request could not be understood",
+    401: "Please sign in",
+    403: "You do not have access to this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    429: "Slow down a little",
+    500: "Something went wrong on our side",
+    503: "This part of MediaNest is unavailable",
+}
+
+
+def error_page(status: int, message: str, request_id: str) -> web.Response:
+    title = _TITLES.get(status, "Something went wrong")
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>{html.escape(title)} · MediaNest</title>"
+        "<body style='font-family:system-ui,sans-serif;background:#111418;color:#e8eaed;"
+        "display:grid;place-items:center;min-height:90vh;margin:0'>"
+        f"<main style='max-width:32rem;padding:1rem'><h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(message)}</p><p><a style='color:#8ab4f8' href='/'>Back to MediaNest</a></p>"
+        f"<p style='color:#9aa0a6;font-size:.8rem'>Request {html.escape(request_id)}</p></main></body></html>"
+    )
+    return web.Response(status=status, text=body, content_type="text/html")
+
+
+def error_for(request: web.Request, status: int, code: ErrorCode, message: str, **kw: object) -> web.Response:
+    if wants_json(request):
+        return error_response(status, code, message, **kw)  # type: ignore[arg-type]
+    resp = error_page(status, message, str(request.get(keys.REQUEST_ID, "")))
+    headers = kw.get("headers")
+    if isinstance(headers, dict):
+        resp.headers.update(headers)
+    return resp
+
+
+@web.middleware
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request an id (``X-Request-ID``, taken when valid, else made) bound into every log line; turn
+    every failure into the error shape; count and time the request."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[keys.REQUEST_ID] = request_id
+    started = time.perf_counter()
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        response: web.StreamResponse
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            response = error_for(
+                request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers
+            )
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = STATUS_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
+            message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+            headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+            response = error_for(request, exc.status, code, message, headers=headers)
+        except Exception:
+            log.exception("request_failed", method=request.method, path=request.path)
+            response = error_for(
+                request,
+                500,
+                ErrorCode.INTERNAL_ERROR,
+                "An unexpected error occurred; it has been logged with this request's id.",
+            )
+        elapsed = time.perf_counter() - started
+        if not response.prepared:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        route = route_label(request)
+        metrics = request.app.get(keys.HTTP_METRICS)
+        if metrics is not None:
+            metrics.requests.labels(request.method, route, str(response.status)).inc()
+            metrics.latency.labels(request.method, route).observe(elapsed)
+        level = log.debug if request.path in QUIET_PATHS and response.status < 400 else log.info
+        level(
+            "request",
+            method=request.method,
+            path=request.path,
+            route=route,
+            status=response.status,
+            duration_ms=round(elapsed * 1000, 2),
+        )
+    return response

@@ -1,0 +1,163 @@
+"""Background work: the Dramatiq broker from settings, actors declared from plugin hooks, periodic tasks.
+
+With no ``broker_url`` the broker is in-process: actors run in worker threads inside ``medianest serve`` and
+nothing else is needed. With ``redis://`` or ``amqp://`` the same actors run in ``medianest worker`` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import structlog
+
+from medianest_core.settings import Settings
+from medianest_core.types import ActorSpec, HealthResult, HealthState, PeriodicTask
+
+if TYPE_CHECKING:
+    import dramatiq
+    from redis.asyncio import Redis
+
+log = structlog.get_logger("medianest.jobs")
+
+
+@attrs.define
+class Jobs:
+    """The broker of one process, its declared actors and, for the in-process broker, its worker."""
+
+    broker: dramatiq.Broker
+    kind: str
+    actors: dict[str, Any] = attrs.field(factory=dict)
+    worker: Any = None
+
+    @property
+    def external(self) -> bool:
+        return self.kind != "in-process"
+
+
+def create_broker(settings: Settings) -> Jobs:
+    """The broker that ``broker_url`` names; nothing connects until it is used."""
+    url = settings.broker_url
+    if url is None:
+        from dramatiq.brokers.stub import StubBroker
+
+        return Jobs(broker=StubBroker(), kind="in-process")
+    if url.startswith(("redis://", "rediss://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        return Jobs(broker=RedisBroker(url=str(url), namespace="medianest"), kind="redis")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    return Jobs(broker=RabbitmqBroker(url=str(url)), kind="rabbitmq")
+
+
+def declare_actors(jobs: Jobs, plugin: str, specs: Sequence[ActorSpec]) -> list[str]:
+    """Create the Dramatiq actors of one plugin on the broker; returns their full names."""
+    import dramatiq
+
+    names = []
+    for spec in specs:
+        name = f"{plugin}.{spec.name}"
+        if name in jobs.actors:
+            raise ValueError(f"actor {name!r} is declared twice")
+        jobs.actors[name] = dramatiq.actor(
+            spec.fn,
+            actor_name=name,
+            queue_name=spec.queue,
+            broker=jobs.broker,
+            time_limit=int(spec.time_limit * 1000),
+            max_retries=spec.max_retries,
+            min_backoff=int(spec.min_backoff * 1000),
+            max_backoff=int(spec.max_backoff * 1000),
+        )
+        names.append(name)
+    return names
+
+
+def start_embedded_worker(jobs: Jobs, threads: int = 4) -> None:
+    """Run the actors in threads of this process; only for the in-process broker."""
+    if jobs.external or jobs.worker is not None:
+        return
+    import dramatiq
+
+    jobs.worker = dramatiq.Worker(jobs.broker, worker_threads=threads, worker_timeout=100)
+    jobs.worker.start()
+
+
+def stop_embedded_worker(jobs: Jobs, timeout: float = 10.0) -> None:
+    if jobs.worker is not None:
+        jobs.worker.stop(timeout=int(timeout * 1000))
+        jobs.worker = None
+    jobs.broker.close()
+
+
+def _ping(jobs: Jobs) -> None:
+    if jobs.kind == "redis":
+        jobs.broker.client.ping()
+    elif jobs.kind == "rabbitmq":
+        import pika
+
+        params = jobs.broker.parameters
+        params = params[0] if isinstance(params, list) else params
+        params.socket_timeout = 3
+        params.blocked_connection_timeout = 3
+        pika.BlockingConnection(params).close()
+
+
+async def broker_health(jobs: Jobs, timeout: float = 3.0) -> HealthResult:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_ping, jobs), timeout)
+    except TimeoutError:
+        return HealthResult(HealthState.DOWN, f"{jobs.kind} broker did not answer within {timeout:g} s")
+    except Exception as exc:
+        return HealthResult(HealthState.DOWN, f"{jobs.kind} broker: {type(exc).__name__}: {exc}")
+    return HealthResult(HealthState.UP, f"{jobs.kind} broker", (time.perf_counter() - started) * 1000)
+
+
+class Scheduler:
+    """Runs each periodic task once per interval across all processes.
+
+    Every process runs the loop; a Redis key set with NX and a lifetime of the interval decides which process
+    does a given round. Without Redis there is one process, and the lock is trivially its own.
+    """
+
+    def __init__(self, redis: Redis | None = None) -> None:
+        self.redis = redis
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def _claim(self, name: str, interval: float) -> bool:
+        if self.redis is None:
+            return True
+        slot = int(time.time() // interval)
+        key = f"medianest:periodic:{name}:{slot}"
+        return bool(await self.redis.set(key, "1", nx=True, px=max(int(interval * 1000), 1000)))
+
+    async def _loop(self, name: str, task: PeriodicTask) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                if await self._claim(name, task.interval):
+                    await task.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("periodic_task_failed", task=name, error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(max(task.interval - (time.monotonic() - started), 0.05))
+
+    def start(self, plugin: str, tasks: Sequence[PeriodicTask]) -> None:
+        for task in tasks:
+            name = f"{plugin}.{task.name}"
+            self.tasks.append(asyncio.create_task(self._loop(name, task), name=f"periodic:{name}"))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks.clear()

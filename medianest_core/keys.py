@@ -1,0 +1,28 @@
+"""Every :class:`aiohttp.web.AppKey` and :class:`aiohttp.web.RequestKey` of MediaNest, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRoute
+
+if TYPE_CHECKING:
+    from medianest_core.health import HealthMonitor
+    from medianest_core.http import HttpMetrics
+    from medianest_core.jobs import Scheduler
+    from medianest_core.runtime import Contributions, Runtime
+    from medianest_core.types import Access
+
+RUNTIME: web.AppKey[Runtime] = web.AppKey("medianest.runtime")
+CONTRIBUTIONS: web.AppKey[Contributions] = web.AppKey("medianest.contributions")
+HEALTH: web.AppKey[HealthMonitor] = web.AppKey("medianest.health")
+SCHEDULER: web.AppKey[Scheduler] = web.AppKey("medianest.scheduler")
+HTTP_METRICS: web.AppKey[HttpMetrics] = web.AppKey("medianest.http_metrics")
+# Who may call each route: core and plugin routes alike. The authentication middleware reads it.
+ROUTE_ACCESS: web.AppKey[dict[AbstractRoute, Access]] = web.AppKey("medianest.route_access")
+PLUGIN_NAME: web.AppKey[str] = web.AppKey("medianest.plugin_name", str)
+
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("medianest.request_id", str)
+# Whether the signed-in user is an admin; set on the request by the authentication middleware.
+REQUEST_IS_ADMIN: web.RequestKey[bool] = web.RequestKey("medianest.is_admin", bool)

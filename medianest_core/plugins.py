@@ -1,0 +1,240 @@
+"""Finding, checking and calling plugins, each with a status of its own.
+
+Plugins come from entry points in the group ``medianest.plugins``. Each gets a :class:`PluginStatus` and a reason;
+one that fails to import, has bad settings or fails at start-up is reported and left out, and the daemon goes on.
+A plugin manager is made per :class:`PluginHost`, never at import time.
+"""
+
+from __future__ import annotations
+
+import enum
+import traceback
+from collections.abc import Iterable, Sequence
+from importlib import metadata
+from typing import Any, Final, Protocol
+
+import attrs
+import pluggy
+import structlog
+
+from medianest_core import PROJECT, hookspecs
+from medianest_core.settings import LoadedSettings, SettingsError, make_converter, structure
+
+ENTRY_POINT_GROUP: Final = "medianest.plugins"
+
+log = structlog.get_logger("medianest.plugins")
+
+
+class PluginStatus(enum.StrEnum):
+    LOADED = "loaded"
+    DISABLED = "disabled"
+    IMPORT_FAILED = "import_failed"
+    BAD_SETTINGS = "bad_settings"
+    STARTUP_FAILED = "startup_failed"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS: Final = {
+    PluginStatus.LOADED: "loaded",
+    PluginStatus.DISABLED: "disabled",
+    PluginStatus.IMPORT_FAILED: "failed to import",
+    PluginStatus.BAD_SETTINGS: "bad settings",
+    PluginStatus.STARTUP_FAILED: "failed start-up",
+}
+
+
+class EntryPointLike(Protocol):
+    """What the loader needs of an entry point; :class:`importlib.metadata.EntryPoint` is one."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def value(self) -> str: ...
+
+    def load(self) -> Any: ...
+
+
+@attrs.frozen
+class NoSettings:
+    """The settings class of a plugin that has none."""
+
+
+@attrs.define
+class PluginRecord:
+    """One plugin: where it came from, its status and why, and once loaded, the object and its settings."""
+
+    name: str
+    version: str
+    status: PluginStatus
+    reason: str | None = None
+    distribution: str | None = None
+    plugin: Any = None
+    settings: Any = None
+
+    @property
+    def active(self) -> bool:
+        return self.status is PluginStatus.LOADED
+
+    def fail(self, status: PluginStatus, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        log.warning("plugin_failed", plugin=self.name, status=status.value, reason=reason)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line reason: the exception's type and message, and where in the plugin it was raised."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += f" (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
+    return text
+
+
+def installed_entry_points() -> list[EntryPointLike]:
+    return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _distribution(ep: EntryPointLike) -> tuple[str | None, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, "unknown"
+    return str(dist.metadata["Name"]), str(dist.version)
+
+
+class PluginHost:
+    """The plugins of one process: their records and the pluggy manager holding the active ones."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+
+    @classmethod
+    def load(
+        cls, loaded: LoadedSettings, entry_points: Iterable[EntryPointLike] | None = None
+    ) -> PluginHost:
+        """Find, import, check and configure every plugin; never raises for a plugin's fault."""
+        host = cls()
+        eps = installed_entry_points() if entry_points is None else list(entry_points)
+        for ep in sorted(eps, key=lambda e: e.name):
+            host._load_one(ep, loaded)
+        return host
+
+    def _load_one(self, ep: EntryPointLike, loaded: LoadedSettings) -> None:
+        dist_name, version = _distribution(ep)
+        record = PluginRecord(
+            name=ep.name, version=version, status=PluginStatus.LOADED, distribution=dist_name
+        )
+        if ep.name in self.records:
+            record.fail(PluginStatus.IMPORT_FAILED, f"another plugin is already named {ep.name!r}")
+            self.records[f"{ep.name} ({ep.value})"] = record
+            return
+        self.records[ep.name] = record
+        try:
+            enabled = loaded.plugin_enabled(ep.name)
+        except ValueError as exc:
+            record.fail(PluginStatus.BAD_SETTINGS, f"plugins.{ep.name}.enabled: {exc}")
+            return
+        if not enabled:
+            record.status = PluginStatus.DISABLED
+            record.reason = f"enabled = false in [plugins.{ep.name}]"
+            return
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            record.fail(PluginStatus.IMPORT_FAILED, describe_exception(exc))
+            return
+        name = getattr(obj, "name", None)
+        if name != ep.name:
+            record.fail(
+                PluginStatus.IMPORT_FAILED,
+                f"entry point {ep.name!r} ({ep.value}) loads a plugin named {name!r}; the names must match",
+            )
+            return
+        record.version = str(getattr(obj, "version", record.version))
+        try:
+            self.pm.register(obj, name=ep.name)
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if self.pm.is_registered(obj):
+                self.pm.unregister(obj)
+            record.fail(PluginStatus.IMPORT_FAILED, str(exc).strip().splitlines()[0])
+            return
+        record.plugin = obj
+        try:
+            settings_cls = self.call(record, "settings_class") or NoSettings
+            section = {k: v for k, v in loaded.plugin_section(ep.name).items() if k != "enabled"}
+            record.settings = structure(make_converter(), section, settings_cls, prefix=f"plugins.{ep.name}")
+        except SettingsError as exc:
+            self._drop(record, PluginStatus.BAD_SETTINGS, str(exc))
+            return
+        except Exception as exc:
+            self._drop(record, PluginStatus.BAD_SETTINGS, describe_exception(exc))
+            return
+        log.debug("plugin_loaded", plugin=ep.name, version=record.version)
+
+    def _drop(self, record: PluginRecord, status: PluginStatus, reason: str) -> None:
+        if record.plugin is not None and self.pm.is_registered(record.plugin):
+            self.pm.unregister(record.plugin)
+        record.fail(status, reason)
+
+    def fail(self, record: PluginRecord, status: PluginStatus, reason: str) -> None:
+        """Take a plugin out of service: its hooks are no longer called, its routes answer 503."""
+        self._drop(record, status, reason)
+
+    @property
+    def active(self) -> list[PluginRecord]:
+        return [r for r in self.records.values() if r.active]
+
+    def get(self, name: str) -> PluginRecord | None:
+        return self.records.get(name)
+
+    def implements(self, record: PluginRecord, hook: str) -> bool:
+        caller = getattr(self.pm.hook, hook)
+        return any(impl.plugin is record.plugin for impl in caller.get_hookimpls())
+
+    def call(self, record: PluginRecord, hook: str, **kwargs: Any) -> Any:
+        """Call one plugin's implementation of ``hook`` (``None`` if it has none), passing only the arguments
+        it asks for. Exceptions propagate: the caller decides what a failure means."""
+        caller = getattr(self.pm.hook, hook)
+        for impl in caller.get_hookimpls():
+            if impl.plugin is record.plugin:
+                return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        return None
+
+    def collect(self, hook: str, contexts: dict[str, Any], **kwargs: Any) -> list[tuple[PluginRecord, Any]]:
+        """Call ``hook`` on every active plugin with its own ``ctx``; a plugin that raises is marked failed."""
+        results: list[tuple[PluginRecord, Any]] = []
+        for record in self.active:
+            try:
+                value = self.call(record, hook, ctx=contexts.get(record.name), **kwargs)
+            except Exception as exc:
+                self.fail(record, PluginStatus.STARTUP_FAILED, f"{hook}: {describe_exception(exc)}")
+                continue
+            if value is not None:
+                results.append((record, value))
+        return results
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": r.name,
+                "version": r.version,
+                "status": r.status.value,
+                "status_label": r.status.label,
+                "reason": r.reason,
+            }
+            for r in self.records.values()
+        ]
+
+
+def known_plugin_names(entry_points: Sequence[EntryPointLike] | None = None) -> list[str]:
+    """Names of the installed plugins, without importing them."""
+    eps = installed_entry_points() if entry_points is None else entry_points
+    return sorted({ep.name for ep in eps})

@@ -1,0 +1,229 @@
+"""The runtime of one MediaNest process: settings, plugins, storage, keys, metrics and jobs, built once.
+
+``serve``, ``worker`` and the other commands build a :class:`Runtime` from the loaded settings; the web
+application (:func:`medianest_core.app.create_app`) is one consumer of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import structlog
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from medianest_core import db
+from medianest_core.crypto import Keyring, load_keyring
+from medianest_core.events import EventBus
+from medianest_core.jobs import Jobs, create_broker, declare_actors
+from medianest_core.plugins import EntryPointLike, PluginHost, PluginRecord, PluginStatus, describe_exception
+from medianest_core.settings import LoadedSettings
+from medianest_core.types import (
+    Card,
+    EventSubscription,
+    HealthCheck,
+    LoginProvider,
+    Migrations,
+    NavLink,
+    PeriodicTask,
+    PluginContext,
+    SearchProvider,
+    WebAssets,
+    WsCommand,
+)
+
+log = structlog.get_logger("medianest.runtime")
+
+
+@attrs.define
+class Contributions:
+    """What the active plugins contributed through their hooks, each item with its plugin's name."""
+
+    cards: list[tuple[str, Card]] = attrs.field(factory=list)
+    health_checks: list[tuple[str, HealthCheck]] = attrs.field(factory=list)
+    nav_links: list[tuple[str, NavLink]] = attrs.field(factory=list)
+    login_providers: list[tuple[str, LoginProvider]] = attrs.field(factory=list)
+    search_providers: list[tuple[str, SearchProvider]] = attrs.field(factory=list)
+    periodic_tasks: list[tuple[str, PeriodicTask]] = attrs.field(factory=list)
+    ws_commands: dict[str, tuple[str, WsCommand]] = attrs.field(factory=dict)
+    event_subscriptions: list[tuple[str, EventSubscription]] = attrs.field(factory=list)
+    assets: list[tuple[str, WebAssets]] = attrs.field(factory=list)
+
+
+LIST_HOOKS = (
+    "dashboard_cards",
+    "health_checks",
+    "nav_links",
+    "login_providers",
+    "search_providers",
+    "periodic_tasks",
+    "event_subscriptions",
+)
+
+
+@attrs.define
+class Runtime:
+    loaded: LoadedSettings
+    plugins: PluginHost
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    keyring: Keyring
+    metrics: CollectorRegistry
+    jobs: Jobs
+    events: EventBus
+    contexts: dict[str, PluginContext] = attrs.field(factory=dict)
+    started: list[str] = attrs.field(factory=list)
+
+    @property
+    def settings(self) -> Any:
+        return self.loaded.settings
+
+    def context(self, record: PluginRecord) -> PluginContext:
+        ctx = self.contexts.get(record.name)
+        if ctx is None:
+            ctx = PluginContext(
+                name=record.name,
+                settings=record.settings,
+                core=self.loaded.settings,
+                data_dir=self.loaded.settings.data_dir,
+                log=structlog.get_logger(f"medianest.plugins.{record.name}").bind(plugin=record.name),
+                metrics=self.metrics,
+                engine=self.engine,
+                sessions=self.sessions,
+                keyring=self.keyring,
+            )
+            self.contexts[record.name] = ctx
+        return ctx
+
+    def migration_locations(self) -> list[Path]:
+        """The revision folders of the active plugins that own tables."""
+        locations: list[Path] = []
+        for record in self.plugins.active:
+            try:
+                found = self.plugins.call(record, "migrations")
+            except Exception as exc:
+                self.plugins.fail(record, PluginStatus.STARTUP_FAILED, f"migrations: {describe_exception(exc)}")
+                continue
+            if isinstance(found, Migrations):
+                locations.append(found.path)
+        return locations
+
+    def collect(self) -> Contributions:
+        """Ask every active plugin for its contributions; a plugin whose hook raises or returns the wrong
+        type is marked failed and contributes nothing."""
+        out = Contributions()
+        for record in list(self.plugins.active):
+            ctx = self.context(record)
+            try:
+                gathered = {hook: list(self.plugins.call(record, hook, ctx=ctx) or ()) for hook in LIST_HOOKS}
+                commands = list(self.plugins.call(record, "ws_commands", ctx=ctx) or ())
+                assets = self.plugins.call(record, "web_assets", ctx=ctx)
+            except Exception as exc:
+                self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
+                continue
+            name = record.name
+            out.cards += [(name, c) for c in gathered["dashboard_cards"]]
+            out.health_checks += [(name, c) for c in gathered["health_checks"]]
+            out.nav_links += [(name, c) for c in gathered["nav_links"]]
+            out.login_providers += [(name, c) for c in gathered["login_providers"]]
+            out.search_providers += [(name, c) for c in gathered["search_providers"]]
+            out.periodic_tasks += [(name, c) for c in gathered["periodic_tasks"]]
+            out.event_subscriptions += [(name, c) for c in gathered["event_subscriptions"]]
+            for command in commands:
+                out.ws_commands[f"{name}/{command.type}"] = (name, command)
+            if assets is not None:
+                out.assets.append((name, assets))
+        return out
+
+    def declare_actors(self) -> list[str]:
+        """Create the Dramatiq actors of every active plugin on this process's broker."""
+        names: list[str] = []
+        for record in list(self.plugins.active):
+            try:
+                specs = list(self.plugins.call(record, "actors", ctx=self.context(record)) or ())
+                names += declare_actors(self.jobs, record.name, specs)
+            except Exception as exc:
+                self.plugins.fail(record, PluginStatus.STARTUP_FAILED, f"actors: {describe_exception(exc)}")
+        return names
+
+    async def start_plugins(self) -> None:
+        """Run every active plugin's ``startup``; one that raises is marked "failed start-up"."""
+        for record in list(self.plugins.active):
+            if not self.plugins.implements(record, "startup"):
+                self.started.append(record.name)
+                continue
+            try:
+                await self.plugins.call(record, "startup", ctx=self.context(record))
+            except Exception as exc:
+                self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
+                continue
+            self.started.append(record.name)
+
+    async def stop_plugins(self, timeout: float = 5.0) -> None:
+        for name in reversed(self.started):
+            record = self.plugins.get(name)
+            if record is None or record.plugin is None or not self.plugins.implements(record, "shutdown"):
+                continue
+            try:
+                await asyncio.wait_for(self.plugins.call(record, "shutdown", ctx=self.context(record)), timeout)
+            except Exception as exc:
+                log.error("plugin_shutdown_failed", plugin=name, reason=describe_exception(exc))
+        self.started.clear()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_runtime(loaded: LoadedSettings, entry_points: Iterable[EntryPointLike] | None = None) -> Runtime:
+    """Load plugins and make the process's services; nothing connects yet.
+
+    Raises :class:`medianest_core.crypto.CryptoError` when the configured key cannot be used.
+    """
+    settings = loaded.settings
+    plugins = PluginHost.load(loaded, entry_points)
+    engine = db.create_engine(settings.effective_database_url)
+    registry = CollectorRegistry(auto_describe=True)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return Runtime(
+        loaded=loaded,
+        plugins=plugins,
+        engine=engine,
+        sessions=db.session_factory(engine),
+        keyring=load_keyring(settings),
+        metrics=registry,
+        jobs=create_broker(settings),
+        events=EventBus(),
+    )
+
+
+async def prepare_database(runtime: Runtime, migrate: bool | None = None) -> db.MigrationState:
+    """Bring the database to the version this code needs, or say why it cannot.
+
+    The embedded SQLite database migrates itself; any other needs ``medianest db upgrade`` first (``migrate``
+    overrides). Raises :class:`medianest_core.db.DatabaseError` with one line.
+    """
+    url = str(runtime.settings.effective_database_url)
+    locations = runtime.migration_locations()
+    if migrate is None:
+        migrate = url.startswith("sqlite")
+    try:
+        if migrate:
+            return await db.upgrade(runtime.engine, locations)
+        state = await db.migration_state(runtime.engine, locations)
+    except db.DatabaseError:
+        raise
+    except Exception as exc:
+        raise db.DatabaseError(db.describe_db_error(exc, url)) from None
+    if not state.up_to_date:
+        have = ", ".join(sorted(state.current)) or "no tables"
+        want = ", ".join(sorted(state.wanted))
+        raise db.DatabaseError(
+            f"the database is not up to date (it has {have}; this version needs {want}): "
+            "run `medianest db upgrade`"
+        )
+    return state

@@ -1,0 +1,252 @@
+"""The attrs classes that plugins return from hooks and receive in them.
+
+Everything a plugin hands to the core is one of these classes, so the core can check, list and document it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+if TYPE_CHECKING:
+    import structlog
+    from aiohttp import web
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from medianest_core.crypto import Keyring
+    from medianest_core.settings import Settings
+
+
+class Access(enum.StrEnum):
+    """Who may call a route or see a link. Routes are for signed-in users unless they say otherwise."""
+
+    PUBLIC = "public"
+    USER = "user"
+    ADMIN = "admin"
+
+
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
+
+
+@attrs.frozen
+class Route:
+    """A JSON API route, mounted under ``/api/v1/<plugin>/``.
+
+    ``path`` is relative to that prefix (``"/downloads/{id}"``); ``name`` makes it reversible with
+    ``request.app.router[name].url_for()``.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    name: str | None = None
+    access: Access = Access.USER
+
+
+@attrs.frozen
+class Page:
+    """A browser page, mounted under ``/<plugin>/``; ``title`` names it in the navigation and the tab."""
+
+    path: str
+    handler: Handler
+    title: str
+    name: str | None = None
+    access: Access = Access.USER
+
+
+@attrs.frozen
+class NavLink:
+    """An entry of the navigation: in the sidebar on a desktop, the bottom bar on a phone."""
+
+    title: str
+    href: str
+    icon: str = "circle"
+    order: int = 100
+    access: Access = Access.USER
+
+
+class CardState(enum.StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    UNAVAILABLE = "unavailable"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class CardData:
+    """What a dashboard card shows: a state, a few figures, and when its data was gathered."""
+
+    state: CardState
+    figures: Mapping[str, str | int | float] = attrs.field(factory=dict)
+    message: str | None = None
+    updated_at: datetime | None = None
+
+
+@attrs.frozen
+class Card:
+    """A dashboard card. ``load`` reads stored state (never a live upstream call) and returns its data."""
+
+    key: str
+    title: str
+    load: Callable[[], Awaitable[CardData]]
+    template: str | None = None
+    order: int = 100
+    access: Access = Access.USER
+
+
+class HealthState(enum.StrEnum):
+    """The one set of names for the state of a component or an external service."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class HealthResult:
+    state: HealthState
+    message: str | None = None
+    latency_ms: float | None = None
+
+
+@attrs.frozen
+class HealthCheck:
+    """A check the core runs in the background every ``interval`` seconds, each run cut at ``timeout``."""
+
+    name: str
+    check: Callable[[], Awaitable[HealthResult]]
+    interval: float = 60.0
+    timeout: float = 5.0
+
+
+@attrs.frozen
+class LoginProvider:
+    """A way to sign in, listed on the login page. ``start`` begins the flow for a browser."""
+
+    key: str
+    title: str
+    start: Handler
+    order: int = 100
+
+
+@attrs.frozen
+class SearchQuery:
+    text: str
+    user_id: int | None
+    limit: int = 20
+
+
+@attrs.frozen
+class SearchResult:
+    """One hit. ``source`` names the provider; ``available`` says whether the item is already in the library."""
+
+    source: str
+    title: str
+    kind: str
+    year: int | None = None
+    url: str | None = None
+    image_url: str | None = None
+    available: bool = False
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class SearchProvider:
+    """A source for the unified search. Each provider's results arrive on their own, cut at ``timeout``."""
+
+    key: str
+    title: str
+    search: Callable[[SearchQuery], Awaitable[Sequence[SearchResult]]]
+    timeout: float = 5.0
+    order: int = 100
+
+
+@attrs.frozen
+class ActorSpec:
+    """A Dramatiq actor, created by the core once the broker exists.
+
+    Messages carry ids only, and ``fn`` must be idempotent. ``time_limit`` (seconds) and ``max_retries`` are
+    always stated: long work never inherits a silent default.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    time_limit: float
+    max_retries: int
+    queue: str = "default"
+    min_backoff: float = 1.0
+    max_backoff: float = 300.0
+
+
+@attrs.frozen
+class PeriodicTask:
+    """Work run once every ``interval`` seconds across all processes."""
+
+    name: str
+    interval: float
+    run: Callable[[], Awaitable[None]]
+
+
+@attrs.frozen
+class WsCommand:
+    """A websocket command ``{"id": …, "type": <type>, …}``; its payload is structured into ``payload``."""
+
+    type: str
+    handler: Callable[..., Awaitable[Any]]
+    payload: type[Any] | None = None
+    access: Access = Access.USER
+
+
+@attrs.frozen
+class Event:
+    """Base class of every event: subclasses are attrs classes that set the class variable ``name``
+    (``"download.progress"``), the event's one name."""
+
+    name: ClassVar[str] = "event"
+
+
+@attrs.frozen
+class EventSubscription:
+    """Call ``handler`` with every published event of class ``event``."""
+
+    event: type[Event]
+    handler: Callable[[Any], Awaitable[None]]
+
+
+@attrs.frozen
+class WebAssets:
+    """A plugin's own ``templates`` folder (found before the core's) and ``static`` folder (served under
+    ``/static/<plugin>/``)."""
+
+    templates: Path | None = None
+    static: Path | None = None
+
+
+@attrs.frozen
+class Migrations:
+    """Where a plugin keeps its Alembic revisions. Its first revision names its branch label (the plugin's name)
+    and ``depends_on`` the core's; they are applied with the core's."""
+
+    path: Path
+
+
+@attrs.frozen
+class PluginContext:
+    """What a plugin receives in its hooks: its own settings, and the core's services."""
+
+    name: str
+    settings: Any
+    core: Settings
+    data_dir: Path
+    log: structlog.stdlib.BoundLogger
+    metrics: CollectorRegistry
+    engine: AsyncEngine | None = None
+    sessions: async_sessionmaker[AsyncSession] | None = None
+    keyring: Keyring | None = None
