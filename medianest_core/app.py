@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Final
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from medianest_core import keys
@@ -63,7 +64,7 @@ async def metrics_view(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def plugin_gate(record: PluginRecord) -> Callable[[web.Request, Handler], object]:
+def plugin_gate(record: PluginRecord) -> Middleware:
     """Middleware of a plugin's sub-applications: once the plugin has failed, its routes answer 503."""
 
     @web.middleware
@@ -100,7 +101,12 @@ def _mount_plugin(app: web.Application, runtime: Runtime, record: PluginRecord) 
             else:
                 raise TypeError(f"expected Route or Page, got {type(item).__name__}")
             path = "/" + item.path.lstrip("/")
-            route = sub.router.add_route(method, path, item.handler, name=item.name)
+            if method == "GET":
+                route = sub.router.add_get(path, item.handler, name=item.name)  # HEAD answers too
+                for extra in route.resource or ():
+                    access[extra] = level
+            else:
+                route = sub.router.add_route(method, path, item.handler, name=item.name)
             access[route] = level
         app.add_subapp(prefix.rstrip("/"), sub)
 
@@ -127,8 +133,9 @@ def create_app(runtime: Runtime) -> web.Application:
             runtime.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
     for name, assets in contributions.assets:
         if assets.static is not None and assets.static.is_dir():
-            route = app.router.add_static(f"/static/{name}/", assets.static, name=f"static-{name}")
-            app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
+            resource = app.router.add_static(f"/static/{name}/", assets.static, name=f"static-{name}")
+            for route in resource:
+                app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
     app[keys.CONTRIBUTIONS] = contributions
     app[keys.HEALTH] = HealthMonitor(runtime, contributions.health_checks)
     app[keys.SCHEDULER] = Scheduler(None)
@@ -217,7 +224,7 @@ async def serve(runtime: Runtime, host: str, port: int, stop: asyncio.Event | No
         "serving",
         url=bound or f"http://{host}:{port}",
         database="sqlite" if runtime.settings.effective_database_url.is_sqlite else "postgresql",
-        revision=sorted(state.current),
+        revision=state.describe(),
         broker=runtime.jobs.kind,
         plugins={r.name: r.status.value for r in runtime.plugins.records.values()},
     )

@@ -14,11 +14,14 @@ import os
 import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
 from medianest_core import __version__
+
+if TYPE_CHECKING:
+    from medianest_core.settings import LogLevel
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -48,7 +51,7 @@ def _load(args: argparse.Namespace) -> Any:
     settings = loaded.settings
     if args.quiet_logs:
         # Commands that print results keep standard output for them and log only errors, to standard error.
-        level = "debug" if settings.log_level == "debug" else "error"
+        level: LogLevel = "debug" if settings.log_level == "debug" else "error"
         configure_logging(level, settings.log_format, stream=sys.stderr)
     else:
         configure_logging(settings.log_level, settings.log_format)
@@ -144,7 +147,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         return state
 
     state = _run(main())
-    print(f"database is up to date: {', '.join(sorted(state.current))}")
+    print(f"database is up to date: {state.describe()}")
     return 0
 
 
@@ -162,8 +165,8 @@ def cmd_db_status(args: argparse.Namespace) -> int:
             await runtime.close()
 
     state = _run(main())
-    print(f"current: {', '.join(sorted(state.current)) or '(empty)'}")
-    print(f"wanted:  {', '.join(sorted(state.wanted))}")
+    print(f"current: {state.describe('current')}")
+    print(f"wanted:  {state.describe('wanted')}")
     print("up to date" if state.up_to_date else "needs `medianest db upgrade`")
     return 0 if state.up_to_date else EXIT_FAILURE
 
@@ -206,9 +209,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
         try:
             async with runtime.sessions.begin() as session:
                 taken = await session.scalar(
-                    select(func.count()).select_from(User).where(
-                        func.lower(User.username) == args.username.lower()
-                    )
+                    select(func.count()).select_from(User).where(func.lower(User.username) == args.username.lower())
                 )
                 if taken:
                     _fail(f"a user named {args.username!r} already exists")
@@ -253,11 +254,22 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
     users = _run(main())
     if args.json:
-        print(json.dumps([
-            {"id": u.id, "username": u.username, "role": u.role.value, "status": u.status.value,
-             "created_at": u.created_at.isoformat(), "last_login_at": u.last_login_at and u.last_login_at.isoformat()}
-            for u in users
-        ], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": u.id,
+                        "username": u.username,
+                        "role": u.role.value,
+                        "status": u.status.value,
+                        "created_at": u.created_at.isoformat(),
+                        "last_login_at": u.last_login_at and u.last_login_at.isoformat(),
+                    }
+                    for u in users
+                ],
+                indent=2,
+            )
+        )
         return 0
     rows = [(str(u.id), u.username, u.role.value, u.status.value, u.created_at.strftime("%Y-%m-%d")) for u in users]
     _table(("ID", "USERNAME", "ROLE", "STATUS", "CREATED"), rows, empty="no users yet")
@@ -322,9 +334,19 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         lines.append((f"{key} = {_toml_value(value)}", str(loaded.source(key))))
     for record in host.records.values():
         lines.append(("", ""))
-        lines.append((f"[plugins.{record.name}]", f"{record.status.label}" + (f": {record.reason}" if record.reason else "")))
+        lines.append(
+            (
+                f"[plugins.{record.name}]",
+                f"{record.status.label}" + (f": {record.reason}" if record.reason else ""),
+            )
+        )
         enabled_key = f"plugins.{record.name}.enabled"
-        lines.append((f"enabled = {_toml_value(record.status is not PluginStatus.DISABLED)}", str(loaded.source(enabled_key))))
+        lines.append(
+            (
+                f"enabled = {_toml_value(record.status is not PluginStatus.DISABLED)}",
+                str(loaded.source(enabled_key)),
+            )
+        )
         if record.settings is not None and attrs.has(type(record.settings)):
             for key, value in settings_items(record.settings):
                 lines.append((f"{key} = {_toml_value(value)}", str(loaded.source(f"plugins.{record.name}.{key}"))))
@@ -340,22 +362,28 @@ def cmd_secrets_rotate(args: argparse.Namespace) -> int:
 
     runtime = _runtime(args)
 
+    def announce(key: bytes) -> None:
+        print(
+            "The key comes from the settings or the environment: set MEDIANEST_SECRET_KEY (or secret_key) to the "
+            "new key below before the next start; stored secrets are now being re-sealed with it.",
+            file=sys.stderr,
+        )
+        print(encode_key(key), flush=True)
+
     async def main() -> Any:
         await _ready(runtime)
         try:
-            return await rotate_key(runtime)
+            return await rotate_key(runtime, announce)
         except CryptoError as exc:
             _fail(f"secret key: {exc}", EXIT_FAILURE)
         finally:
             await runtime.close()
 
     result = _run(main())
-    print(f"re-sealed {result.count} stored secret(s) under key {result.new_id} (was {result.old_id})",
-          file=sys.stderr)
-    if result.new_key is not None:
-        print("The key comes from the settings or the environment: set MEDIANEST_SECRET_KEY (or secret_key) to "
-              "the new key below before the next start.", file=sys.stderr)
-        print(encode_key(result.new_key))
+    print(
+        f"re-sealed {result.count} stored secret(s) under key {result.new_id} (was {result.old_id})",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -389,13 +417,18 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
-        "--config", metavar="PATH", default=argparse.SUPPRESS,
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
         help="settings file (default: $MEDIANEST_CONFIG, else medianest.toml in the data dir)",
     )
-    parser = _Parser(prog="medianest", description="MediaNest: a portal for the people you share Plex with.",
-                     parents=[common])
+    parser = _Parser(
+        prog="medianest",
+        description="MediaNest: a portal for the people you share Plex with.",
+        parents=[common],
+    )
     parser.add_argument("--version", action="version", version=f"medianest {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
@@ -414,21 +447,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive, default=4, help="worker threads in this process (default 4)")
     p.set_defaults(quiet_logs=False)
 
-    db_parser = commands.add_parser("db", help="Database migrations.", description="Database migrations.")
+    db_parser = commands.add_parser(
+        "db", help="Database migrations.", description="Database migrations.", parents=[common]
+    )
     db_cmds = db_parser.add_subparsers(dest="db_command", metavar="COMMAND", parser_class=_Parser)
     db_cmds.required = True
     add(db_cmds, "upgrade", cmd_db_upgrade, "Apply every pending migration of the core and the plugins.")
     add(db_cmds, "status", cmd_db_status, "Show the database's revision and the one this version needs.")
 
-    user_parser = commands.add_parser("user", help="Local user accounts.", description="Local user accounts.")
+    user_parser = commands.add_parser(
+        "user", help="Local user accounts.", description="Local user accounts.", parents=[common]
+    )
     user_cmds = user_parser.add_subparsers(dest="user_command", metavar="COMMAND", parser_class=_Parser)
     user_cmds.required = True
-    p = add(user_cmds, "create", cmd_user_create,
-            "Create a local account; the password comes from the terminal, or from MEDIANEST_PASSWORD or the "
-            "first line of standard input when that is not a terminal.")
+    p = add(
+        user_cmds,
+        "create",
+        cmd_user_create,
+        "Create a local account; the password comes from the terminal, or from MEDIANEST_PASSWORD or the "
+        "first line of standard input when that is not a terminal.",
+    )
     p.add_argument("username")
     p.add_argument("--role", choices=["admin", "user"], default="user", help="role (default: user)")
-    p = add(user_cmds, "create-admin", cmd_user_create_admin, "Create a local admin account (as `create --role admin`).")
+    p = add(
+        user_cmds,
+        "create-admin",
+        cmd_user_create_admin,
+        "Create a local admin account (as `create --role admin`).",
+    )
     p.add_argument("username")
     p = add(user_cmds, "list", cmd_user_list, "List the accounts.")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -436,13 +482,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(commands, "plugins", cmd_plugins, "List the installed plugins with version, status and reason.")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    config_parser = commands.add_parser("config", help="Settings.", description="Settings.")
+    config_parser = commands.add_parser("config", help="Settings.", description="Settings.", parents=[common])
     config_cmds = config_parser.add_subparsers(dest="config_command", metavar="COMMAND", parser_class=_Parser)
     config_cmds.required = True
-    add(config_cmds, "check", cmd_config_check,
-        "Validate the settings and print those in effect, secrets masked, with where each came from.")
+    add(
+        config_cmds,
+        "check",
+        cmd_config_check,
+        "Validate the settings and print those in effect, secrets masked, with where each came from.",
+    )
 
-    secrets_parser = commands.add_parser("secrets", help="Secrets at rest.", description="Secrets at rest.")
+    secrets_parser = commands.add_parser(
+        "secrets", help="Secrets at rest.", description="Secrets at rest.", parents=[common]
+    )
     secrets_cmds = secrets_parser.add_subparsers(dest="secrets_command", metavar="COMMAND", parser_class=_Parser)
     secrets_cmds.required = True
     add(secrets_cmds, "rotate-key", cmd_secrets_rotate, "Re-seal every stored secret under a new key.")

@@ -90,7 +90,7 @@ class Keyring:
         return key_id(self.current)
 
     def encrypt(self, plaintext: str, context: str) -> str:
-        """Seal ``plaintext``; ``context`` (such as ``"service_settings.value"``) is bound to it."""
+        """Seal ``plaintext``; ``context`` (such as ``"service_settings.secret"``) is bound to it."""
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = AESGCM(self.current).encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
         blob = base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
@@ -107,9 +107,7 @@ class Keyring:
         keys: Mapping[str, bytes] = {self.current_id: self.current, **self.others}
         key = keys.get(kid)
         if key is None:
-            raise CryptoError(
-                f"a stored secret was sealed with key {kid}, but the configured key is {self.current_id}"
-            )
+            raise CryptoError(f"a stored secret was sealed with key {kid}, but the configured key is {self.current_id}")
         try:
             raw = base64.urlsafe_b64decode(token.split(":", 2)[2].encode("ascii"))
             plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode("utf-8"))
@@ -138,9 +136,14 @@ def load_keyring(settings: Settings, create: bool = True) -> Keyring:
         if mode:
             os.chmod(path, 0o600)
         key = decode_key(path.read_text("ascii"), str(path))
-    elif create:
+    elif create and settings.secret_key_file is None:
         key = new_key()
         write_key_file(path, key)
+    elif settings.secret_key_file is not None:
+        raise CryptoError(
+            f"secret_key_file: {path} does not exist (MediaNest makes a key by itself only at its default place, "
+            "the data dir)"
+        )
     else:
         raise CryptoError(f"{path}: no key file")
     ring = Keyring(current=key, source=KeySource("file", path))

@@ -7,7 +7,8 @@ its own package on a branch named after it, found through the ``migrations`` hoo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,7 +42,11 @@ def create_engine(url: DatabaseUrl | str, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                # Created private: it will hold sessions and sealed secrets. SQLite gives its -wal and -shm files
+                # the same mode.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -68,29 +73,58 @@ def describe_db_error(exc: BaseException, url: str) -> str:
     return redact_text(f"cannot use the database {url}: {type(exc).__name__}: {message}")
 
 
-def alembic_config(plugin_locations: Sequence[Path] = ()) -> Any:
+CORE: Final = "core"
+
+
+@attrs.frozen
+class Component:
+    """A set of migrations with its own version table: the core's (``alembic_version``) or one plugin's
+    (``alembic_version_<plugin>``). Each upgrades on its own, core first, so a plugin that is disabled or
+    uninstalled leaves the others untouched."""
+
+    name: str
+    path: Path
+
+    @property
+    def version_table(self) -> str:
+        return "alembic_version" if self.name == CORE else f"alembic_version_{self.name}"
+
+
+def components(plugin_locations: Mapping[str, Path] | None = None) -> list[Component]:
+    core = Component(CORE, MIGRATIONS_DIR / "versions")
+    return [core, *(Component(name, path) for name, path in sorted((plugin_locations or {}).items()))]
+
+
+def alembic_config(component: Component) -> Any:
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
-    locations = [MIGRATIONS_DIR / "versions", *plugin_locations]
-    cfg.set_main_option("version_locations", ":".join(str(p) for p in locations))
+    cfg.set_main_option("version_locations", str(component.path))
+    cfg.attributes["version_table"] = component.version_table
     return cfg
 
 
 @attrs.frozen
 class MigrationState:
-    current: frozenset[str]
-    wanted: frozenset[str]
+    """Per component: the revisions the database has, and those this code needs."""
+
+    current: Mapping[str, frozenset[str]]
+    wanted: Mapping[str, frozenset[str]]
 
     @property
     def up_to_date(self) -> bool:
-        return self.current == self.wanted
+        return all(self.current.get(name, frozenset()) == heads for name, heads in self.wanted.items())
 
     @property
     def empty(self) -> bool:
-        return not self.current
+        return not self.current.get(CORE)
+
+    def describe(self, which: str = "current") -> str:
+        revs = self.current if which == "current" else self.wanted
+        parts = [f"{name} {', '.join(sorted(revs.get(name, ()))) or '(none)'}" for name in self.wanted]
+        return "; ".join(parts)
 
 
 def _script_heads(cfg: Any) -> frozenset[str]:
@@ -99,35 +133,41 @@ def _script_heads(cfg: Any) -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(cfg).get_heads())
 
 
-def _current_heads(conn: Connection) -> frozenset[str]:
+def _current_heads(conn: Connection, version_table: str) -> frozenset[str]:
     from alembic.runtime.migration import MigrationContext
 
-    return frozenset(MigrationContext.configure(conn).get_current_heads())
+    context = MigrationContext.configure(conn, opts={"version_table": version_table})
+    return frozenset(context.get_current_heads())
 
 
-async def migration_state(engine: AsyncEngine, plugin_locations: Sequence[Path] = ()) -> MigrationState:
-    cfg = alembic_config(plugin_locations)
-    wanted = await asyncio.to_thread(_script_heads, cfg)
+async def migration_state(engine: AsyncEngine, plugin_locations: Mapping[str, Path] | None = None) -> MigrationState:
+    parts = components(plugin_locations)
+    wanted = {c.name: await asyncio.to_thread(_script_heads, alembic_config(c)) for c in parts}
+    current: dict[str, frozenset[str]] = {}
     async with engine.connect() as conn:
-        current = await conn.run_sync(_current_heads)
+        for c in parts:
+            current[c.name] = await conn.run_sync(_current_heads, c.version_table)
     return MigrationState(current=current, wanted=wanted)
 
 
-async def upgrade(engine: AsyncEngine, plugin_locations: Sequence[Path] = ()) -> MigrationState:
-    """Apply every pending revision of the core and the given plugins; returns the state afterwards."""
+async def upgrade(engine: AsyncEngine, plugin_locations: Mapping[str, Path] | None = None) -> MigrationState:
+    """Apply every pending revision: the core's first, then each plugin's; returns the state afterwards."""
     from alembic import command
 
     state = await migration_state(engine, plugin_locations)
     if state.up_to_date:
         return state
-    cfg = alembic_config(plugin_locations)
+    for component in components(plugin_locations):
+        if state.current.get(component.name) == state.wanted[component.name]:
+            continue
+        cfg = alembic_config(component)
 
-    def run(conn: Connection) -> None:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+        def run(conn: Connection, cfg: Any = cfg) -> None:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
     return await migration_state(engine, plugin_locations)
 
 

@@ -43,7 +43,8 @@ async def run_check(check: HealthCheck) -> HealthResult:
     """Run one check within its timeout; an exception or an overrun is "down", never an error."""
     started = time.perf_counter()
     try:
-        result = await asyncio.wait_for(check.check(), check.timeout)
+        async with asyncio.timeout(check.timeout):
+            result = await check.check()
     except TimeoutError:
         return HealthResult(HealthState.DOWN, f"no answer within {check.timeout:g} s")
     except Exception as exc:
@@ -63,6 +64,9 @@ class HealthMonitor:
 
     async def _poll(self, state: CheckState) -> None:
         while True:
+            record = self.runtime.plugins.get(state.plugin)
+            if record is None or not record.active:
+                return
             result = await run_check(state.check)
             now = datetime.now(UTC)
             if result.state != state.result.state:
@@ -112,6 +116,9 @@ class HealthMonitor:
                 result = HealthResult(HealthState.UP, "loaded")
             components.append(_component(record.name, "plugin", result, admin, details))
         for state in self.states:
+            owner = self.runtime.plugins.get(state.plugin)
+            if owner is None or not owner.active:
+                continue
             if state.result.state in (HealthState.DOWN, HealthState.DEGRADED):
                 worst_plugin = HealthState.DOWN
             extra = {
@@ -119,9 +126,7 @@ class HealthMonitor:
                 "last_success_at": state.last_success_at.isoformat() if state.last_success_at else None,
                 "interval_s": state.check.interval,
             }
-            components.append(
-                _component(f"{state.plugin}/{state.check.name}", "check", state.result, admin, extra)
-            )
+            components.append(_component(f"{state.plugin}/{state.check.name}", "check", state.result, admin, extra))
         if HealthState.DOWN in (database.state, broker.state):
             status, code = "down", 503
         elif worst_plugin is not HealthState.UP:
@@ -136,7 +141,8 @@ class HealthMonitor:
     async def _database(self) -> HealthResult:
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(db.ping(self.runtime.engine), CORE_TIMEOUT)
+            async with asyncio.timeout(CORE_TIMEOUT):
+                await db.ping(self.runtime.engine)
         except TimeoutError:
             return HealthResult(HealthState.DOWN, f"no answer within {CORE_TIMEOUT:g} s")
         except Exception as exc:
@@ -144,9 +150,7 @@ class HealthMonitor:
         return HealthResult(HealthState.UP, None, (time.perf_counter() - started) * 1000)
 
 
-def _component(
-    name: str, kind: str, result: HealthResult, admin: bool, details: dict[str, Any]
-) -> dict[str, Any]:
+def _component(name: str, kind: str, result: HealthResult, admin: bool, details: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "name": name,
         "kind": kind,

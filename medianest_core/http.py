@@ -108,9 +108,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         try:
             response = await handler(request)
         except ApiError as exc:
-            response = error_for(
-                request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers
-            )
+            response = error_for(request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import structlog
@@ -49,7 +49,7 @@ def create_broker(settings: Settings) -> Jobs:
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return Jobs(broker=RedisBroker(url=str(url), namespace="medianest"), kind="redis")
+        return Jobs(broker=cast("Any", RedisBroker)(url=str(url), namespace="medianest"), kind="redis")
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     return Jobs(broker=RabbitmqBroker(url=str(url)), kind="rabbitmq")
@@ -64,8 +64,7 @@ def declare_actors(jobs: Jobs, plugin: str, specs: Sequence[ActorSpec]) -> list[
         name = f"{plugin}.{spec.name}"
         if name in jobs.actors:
             raise ValueError(f"actor {name!r} is declared twice")
-        jobs.actors[name] = dramatiq.actor(
-            spec.fn,
+        decorate = dramatiq.actor(
             actor_name=name,
             queue_name=spec.queue,
             broker=jobs.broker,
@@ -74,6 +73,7 @@ def declare_actors(jobs: Jobs, plugin: str, specs: Sequence[ActorSpec]) -> list[
             min_backoff=int(spec.min_backoff * 1000),
             max_backoff=int(spec.max_backoff * 1000),
         )
+        jobs.actors[name] = decorate(spec.fn)
         names.append(name)
     return names
 
@@ -96,12 +96,13 @@ def stop_embedded_worker(jobs: Jobs, timeout: float = 10.0) -> None:
 
 
 def _ping(jobs: Jobs) -> None:
+    broker: Any = jobs.broker
     if jobs.kind == "redis":
-        jobs.broker.client.ping()
+        broker.client.ping()
     elif jobs.kind == "rabbitmq":
-        import pika
+        import pika  # type: ignore[import-untyped]
 
-        params = jobs.broker.parameters
+        params = broker.parameters
         params = params[0] if isinstance(params, list) else params
         params.socket_timeout = 3
         params.blocked_connection_timeout = 3
@@ -111,7 +112,8 @@ def _ping(jobs: Jobs) -> None:
 async def broker_health(jobs: Jobs, timeout: float = 3.0) -> HealthResult:
     started = time.perf_counter()
     try:
-        await asyncio.wait_for(asyncio.to_thread(_ping, jobs), timeout)
+        async with asyncio.timeout(timeout):
+            await asyncio.to_thread(_ping, jobs)
     except TimeoutError:
         return HealthResult(HealthState.DOWN, f"{jobs.kind} broker did not answer within {timeout:g} s")
     except Exception as exc:

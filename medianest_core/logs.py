@@ -63,12 +63,13 @@ def configure_logging(level: LogLevel = "info", fmt: LogFormat = "auto", stream:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks become text before redaction, so a token in an exception's message is masked too.
+        structlog.processors.format_exc_info,
         redact_secrets,
     ]
     renderer: Any
     if use_json:
         renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
     structlog.configure(

@@ -116,9 +116,7 @@ class PluginHost:
         self.records: dict[str, PluginRecord] = {}
 
     @classmethod
-    def load(
-        cls, loaded: LoadedSettings, entry_points: Iterable[EntryPointLike] | None = None
-    ) -> PluginHost:
+    def load(cls, loaded: LoadedSettings, entry_points: Iterable[EntryPointLike] | None = None) -> PluginHost:
         """Find, import, check and configure every plugin; never raises for a plugin's fault."""
         host = cls()
         eps = installed_entry_points() if entry_points is None else list(entry_points)
@@ -128,9 +126,7 @@ class PluginHost:
 
     def _load_one(self, ep: EntryPointLike, loaded: LoadedSettings) -> None:
         dist_name, version = _distribution(ep)
-        record = PluginRecord(
-            name=ep.name, version=version, status=PluginStatus.LOADED, distribution=dist_name
-        )
+        record = PluginRecord(name=ep.name, version=version, status=PluginStatus.LOADED, distribution=dist_name)
         if ep.name in self.records:
             record.fail(PluginStatus.IMPORT_FAILED, f"another plugin is already named {ep.name!r}")
             self.records[f"{ep.name} ({ep.value})"] = record
@@ -139,7 +135,9 @@ class PluginHost:
         try:
             enabled = loaded.plugin_enabled(ep.name)
         except ValueError as exc:
-            record.fail(PluginStatus.BAD_SETTINGS, f"plugins.{ep.name}.enabled: {exc}")
+            where = loaded.sources.get(f"plugins.{ep.name}.enabled")
+            suffix = f" (from {where.where})" if where is not None and where.where else ""
+            record.fail(PluginStatus.BAD_SETTINGS, f"plugins.{ep.name}.enabled: {exc}{suffix}")
             return
         if not enabled:
             record.status = PluginStatus.DISABLED
@@ -164,7 +162,7 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             if self.pm.is_registered(obj):
                 self.pm.unregister(obj)
-            record.fail(PluginStatus.IMPORT_FAILED, str(exc).strip().splitlines()[0])
+            record.fail(PluginStatus.IMPORT_FAILED, " ".join(str(exc).split()))
             return
         record.plugin = obj
         try:
@@ -172,7 +170,10 @@ class PluginHost:
             section = {k: v for k, v in loaded.plugin_section(ep.name).items() if k != "enabled"}
             record.settings = structure(make_converter(), section, settings_cls, prefix=f"plugins.{ep.name}")
         except SettingsError as exc:
-            self._drop(record, PluginStatus.BAD_SETTINGS, str(exc))
+            key = str(exc).split(":", 1)[0]
+            where = loaded.sources.get(key)
+            suffix = f" (from {where.where})" if where is not None and where.where else ""
+            self._drop(record, PluginStatus.BAD_SETTINGS, f"{exc}{suffix}")
             return
         except Exception as exc:
             self._drop(record, PluginStatus.BAD_SETTINGS, describe_exception(exc))

@@ -7,7 +7,8 @@ application (:func:`medianest_core.app.create_app`) is one consumer of it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +55,24 @@ class Contributions:
     assets: list[tuple[str, WebAssets]] = attrs.field(factory=list)
 
 
-LIST_HOOKS = (
-    "dashboard_cards",
-    "health_checks",
-    "nav_links",
-    "login_providers",
-    "search_providers",
-    "periodic_tasks",
-    "event_subscriptions",
-)
+LIST_HOOKS: dict[str, type[Any]] = {
+    "dashboard_cards": Card,
+    "health_checks": HealthCheck,
+    "nav_links": NavLink,
+    "login_providers": LoginProvider,
+    "search_providers": SearchProvider,
+    "periodic_tasks": PeriodicTask,
+    "event_subscriptions": EventSubscription,
+    "ws_commands": WsCommand,
+}
+
+
+def _checked(hook: str, value: Any, expected: type[Any]) -> list[Any]:
+    items = list(value or ())
+    for item in items:
+        if not isinstance(item, expected):
+            raise TypeError(f"{hook} returned {type(item).__name__}, not {expected.__name__}")
+    return items
 
 
 @attrs.define
@@ -77,6 +87,7 @@ class Runtime:
     events: EventBus
     contexts: dict[str, PluginContext] = attrs.field(factory=dict)
     started: list[str] = attrs.field(factory=list)
+    _shutdowns: dict[str, Callable[[], Awaitable[None]]] = attrs.field(factory=dict, alias="_shutdowns")
 
     @property
     def settings(self) -> Any:
@@ -95,13 +106,15 @@ class Runtime:
                 engine=self.engine,
                 sessions=self.sessions,
                 keyring=self.keyring,
+                events=self.events,
+                jobs=self.jobs,
             )
             self.contexts[record.name] = ctx
         return ctx
 
-    def migration_locations(self) -> list[Path]:
-        """The revision folders of the active plugins that own tables."""
-        locations: list[Path] = []
+    def migration_locations(self) -> dict[str, Path]:
+        """The revision folders of the active plugins that own tables, by plugin name."""
+        locations: dict[str, Path] = {}
         for record in self.plugins.active:
             try:
                 found = self.plugins.call(record, "migrations")
@@ -109,7 +122,7 @@ class Runtime:
                 self.plugins.fail(record, PluginStatus.STARTUP_FAILED, f"migrations: {describe_exception(exc)}")
                 continue
             if isinstance(found, Migrations):
-                locations.append(found.path)
+                locations[record.name] = found.path
         return locations
 
     def collect(self) -> Contributions:
@@ -119,9 +132,13 @@ class Runtime:
         for record in list(self.plugins.active):
             ctx = self.context(record)
             try:
-                gathered = {hook: list(self.plugins.call(record, hook, ctx=ctx) or ()) for hook in LIST_HOOKS}
-                commands = list(self.plugins.call(record, "ws_commands", ctx=ctx) or ())
+                gathered = {
+                    hook: _checked(hook, self.plugins.call(record, hook, ctx=ctx), expected)
+                    for hook, expected in LIST_HOOKS.items()
+                }
                 assets = self.plugins.call(record, "web_assets", ctx=ctx)
+                if assets is not None and not isinstance(assets, WebAssets):
+                    raise TypeError(f"web_assets returned {type(assets).__name__}, not WebAssets")
             except Exception as exc:
                 self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
                 continue
@@ -133,8 +150,8 @@ class Runtime:
             out.search_providers += [(name, c) for c in gathered["search_providers"]]
             out.periodic_tasks += [(name, c) for c in gathered["periodic_tasks"]]
             out.event_subscriptions += [(name, c) for c in gathered["event_subscriptions"]]
-            for command in commands:
-                out.ws_commands[f"{name}/{command.type}"] = (name, command)
+            for command in gathered["ws_commands"]:
+                out.ws_commands[f"{name}/{command.name}"] = (name, command)
             if assets is not None:
                 out.assets.append((name, assets))
         return out
@@ -153,23 +170,26 @@ class Runtime:
     async def start_plugins(self) -> None:
         """Run every active plugin's ``startup``; one that raises is marked "failed start-up"."""
         for record in list(self.plugins.active):
-            if not self.plugins.implements(record, "startup"):
-                self.started.append(record.name)
-                continue
-            try:
-                await self.plugins.call(record, "startup", ctx=self.context(record))
-            except Exception as exc:
-                self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
-                continue
+            ctx = self.context(record)
+            if self.plugins.implements(record, "startup"):
+                try:
+                    await self.plugins.call(record, "startup", ctx=ctx)
+                except Exception as exc:
+                    self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
+                    continue
             self.started.append(record.name)
+            if self.plugins.implements(record, "shutdown"):
+                # Bound now: a plugin taken out of service later is still shut down.
+                self._shutdowns[record.name] = partial(self.plugins.call, record, "shutdown", ctx=ctx)
 
     async def stop_plugins(self, timeout: float = 5.0) -> None:
         for name in reversed(self.started):
-            record = self.plugins.get(name)
-            if record is None or record.plugin is None or not self.plugins.implements(record, "shutdown"):
+            shutdown = self._shutdowns.pop(name, None)
+            if shutdown is None:
                 continue
             try:
-                await asyncio.wait_for(self.plugins.call(record, "shutdown", ctx=self.context(record)), timeout)
+                async with asyncio.timeout(timeout):
+                    await shutdown()
             except Exception as exc:
                 log.error("plugin_shutdown_failed", plugin=name, reason=describe_exception(exc))
         self.started.clear()
@@ -220,10 +240,8 @@ async def prepare_database(runtime: Runtime, migrate: bool | None = None) -> db.
     except Exception as exc:
         raise db.DatabaseError(db.describe_db_error(exc, url)) from None
     if not state.up_to_date:
-        have = ", ".join(sorted(state.current)) or "no tables"
-        want = ", ".join(sorted(state.wanted))
         raise db.DatabaseError(
-            f"the database is not up to date (it has {have}; this version needs {want}): "
-            "run `medianest db upgrade`"
+            f"the database is not up to date (it has {state.describe('current')}; "
+            f"this version needs {state.describe('wanted')}): run `medianest db upgrade`"
         )
     return state

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
@@ -37,19 +37,23 @@ class Rotation:
     new_key: bytes | None
 
 
-async def rotate_key(runtime: Runtime) -> Rotation:
+async def rotate_key(runtime: Runtime, announce: Callable[[bytes], None] | None = None) -> Rotation:
     """Re-seal every stored secret under a new key, in one transaction.
 
     With a key file, the new key is first written beside it (``secret.key.new``), the values are re-sealed and
     committed, and only then does the new key replace the old: a crash at any step leaves every value readable
-    (the keyring reads both files). With a key from the settings, the new key is returned for the admin to set.
+    (the keyring reads both files), and running the command again finishes the same rotation. With a key from the
+    settings, ``announce`` receives the new key before anything is re-sealed, so it is never lost.
     """
     ring = runtime.keyring
     runtime.migration_locations()  # plugins import their models there, so their encrypted columns are known
-    fresh = new_key()
     path = ring.source.path if ring.source.kind == "file" else None
-    if path is not None:
+    pending = ring.others.get(next(iter(ring.others), "")) if ring.others else None
+    fresh = pending if pending is not None else new_key()
+    if path is not None and pending is None:
         write_key_file(pending_path(path), fresh)
+    if path is None and announce is not None:
+        announce(fresh)
     target = Keyring(current=fresh, source=ring.source)
     count = 0
     async with runtime.sessions.begin() as session:

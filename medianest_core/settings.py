@@ -323,6 +323,7 @@ class LoadedSettings:
         return dict(self.settings.plugins.get(name, {}))
 
     def plugin_enabled(self, name: str) -> bool:
+        """Whether ``[plugins.<name>]`` leaves the plugin on; raises ValueError for a value that is no boolean."""
         value = self.settings.plugins.get(name, {}).get("enabled", True)
         return _bool(value, bool)
 
@@ -481,14 +482,6 @@ def load_settings(
         suffix = f" (from {where.where})" if where is not None and where.where else ""
         raise SettingsError(f"{exc}{suffix}") from None
     settings = attrs.evolve(settings, plugins=plugins_raw)
-    for name, section in plugins_raw.items():
-        if "enabled" in section:
-            try:
-                _bool(section["enabled"], bool)
-            except ValueError as exc:
-                where = sources.get(f"plugins.{name}.enabled")
-                suffix = f" (from {where.where})" if where is not None and where.where else ""
-                raise SettingsError(f"plugins.{name}.enabled: {exc}{suffix}") from None
     return LoadedSettings(settings=settings, config_path=path, config_found=found, sources=sources)
 
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from medianest_core.crypto import Keyring
+    from medianest_core.events import EventBus
+    from medianest_core.jobs import Jobs
     from medianest_core.settings import Settings
 
 
@@ -196,9 +198,10 @@ class PeriodicTask:
 
 @attrs.frozen
 class WsCommand:
-    """A websocket command ``{"id": …, "type": <type>, …}``; its payload is structured into ``payload``."""
+    """A websocket command: messages ``{"id": …, "type": "<plugin>/<name>", …}`` reach ``handler``, their
+    other fields structured into the attrs class ``payload``."""
 
-    type: str
+    name: str
     handler: Callable[..., Awaitable[Any]]
     payload: type[Any] | None = None
     access: Access = Access.USER
@@ -250,3 +253,5 @@ class PluginContext:
     engine: AsyncEngine | None = None
     sessions: async_sessionmaker[AsyncSession] | None = None
     keyring: Keyring | None = None
+    events: EventBus | None = None
+    jobs: Jobs | None = None

@@ -12,6 +12,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
+    version_table=context.config.attributes.get("version_table", "alembic_version"),
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,

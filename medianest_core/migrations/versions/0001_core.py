@@ -14,7 +14,7 @@ from alembic import op
 
 revision: str = "0001_core"
 down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = ("core",)
+branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)
@@ -50,9 +50,7 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("last_seen_at", TS, nullable=False),
         sa.Column("expires_at", TS, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_sessions_user_id_users"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_sessions_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sessions")),
     )
     op.create_index(op.f("ix_sessions_expires_at"), "sessions", ["expires_at"])
@@ -66,7 +64,10 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.Column("updated_by", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["updated_by"], ["users.id"], name=op.f("fk_service_settings_updated_by_users"), ondelete="SET NULL"
+            ["updated_by"],
+            ["users.id"],
+            name=op.f("fk_service_settings_updated_by_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("plugin", "key", name=op.f("pk_service_settings")),
     )

@@ -1,0 +1,245 @@
+"""The pytest plugin of MediaNest, for the core's tests and for plugin authors.
+
+Installed with ``medianest-core`` and loaded by pytest through the ``pytest11`` entry point. It gives:
+
+- ``medianest_settings``: a factory of :class:`LoadedSettings` in a temporary data dir;
+- ``medianest_database_url``: each test that uses it runs on SQLite and on a fresh PostgreSQL database (the
+  latter when ``MEDIANEST_TEST_DATABASE_URL`` is set);
+- ``medianest_redis_url``: the Redis of ``MEDIANEST_TEST_REDIS_URL``, or a skip;
+- ``medianest_runtime``: a factory of :class:`Runtime` for given plugins, closed after the test;
+- ``medianest_client``: a factory of an aiohttp test client for a runtime, with its database ready;
+- :func:`entry_point`: an in-memory entry point for a plugin object.
+
+Tests marked ``production`` need PostgreSQL and Redis. With ``MEDIANEST_REQUIRE_PRODUCTION_TESTS=1`` (as in CI)
+a production test that would be skipped fails instead, so the production path is never silently untested.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import pytest_asyncio
+
+from medianest_core.plugins import EntryPointLike
+from medianest_core.runtime import Runtime, build_runtime, prepare_database
+from medianest_core.settings import LoadedSettings, load_settings
+
+__all__ = [
+    "MemoryEntryPoint",
+    "entry_point",
+    "medianest_client",
+    "medianest_data_dir",
+    "medianest_database_url",
+    "medianest_redis_url",
+    "medianest_runtime",
+    "medianest_settings",
+    "skip_or_fail",
+    "toml_text",
+]
+
+DATABASE_ENV = "MEDIANEST_TEST_DATABASE_URL"
+REDIS_ENV = "MEDIANEST_TEST_REDIS_URL"
+REQUIRE_ENV = "MEDIANEST_REQUIRE_PRODUCTION_TESTS"
+
+
+@attrs.frozen
+class MemoryEntryPoint:
+    """An entry point for a plugin object held in memory; ``error`` makes loading raise it."""
+
+    name: str
+    obj: Any = None
+    error: BaseException | None = None
+    value: str = "tests:plugin"
+
+    def load(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.obj
+
+
+def entry_point(name: str, obj: Any = None, error: BaseException | None = None) -> EntryPointLike:
+    """An entry point named ``name`` that loads ``obj`` (or raises ``error``)."""
+    return MemoryEntryPoint(name=name, obj=obj, error=error)
+
+
+def toml_text(data: Mapping[str, Any], _prefix: str = "") -> str:
+    """Write plain settings (strings, numbers, booleans, lists, nested tables) as TOML."""
+    lines: list[str] = []
+    tables: list[tuple[str, Mapping[str, Any]]] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            tables.append((f"{_prefix}{key}", value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for name, table in tables:
+        out += f"\n[{name}]\n" + toml_text(table, f"{name}.")
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def production_required() -> bool:
+    return os.environ.get(REQUIRE_ENV, "").lower() in ("1", "true", "yes")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip, or fail when production tests are required."""
+    if production_required():
+        pytest.fail(f"{reason}, and {REQUIRE_ENV} is set", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from medianest_core.logs import configure_logging
+
+    # MediaNest's own logging, through the standard library, so that ``caplog`` sees every line.
+    configure_logging("info", "console")
+    config.addinivalue_line(
+        "markers", "production: needs PostgreSQL and Redis (MEDIANEST_TEST_DATABASE_URL, MEDIANEST_TEST_REDIS_URL)"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and production_required() and item.get_closest_marker("production") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"production-path test skipped while {REQUIRE_ENV} is set: {report.longrepr}"
+
+
+SettingsFactory = Callable[..., LoadedSettings]
+
+
+@pytest.fixture
+def medianest_data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def medianest_settings(medianest_data_dir: Path) -> SettingsFactory:
+    """``medianest_settings(port=9000, plugins={"plex": {...}}, env={...})``: settings as ``serve`` would
+    read them from a settings file in a temporary data dir."""
+
+    def make(env: Mapping[str, str] | None = None, **values: Any) -> LoadedSettings:
+        path = medianest_data_dir / "medianest.toml"
+        path.write_text(toml_text(values), encoding="utf-8")
+        environment = {"MEDIANEST_DATA_DIR": str(medianest_data_dir), **(env or {})}
+        names = list(values.get("plugins", {}))
+        return load_settings(path, env=environment, plugin_names=names)
+
+    return make
+
+
+async def _create_database(admin_url: str) -> tuple[str, str]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"medianest_test_{secrets.token_hex(6)}"
+    dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _ = dsn.rpartition("/")
+    return name, f"{base}/{name}"
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.production)])
+async def medianest_database_url(request: pytest.FixtureRequest, medianest_data_dir: Path) -> AsyncIterator[str]:
+    """A database URL: SQLite in the data dir, then a fresh PostgreSQL database dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{medianest_data_dir / 'medianest.db'}"
+        return
+    admin = os.environ.get(DATABASE_ENV)
+    if not admin:
+        skip_or_fail(f"{DATABASE_ENV} is not set")
+        return
+    name, url = await _create_database(admin)
+    try:
+        yield url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    finally:
+        await _drop_database(admin, name)
+
+
+@pytest.fixture
+def medianest_redis_url() -> str:
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        skip_or_fail(f"{REDIS_ENV} is not set")
+    assert url is not None
+    return url
+
+
+RuntimeFactory = Callable[..., Runtime]
+
+
+@pytest_asyncio.fixture
+async def medianest_runtime(medianest_settings: SettingsFactory) -> AsyncIterator[RuntimeFactory]:
+    """``medianest_runtime(entry_points=[...], settings=None, **settings_values)``: a runtime with exactly the
+    given plugins (none by default), closed after the test."""
+    made: list[Runtime] = []
+
+    def make(
+        entry_points: Sequence[EntryPointLike] = (), settings: LoadedSettings | None = None, **values: Any
+    ) -> Runtime:
+        runtime = build_runtime(settings or medianest_settings(**values), entry_points)
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        await runtime.close()
+
+
+@pytest_asyncio.fixture
+async def medianest_client(
+    medianest_runtime: RuntimeFactory,
+) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """``await medianest_client(runtime=None, **runtime_args)``: an aiohttp ``TestClient`` for the app of a
+    runtime whose database has been migrated; started and closed around the test."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from medianest_core.app import create_app
+
+    clients: list[TestClient[Any, Any]] = []
+
+    async def make(runtime: Runtime | None = None, **kwargs: Any) -> TestClient[Any, Any]:
+        runtime = runtime or medianest_runtime(**kwargs)
+        await prepare_database(runtime, migrate=True)
+        client: TestClient[Any, Any] = TestClient(TestServer(create_app(runtime)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
