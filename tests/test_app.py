@@ -62,7 +62,8 @@ async def test_admins_get_health_details(medianest_client: Any) -> None:
     @web.middleware
     async def as_admin(request: web.Request, handler: Any) -> web.StreamResponse:
         request[keys.REQUEST_IS_ADMIN] = True
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     client.app._middlewares = (*client.app._middlewares, as_admin)  # what the auth middleware will do
     client.app._middlewares_handlers = client.app._prepare_middleware()
@@ -83,7 +84,7 @@ async def test_api_health_is_503_when_the_database_is_down(medianest_client: Any
     from medianest_core import db
 
     original = db.ping
-    db.ping = lambda engine: broken()  # type: ignore[assignment]
+    db.ping = lambda engine: broken()
     try:
         resp = await client.get("/api/v1/health")
     finally:

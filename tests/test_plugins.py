@@ -30,9 +30,9 @@ def test_each_plugin_gets_a_status_and_one_broken_plugin_leaves_the_others(media
     assert host.records["greeter"].settings.greeting == "hi"
     assert found["quiet"] == ("disabled", "enabled = false in [plugins.quiet]")
     assert found["broken"][0] == "import_failed"
-    assert found["broken"][1].startswith("ImportError: No module named 'plexapi'")
+    assert str(found["broken"][1]).startswith("ImportError: No module named 'plexapi'")
     assert found["misspelt"][0] == "import_failed"
-    assert "dashbord_cards" in found["misspelt"][1]
+    assert "dashbord_cards" in str(found["misspelt"][1])
     assert found["impostor"] == (
         "import_failed",
         "entry point 'impostor' (tests:plugin) loads a plugin named 'greeter'; the names must match",
