@@ -8,7 +8,8 @@ Installed with ``medianest-core`` and loaded by pytest through the ``pytest11`` 
 - ``medianest_redis_url``: the Redis of ``MEDIANEST_TEST_REDIS_URL``, or a skip;
 - ``medianest_runtime``: a factory of :class:`Runtime` for given plugins, closed after the test;
 - ``medianest_client``: a factory of an aiohttp test client for a runtime, with its database ready;
-- :func:`entry_point`: an in-memory entry point for a plugin object.
+- :func:`entry_point`: an in-memory entry point for a plugin object;
+- :func:`installed_plugin`: the record of an installed plugin, loaded through its real entry point.
 
 Tests marked ``production`` need PostgreSQL and Redis. With ``MEDIANEST_REQUIRE_PRODUCTION_TESTS=1`` (as in CI)
 a production test that would be skipped fails instead, so the production path is never silently untested.
@@ -27,13 +28,14 @@ import attrs
 import pytest
 import pytest_asyncio
 
-from medianest_core.plugins import EntryPointLike
+from medianest_core.plugins import EntryPointLike, PluginHost, PluginRecord
 from medianest_core.runtime import Runtime, build_runtime, prepare_database
 from medianest_core.settings import LoadedSettings, load_settings
 
 __all__ = [
     "MemoryEntryPoint",
     "entry_point",
+    "installed_plugin",
     "medianest_client",
     "medianest_data_dir",
     "medianest_database_url",
@@ -67,6 +69,15 @@ class MemoryEntryPoint:
 def entry_point(name: str, obj: Any = None, error: BaseException | None = None) -> EntryPointLike:
     """An entry point named ``name`` that loads ``obj`` (or raises ``error``)."""
     return MemoryEntryPoint(name=name, obj=obj, error=error)
+
+
+def installed_plugin(name: str, loaded: LoadedSettings) -> PluginRecord:
+    """Load the installed plugin ``name`` (through its real entry point) with ``loaded`` settings."""
+    from medianest_core.plugins import installed_entry_points
+
+    eps = [ep for ep in installed_entry_points() if ep.name == name]
+    assert len(eps) == 1, f"expected one installed entry point named {name!r}, found {len(eps)}"
+    return PluginHost.load(loaded, eps).records[name]
 
 
 def toml_text(data: Mapping[str, Any], _prefix: str = "") -> str:

@@ -5,17 +5,12 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from medianest_core.plugins import ENTRY_POINT_GROUP, PluginHost, PluginStatus
-
-
-def load(loaded: Any) -> PluginHost:
-    eps = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == "overseerr"]
-    assert len(eps) == 1, "the overseerr entry point is installed once"
-    return PluginHost.load(loaded, eps)
+from medianest_core.plugins import PluginStatus
+from medianest_core.testing import installed_plugin
 
 
 def test_loads_with_defaults(medianest_settings: Any) -> None:
-    record = load(medianest_settings()).records["overseerr"]
+    record = installed_plugin("overseerr", medianest_settings())
     assert record.status is PluginStatus.LOADED
     assert record.version == metadata.version("medianest-overseerr")
     settings = record.settings
@@ -25,7 +20,7 @@ def test_loads_with_defaults(medianest_settings: Any) -> None:
 
 def test_a_bad_value_marks_it_bad_settings(medianest_settings: Any) -> None:
     loaded = medianest_settings(plugins={"overseerr": {"url": "ftp://overseerr"}})
-    record = load(loaded).records["overseerr"]
+    record = installed_plugin("overseerr", loaded)
     assert record.status is PluginStatus.BAD_SETTINGS
     assert record.reason == (
         f"plugins.overseerr.url: expected an http:// or https:// URL with a host, "
@@ -34,13 +29,13 @@ def test_a_bad_value_marks_it_bad_settings(medianest_settings: Any) -> None:
 
 
 def test_settings_from_the_environment(medianest_settings: Any) -> None:
-    record = load(medianest_settings(env={"MEDIANEST_OVERSEERR_API_KEY": "k-1"}, plugins={"overseerr": {}})).records[
-        "overseerr"
-    ]
+    record = installed_plugin(
+        "overseerr", medianest_settings(env={"MEDIANEST_OVERSEERR_API_KEY": "k-1"}, plugins={"overseerr": {}})
+    )
     settings = record.settings
     assert settings.api_key.get_secret_value() == "k-1"
 
 
 def test_can_be_disabled(medianest_settings: Any) -> None:
-    record = load(medianest_settings(plugins={"overseerr": {"enabled": False}})).records["overseerr"]
+    record = installed_plugin("overseerr", medianest_settings(plugins={"overseerr": {"enabled": False}}))
     assert record.status is PluginStatus.DISABLED

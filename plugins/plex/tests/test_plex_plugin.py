@@ -5,17 +5,12 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from medianest_core.plugins import ENTRY_POINT_GROUP, PluginHost, PluginStatus
-
-
-def load(loaded: Any) -> PluginHost:
-    eps = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == "plex"]
-    assert len(eps) == 1, "the plex entry point is installed once"
-    return PluginHost.load(loaded, eps)
+from medianest_core.plugins import PluginStatus
+from medianest_core.testing import installed_plugin
 
 
 def test_loads_with_defaults(medianest_settings: Any) -> None:
-    record = load(medianest_settings()).records["plex"]
+    record = installed_plugin("plex", medianest_settings())
     assert record.status is PluginStatus.LOADED
     assert record.version == metadata.version("medianest-plex")
     settings = record.settings
@@ -27,7 +22,7 @@ def test_loads_with_defaults(medianest_settings: Any) -> None:
 
 def test_a_bad_value_marks_it_bad_settings(medianest_settings: Any) -> None:
     loaded = medianest_settings(plugins={"plex": {"url": "plex.local:32400"}})
-    record = load(loaded).records["plex"]
+    record = installed_plugin("plex", loaded)
     assert record.status is PluginStatus.BAD_SETTINGS
     assert record.reason == (
         f"plugins.plex.url: expected an http:// or https:// URL with a host, "
@@ -36,11 +31,11 @@ def test_a_bad_value_marks_it_bad_settings(medianest_settings: Any) -> None:
 
 
 def test_settings_from_the_environment(medianest_settings: Any) -> None:
-    record = load(medianest_settings(env={"MEDIANEST_PLEX_TOKEN": "tok-abc"}, plugins={"plex": {}})).records["plex"]
+    record = installed_plugin("plex", medianest_settings(env={"MEDIANEST_PLEX_TOKEN": "tok-abc"}, plugins={"plex": {}}))
     settings = record.settings
     assert settings.token.get_secret_value() == "tok-abc"
 
 
 def test_can_be_disabled(medianest_settings: Any) -> None:
-    record = load(medianest_settings(plugins={"plex": {"enabled": False}})).records["plex"]
+    record = installed_plugin("plex", medianest_settings(plugins={"plex": {"enabled": False}}))
     assert record.status is PluginStatus.DISABLED

@@ -5,17 +5,12 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from medianest_core.plugins import ENTRY_POINT_GROUP, PluginHost, PluginStatus
-
-
-def load(loaded: Any) -> PluginHost:
-    eps = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == "tmdb"]
-    assert len(eps) == 1, "the tmdb entry point is installed once"
-    return PluginHost.load(loaded, eps)
+from medianest_core.plugins import PluginStatus
+from medianest_core.testing import installed_plugin
 
 
 def test_loads_with_defaults(medianest_settings: Any) -> None:
-    record = load(medianest_settings()).records["tmdb"]
+    record = installed_plugin("tmdb", medianest_settings())
     assert record.status is PluginStatus.LOADED
     assert record.version == metadata.version("medianest-tmdb")
     settings = record.settings
@@ -26,19 +21,19 @@ def test_loads_with_defaults(medianest_settings: Any) -> None:
 
 def test_a_bad_value_marks_it_bad_settings(medianest_settings: Any) -> None:
     loaded = medianest_settings(plugins={"tmdb": {"language": 5}})
-    record = load(loaded).records["tmdb"]
+    record = installed_plugin("tmdb", loaded)
     assert record.status is PluginStatus.BAD_SETTINGS
     assert record.reason == f"plugins.tmdb.language: expected a string, got 5 (from {loaded.config_path})"
 
 
 def test_settings_from_the_environment(medianest_settings: Any) -> None:
-    record = load(
-        medianest_settings(env={"MEDIANEST_TMDB_READ_ACCESS_TOKEN": "eyJ-token"}, plugins={"tmdb": {}})
-    ).records["tmdb"]
+    record = installed_plugin(
+        "tmdb", medianest_settings(env={"MEDIANEST_TMDB_READ_ACCESS_TOKEN": "eyJ-token"}, plugins={"tmdb": {}})
+    )
     settings = record.settings
     assert settings.read_access_token.get_secret_value() == "eyJ-token"
 
 
 def test_can_be_disabled(medianest_settings: Any) -> None:
-    record = load(medianest_settings(plugins={"tmdb": {"enabled": False}})).records["tmdb"]
+    record = installed_plugin("tmdb", medianest_settings(plugins={"tmdb": {"enabled": False}}))
     assert record.status is PluginStatus.DISABLED
