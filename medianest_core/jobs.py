@@ -117,7 +117,7 @@ async def broker_health(jobs: Jobs, timeout: float = 3.0) -> HealthResult:
     except TimeoutError:
         return HealthResult(HealthState.DOWN, f"{jobs.kind} broker did not answer within {timeout:g} s")
     except Exception as exc:
-        return HealthResult(HealthState.DOWN, f"{jobs.kind} broker: {type(exc).__name__}: {exc}")
+        return HealthResult(HealthState.DOWN, f"{jobs.kind} broker: {type(exc).__name__}: {exc or 'cannot connect'}")
     return HealthResult(HealthState.UP, f"{jobs.kind} broker", (time.perf_counter() - started) * 1000)
 
 

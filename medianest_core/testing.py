@@ -6,6 +6,7 @@ Installed with ``medianest-core`` and loaded by pytest through the ``pytest11`` 
 - ``medianest_database_url``: each test that uses it runs on SQLite and on a fresh PostgreSQL database (the
   latter when ``MEDIANEST_TEST_DATABASE_URL`` is set);
 - ``medianest_redis_url``: the Redis of ``MEDIANEST_TEST_REDIS_URL``, or a skip;
+- ``medianest_amqp_url``: the RabbitMQ of ``MEDIANEST_TEST_AMQP_URL``, or a skip;
 - ``medianest_runtime``: a factory of :class:`Runtime` for given plugins, closed after the test;
 - ``medianest_client``: a factory of an aiohttp test client for a runtime, with its database ready;
 - :func:`entry_point`: an in-memory entry point for a plugin object;
@@ -36,6 +37,7 @@ __all__ = [
     "MemoryEntryPoint",
     "entry_point",
     "installed_plugin",
+    "medianest_amqp_url",
     "medianest_client",
     "medianest_data_dir",
     "medianest_database_url",
@@ -48,6 +50,7 @@ __all__ = [
 
 DATABASE_ENV = "MEDIANEST_TEST_DATABASE_URL"
 REDIS_ENV = "MEDIANEST_TEST_REDIS_URL"
+AMQP_ENV = "MEDIANEST_TEST_AMQP_URL"
 REQUIRE_ENV = "MEDIANEST_REQUIRE_PRODUCTION_TESTS"
 
 
@@ -206,6 +209,16 @@ def medianest_redis_url() -> str:
     url = os.environ.get(REDIS_ENV)
     if not url:
         skip_or_fail(f"{REDIS_ENV} is not set")
+    assert url is not None
+    return url
+
+
+@pytest.fixture
+def medianest_amqp_url() -> str:
+    """The RabbitMQ of ``MEDIANEST_TEST_AMQP_URL``, or a skip (a failure when production tests are required)."""
+    url = os.environ.get(AMQP_ENV)
+    if not url:
+        skip_or_fail(f"{AMQP_ENV} is not set")
     assert url is not None
     return url
 

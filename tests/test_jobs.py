@@ -100,8 +100,8 @@ async def test_a_periodic_task_runs_once_per_interval_across_processes(medianest
 
 
 @pytest.mark.production
-async def test_redis_broker_health(medianest_client: Any, medianest_redis_url: str) -> None:
-    client = await medianest_client(broker_url=medianest_redis_url)
+async def test_an_external_broker_is_healthy(medianest_client: Any, broker_url: str) -> None:
+    client = await medianest_client(broker_url=broker_url)
     doc = await (await client.get("/api/v1/health")).json()
     broker = {c["name"]: c for c in doc["components"]}["broker"]
     assert broker["state"] == "up"
@@ -139,8 +139,14 @@ plugin = Toucher()
 """
 
 
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_url(request: pytest.FixtureRequest) -> str:
+    fixture = "medianest_redis_url" if request.param == "redis" else "medianest_amqp_url"
+    return str(request.getfixturevalue(fixture))
+
+
 @pytest.mark.production
-def test_a_worker_process_runs_jobs_from_redis(tmp_path: Path, medianest_redis_url: str) -> None:
+def test_a_worker_process_runs_jobs_from_the_broker(tmp_path: Path, broker_url: str) -> None:
     queue = f"q{secrets.token_hex(4)}"
     site = tmp_path / "site"
     install_fake_distribution(
@@ -149,13 +155,13 @@ def test_a_worker_process_runs_jobs_from_redis(tmp_path: Path, medianest_redis_u
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
     env.update(
         MEDIANEST_DATA_DIR=str(tmp_path / "data"),
-        MEDIANEST_BROKER_URL=medianest_redis_url,
+        MEDIANEST_BROKER_URL=broker_url,
         PYTHONPATH=str(site),
     )
     log = (tmp_path / "worker.log").open("w")
     proc = subprocess.Popen([MEDIANEST, "worker", "--threads", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        settings = load_settings(env={"MEDIANEST_DATA_DIR": str(tmp_path), "MEDIANEST_BROKER_URL": medianest_redis_url})
+        settings = load_settings(env={"MEDIANEST_DATA_DIR": str(tmp_path), "MEDIANEST_BROKER_URL": broker_url})
         jobs = create_broker(settings.settings)
         declare_actors(
             jobs, "toucher", [ActorSpec("touch", lambda path: None, time_limit=30, max_retries=0, queue=queue)]
