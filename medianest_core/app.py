@@ -17,7 +17,7 @@ from medianest_core import keys
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.health import HealthMonitor
 from medianest_core.http import HttpMetrics, request_middleware
-from medianest_core.jobs import Scheduler, start_embedded_worker, stop_embedded_worker
+from medianest_core.jobs import Scheduler, shutdown_jobs, start_embedded_worker
 from medianest_core.plugins import PluginRecord, PluginStatus, describe_exception
 from medianest_core.runtime import Runtime, prepare_database
 from medianest_core.types import Access, Handler, Page, Route
@@ -152,7 +152,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     runtime = app[keys.RUNTIME]
     await asyncio.to_thread(start_embedded_worker, runtime.jobs)
     yield
-    await asyncio.to_thread(stop_embedded_worker, runtime.jobs, runtime.settings.shutdown_timeout)
+    await asyncio.to_thread(shutdown_jobs, runtime.jobs, runtime.settings.shutdown_timeout)
 
 
 async def _plugins_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -21,7 +21,9 @@ import attrs
 from medianest_core import __version__
 
 if TYPE_CHECKING:
-    from medianest_core.settings import LogLevel
+    from medianest_core.db import MigrationState
+    from medianest_core.runtime import Runtime
+    from medianest_core.settings import LoadedSettings, LogLevel
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -39,7 +41,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise CliError(message, code)
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace) -> LoadedSettings:
     from medianest_core.logs import configure_logging
     from medianest_core.plugins import known_plugin_names
     from medianest_core.settings import SettingsError, load_settings
@@ -58,7 +60,7 @@ def _load(args: argparse.Namespace) -> Any:
     return loaded
 
 
-def _runtime(args: argparse.Namespace) -> Any:
+def _runtime(args: argparse.Namespace) -> Runtime:
     from medianest_core.crypto import CryptoError
     from medianest_core.runtime import build_runtime
 
@@ -73,7 +75,7 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coro)
 
 
-async def _ready(runtime: Any, migrate: bool | None = None) -> Any:
+async def _ready(runtime: Runtime, migrate: bool | None = None) -> MigrationState:
     from medianest_core.db import DatabaseError
     from medianest_core.runtime import prepare_database
 
@@ -103,7 +105,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
-    from medianest_core.jobs import stop_embedded_worker
+    from medianest_core.jobs import shutdown_jobs
 
     runtime = _runtime(args)
     if not runtime.jobs.external:
@@ -127,7 +129,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         await stop.wait()
         log.info("worker_stopping")
         await asyncio.to_thread(worker.stop, int(runtime.settings.shutdown_timeout * 1000))
-        await asyncio.to_thread(stop_embedded_worker, runtime.jobs)
+        await asyncio.to_thread(shutdown_jobs, runtime.jobs)
         await runtime.stop_plugins()
         await runtime.close()
 

@@ -152,11 +152,11 @@ async def migration_state(engine: AsyncEngine, plugin_locations: Mapping[str, Pa
 
 async def upgrade(engine: AsyncEngine, plugin_locations: Mapping[str, Path] | None = None) -> MigrationState:
     """Apply every pending revision: the core's first, then each plugin's; returns the state afterwards."""
-    from alembic import command
-
     state = await migration_state(engine, plugin_locations)
     if state.up_to_date:
         return state
+    from alembic import command
+
     for component in components(plugin_locations):
         if state.current.get(component.name) == state.wanted[component.name]:
             continue

@@ -88,7 +88,8 @@ def start_embedded_worker(jobs: Jobs, threads: int = 4) -> None:
     jobs.worker.start()
 
 
-def stop_embedded_worker(jobs: Jobs, timeout: float = 10.0) -> None:
+def shutdown_jobs(jobs: Jobs, timeout: float = 10.0) -> None:
+    """Stop the in-process worker, if any, letting running actors finish within ``timeout``; close the broker."""
     if jobs.worker is not None:
         jobs.worker.stop(timeout=int(timeout * 1000))
         jobs.worker = None
