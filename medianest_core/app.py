@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import hmac
 import signal
+import warnings
 from collections.abc import AsyncIterator
 from typing import Final
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from medianest_core import keys
+from medianest_core.auth import views as auth_views
+from medianest_core.auth.middleware import auth_middleware
+from medianest_core.auth.principal import is_admin
+from medianest_core.auth.sessions import DatabaseStorage
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.health import HealthMonitor
 from medianest_core.http import HttpMetrics, request_middleware
@@ -38,7 +44,7 @@ async def health_view(request: web.Request) -> web.Response:
 
 async def api_health_view(request: web.Request) -> web.Response:
     """Readiness, component by component; 503 when the database or the broker is down."""
-    admin = request.get(keys.REQUEST_IS_ADMIN, False)
+    admin = is_admin(request)
     status, doc = await request.app[keys.HEALTH].report(admin=admin)
     return web.json_response(doc, status=status)
 
@@ -50,7 +56,7 @@ async def metrics_view(request: web.Request) -> web.Response:
     if not settings.metrics_enabled:
         raise ApiError(404, ErrorCode.NOT_FOUND, "Metrics are turned off (metrics_enabled = false).")
     token = settings.metrics_token
-    if token is not None and not request.get(keys.REQUEST_IS_ADMIN, False):
+    if token is not None and not is_admin(request):
         offered = request.headers.get("Authorization", "")
         expected = f"Bearer {token.get_secret_value()}"
         if not hmac.compare_digest(offered.encode(), expected.encode()):
@@ -113,7 +119,13 @@ def _mount_plugin(app: web.Application, runtime: Runtime, record: PluginRecord) 
 
 def create_app(runtime: Runtime) -> web.Application:
     """The aiohttp application of a runtime whose database is ready (see :func:`prepare_database`)."""
-    app = web.Application(middlewares=[request_middleware], client_max_size=8 * 1024 * 1024)
+    # aiohttp-session keeps its state under string request keys, which aiohttp warns about on every request.
+    warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
+    app = web.Application(
+        # The session is outermost so that it is saved (or its stale cookie cleared) on error answers too.
+        middlewares=[session_middleware(DatabaseStorage()), request_middleware, auth_middleware],
+        client_max_size=8 * 1024 * 1024,
+    )
     app[keys.RUNTIME] = runtime
     app[keys.HTTP_METRICS] = HttpMetrics(runtime.metrics)
     app[keys.ROUTE_ACCESS] = {}
@@ -123,6 +135,9 @@ def create_app(runtime: Runtime) -> web.Application:
         ("GET", "/metrics", metrics_view, "metrics"),
     ):
         app[keys.ROUTE_ACCESS][app.router.add_route(method, path, handler, name=name)] = Access.PUBLIC
+    for spec in auth_views.ROUTES:
+        route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
+        app[keys.ROUTE_ACCESS][route] = spec.access
 
     runtime.declare_actors()
     contributions = runtime.collect()

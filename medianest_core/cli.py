@@ -11,7 +11,6 @@ import asyncio
 import getpass
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
-USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,149}$")
-MIN_PASSWORD = 12
 
 
 class CliError(Exception):
@@ -186,22 +183,21 @@ def _read_password() -> str:
         password = os.environ["MEDIANEST_PASSWORD"]
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < MIN_PASSWORD:
-        _fail(f"the password must have at least {MIN_PASSWORD} characters")
+    from medianest_core.auth.passwords import password_problem
+
+    problem = password_problem(password)
+    if problem:
+        _fail(problem)
     return password
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
-    from argon2 import PasswordHasher
-    from sqlalchemy import func, select
+    from medianest_core.auth.accounts import AccountError, create_local_user, username_problem
+    from medianest_core.models import Role
 
-    from medianest_core.models import AuditEntry, Role, User
-
-    if not USERNAME_RE.match(args.username):
-        _fail(
-            f"invalid username {args.username!r}: use letters, digits and . _ @ -, "
-            "starting with a letter or digit, at most 150 characters"
-        )
+    problem = username_problem(args.username)
+    if problem:
+        _fail(problem)
     role = Role(args.role)
     password = _read_password()
     runtime = _runtime(args)
@@ -209,23 +205,11 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     async def main() -> int:
         await _ready(runtime)
         try:
-            async with runtime.sessions.begin() as session:
-                taken = await session.scalar(
-                    select(func.count()).select_from(User).where(func.lower(User.username) == args.username.lower())
-                )
-                if taken:
-                    _fail(f"a user named {args.username!r} already exists")
-                user = User(username=args.username, role=role, password_hash=PasswordHasher().hash(password))
-                session.add(user)
-                await session.flush()
-                session.add(
-                    AuditEntry(
-                        action="user.created",
-                        target=f"user:{user.id}",
-                        details={"username": user.username, "role": role.value, "by": "cli"},
-                    )
-                )
+            async with runtime.sessions.begin() as db:
+                user = await create_local_user(db, args.username, password, role, actor_id=None, via="cli")
                 return user.id
+        except AccountError as exc:
+            _fail(str(exc))
         finally:
             await runtime.close()
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
 
 if TYPE_CHECKING:
+    from medianest_core.auth.principal import Principal
     from medianest_core.health import HealthMonitor
     from medianest_core.http import HttpMetrics
     from medianest_core.jobs import Scheduler
@@ -24,5 +25,5 @@ ROUTE_ACCESS: web.AppKey[dict[AbstractRoute, Access]] = web.AppKey("medianest.ro
 PLUGIN_NAME: web.AppKey[str] = web.AppKey("medianest.plugin_name", str)
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("medianest.request_id", str)
-# Whether the signed-in user is an admin; set on the request by the authentication middleware.
-REQUEST_IS_ADMIN: web.RequestKey[bool] = web.RequestKey("medianest.is_admin", bool)
+# The signed-in user, set by the authentication middleware; absent for anonymous requests.
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("medianest.principal")

@@ -8,6 +8,7 @@ names the key.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 import typing
@@ -283,12 +284,29 @@ class Settings:
     metrics_enabled: bool = True
     metrics_token: Secret | None = None
     shutdown_timeout: float = 10.0
+    session_idle_timeout: float = attrs.field(default=86400.0)
+    session_remember_lifetime: float = attrs.field(default=30 * 86400.0)
+    trusted_proxies: list[str] = attrs.field(factory=list)
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
     @port.validator
     def _check_port(self, _: attrs.Attribute[int], value: int) -> None:
         if not 0 <= value <= 65535:
             raise InvalidValue("port", f"expected a port between 0 and 65535, got {value}")
+
+    @session_idle_timeout.validator
+    @session_remember_lifetime.validator
+    def _check_duration(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if value < 60:
+            raise InvalidValue(attribute.name, f"expected at least 60 seconds, got {value:g}")
+
+    @trusted_proxies.validator
+    def _check_proxies(self, _: attrs.Attribute[list[str]], value: list[str]) -> None:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise InvalidValue("trusted_proxies", f"expected IP addresses or networks, got {item!r}") from None
 
     @property
     def effective_database_url(self) -> DatabaseUrl:

@@ -10,7 +10,8 @@ Installed with ``medianest-core`` and loaded by pytest through the ``pytest11`` 
 - ``medianest_runtime``: a factory of :class:`Runtime` for given plugins, closed after the test;
 - ``medianest_client``: a factory of an aiohttp test client for a runtime, with its database ready;
 - :func:`entry_point`: an in-memory entry point for a plugin object;
-- :func:`installed_plugin`: the record of an installed plugin, loaded through its real entry point.
+- :func:`installed_plugin`: the record of an installed plugin, loaded through its real entry point;
+- :func:`add_user` and :func:`sign_in`: an account, and a client signed in as it.
 
 Tests marked ``production`` need PostgreSQL and Redis. With ``MEDIANEST_REQUIRE_PRODUCTION_TESTS=1`` (as in CI)
 a production test that would be skipped fails instead, so the production path is never silently untested.
@@ -35,6 +36,7 @@ from medianest_core.settings import LoadedSettings, load_settings
 
 __all__ = [
     "MemoryEntryPoint",
+    "add_user",
     "entry_point",
     "installed_plugin",
     "medianest_amqp_url",
@@ -44,6 +46,7 @@ __all__ = [
     "medianest_redis_url",
     "medianest_runtime",
     "medianest_settings",
+    "sign_in",
     "skip_or_fail",
     "toml_text",
 ]
@@ -223,6 +226,44 @@ def medianest_amqp_url() -> str:
     return url
 
 
+@attrs.frozen
+class SignedIn:
+    """A user signed in on a test client: their id, and the headers a write needs (the CSRF token)."""
+
+    user_id: int
+    username: str
+    password: str
+    csrf_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-CSRF-Token": self.csrf_token}
+
+
+async def add_user(runtime: Runtime, username: str, password: str, role: str = "user") -> int:
+    """Create a local account directly in the database; returns its id."""
+    from medianest_core.auth.accounts import create_local_user
+    from medianest_core.models import Role
+
+    async with runtime.sessions.begin() as db:
+        user = await create_local_user(db, username, password, Role(role), actor_id=None, via="test")
+        return user.id
+
+
+async def sign_in(client: Any, username: str = "alice", role: str = "user", remember: bool = False) -> SignedIn:
+    """Create an account and sign it in on ``client`` (its cookie jar keeps the session)."""
+    from medianest_core import keys
+
+    password = f"{username}-password-123"
+    user_id = await add_user(client.app[keys.RUNTIME], username, password, role)
+    resp = await client.post(
+        "/api/v1/auth/login", json={"username": username, "password": password, "remember": remember}
+    )
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    return SignedIn(user_id=user_id, username=username, password=password, csrf_token=body["csrf_token"])
+
+
 RuntimeFactory = Callable[..., Runtime]
 
 
@@ -249,14 +290,24 @@ async def medianest_client(
     medianest_runtime: RuntimeFactory,
 ) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """``await medianest_client(runtime=None, **runtime_args)``: an aiohttp ``TestClient`` for the app of a
-    runtime whose database has been migrated; started and closed around the test."""
+    runtime whose database has been migrated; started and closed around the test.
+    ``await medianest_client(browser_of=client)``: a second client (another browser, with its own cookies) on
+    the same server."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from medianest_core.app import create_app
 
     clients: list[TestClient[Any, Any]] = []
+    browsers: list[TestClient[Any, Any]] = []
 
-    async def make(runtime: Runtime | None = None, **kwargs: Any) -> TestClient[Any, Any]:
+    async def make(
+        runtime: Runtime | None = None, browser_of: TestClient[Any, Any] | None = None, **kwargs: Any
+    ) -> TestClient[Any, Any]:
+        if browser_of is not None:
+            # Another browser on the same server: its own cookie jar, the same app.
+            other: TestClient[Any, Any] = TestClient(browser_of.server)
+            browsers.append(other)
+            return other
         runtime = runtime or medianest_runtime(**kwargs)
         await prepare_database(runtime, migrate=True)
         client: TestClient[Any, Any] = TestClient(TestServer(create_app(runtime)))
@@ -265,5 +316,7 @@ async def medianest_client(
         return client
 
     yield make
+    for browser in browsers:
+        await browser.session.close()
     for client in clients:
         await client.close()

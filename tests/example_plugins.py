@@ -14,6 +14,7 @@ from medianest_core import (
     HealthResult,
     HealthState,
     Migrations,
+    Page,
     PluginContext,
     Route,
     hookimpl,
@@ -68,6 +69,16 @@ class Greeter:
             Route("GET", "/items/{id}", item),
             Route("POST", "/admin-only", hello, access=Access.ADMIN),
         ]
+
+    @hookimpl
+    def pages(self) -> list[Page]:
+        async def home(request: web.Request) -> web.Response:
+            return web.Response(text="<h1>Greeter</h1>", content_type="text/html")
+
+        async def settings(request: web.Request) -> web.Response:
+            return web.Response(text="<h1>Greeter settings</h1>", content_type="text/html")
+
+        return [Page("/", home, "Greeter"), Page("/settings", settings, "Greeter settings", access=Access.ADMIN)]
 
     @hookimpl
     def health_checks(self) -> list[HealthCheck]:

@@ -9,7 +9,7 @@ import pytest
 from example_plugins import Greeter
 
 from medianest_core import keys
-from medianest_core.testing import entry_point
+from medianest_core.testing import entry_point, sign_in
 from medianest_core.types import Access
 
 
@@ -56,17 +56,7 @@ async def test_admins_get_health_details(medianest_client: Any) -> None:
     greeter = Greeter()
     greeter.healthy = False
     client = await medianest_client(entry_points=[entry_point("greeter", greeter)])
-
-    from aiohttp import web
-
-    @web.middleware
-    async def as_admin(request: web.Request, handler: Any) -> web.StreamResponse:
-        request[keys.REQUEST_IS_ADMIN] = True
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    client.app._middlewares = (*client.app._middlewares, as_admin)  # what the auth middleware will do
-    client.app._middlewares_handlers = client.app._prepare_middleware()
+    await sign_in(client, "root", role="admin")
     await asyncio.sleep(0.2)
     doc = await (await client.get("/api/v1/health")).json()
     check = {c["name"]: c for c in doc["components"]}["greeter/service"]
@@ -100,6 +90,7 @@ async def test_plugin_routes_are_mounted_under_their_prefix_with_their_access(me
     client = await medianest_client(
         entry_points=[entry_point("greeter", Greeter())], plugins={"greeter": {"greeting": "hej"}}
     )
+    await sign_in(client)
     resp = await client.get("/api/v1/greeter/hello")
     assert resp.status == 200
     assert await resp.json() == {"greeting": "hej"}
@@ -125,11 +116,12 @@ async def test_request_ids_are_taken_or_made_and_returned(medianest_client: Any)
 
 async def test_errors_have_one_shape_and_no_traceback(medianest_client: Any, caplog: pytest.LogCaptureFixture) -> None:
     client = await medianest_client(entry_points=[entry_point("greeter", Greeter())])
+    user = await sign_in(client)
     resp = await client.get("/api/v1/nothing-here")
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "not_found"
 
-    resp = await client.post("/api/v1/greeter/hello")
+    resp = await client.post("/api/v1/greeter/hello", headers=user.headers)
     assert resp.status == 405
     body = await resp.json()
     assert body["error"]["code"] == "method_not_allowed"
@@ -166,6 +158,7 @@ async def test_a_browser_gets_a_friendly_page(medianest_client: Any) -> None:
 
 async def test_metrics_count_requests_by_route_template(medianest_client: Any) -> None:
     client = await medianest_client(entry_points=[entry_point("greeter", Greeter())])
+    await sign_in(client)
     for n in range(3):
         await client.get(f"/api/v1/greeter/items/{n}")
     resp = await client.get("/metrics")

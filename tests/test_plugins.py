@@ -6,7 +6,7 @@ from example_plugins import FailsAtStartup, Greeter, Misspelt, RaisesInHook
 
 from medianest_core import keys
 from medianest_core.plugins import PluginHost, PluginStatus
-from medianest_core.testing import entry_point
+from medianest_core.testing import entry_point, sign_in
 
 
 def statuses(host: PluginHost) -> dict[str, tuple[str, str | None]]:
@@ -81,6 +81,7 @@ async def test_a_plugin_failing_at_startup_is_reported_and_its_routes_answer_503
         entry_points=[entry_point("greeter", greeter), entry_point("fragile", FailsAtStartup())]
     )
     assert greeter.started
+    await sign_in(client)
     resp = await client.get("/api/v1/fragile/ping")
     assert resp.status == 503
     body = await resp.json()

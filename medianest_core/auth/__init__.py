@@ -1,0 +1,1 @@
+"""Accounts: passwords, sessions, API tokens, and the middleware that decides who may do what."""

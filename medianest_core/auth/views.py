@@ -1,0 +1,271 @@
+"""The accounts API: sign in and out, the current session, one's own sessions and API tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+from sqlalchemy import delete, func, select, update
+
+from medianest_core import audit, keys
+from medianest_core.audit import AuditAction
+from medianest_core.auth.passwords import hash_password, needs_rehash, verify_password
+from medianest_core.auth.principal import Via, require
+from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_token
+from medianest_core.auth.tokens import create_token
+from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.models import ApiToken, Session, User, UserStatus
+from medianest_core.types import Access, Route
+
+
+@attrs.frozen
+class LoginBody:
+    username: str
+    password: str
+    remember: bool = False
+
+
+@attrs.frozen
+class TokenBody:
+    name: str
+    expires_at: datetime | None = None
+
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+_converter.register_structure_hook(datetime, lambda v, _: _parse_time(v))
+
+
+def _parse_time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 time")
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+T = TypeVar("T")
+
+
+async def read_body(request: web.Request, cls: type[T]) -> T:
+    """The JSON body structured into ``cls``; anything else is a 400 or 422 in the error shape."""
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "The body must be JSON.") from None
+    if not isinstance(raw, dict):
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "The body must be a JSON object.")
+    try:
+        return _converter.structure(raw, cls)
+    except Exception as exc:
+        from medianest_core.settings import describe_error
+
+        problems = describe_error(exc, cls)
+        fields = {key or "body": message for key, message in problems}
+        raise ApiError(
+            422, ErrorCode.VALIDATION_FAILED, "Some fields are missing or wrong.", details={"fields": fields}
+        ) from None
+
+
+def user_doc(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "status": user.status.value,
+    }
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await read_body(request, LoginBody)
+    runtime = request.config_dict[keys.RUNTIME]
+    doc: dict[str, Any] = {}
+    failure: ApiError | None = None
+    async with runtime.sessions.begin() as db:
+        user = await db.scalar(select(User).where(func.lower(User.username) == body.username.strip().lower()))
+        ok = await verify_password(user.password_hash if user is not None else None, body.password)
+        if user is None or not ok:
+            audit.record(
+                db,
+                AuditAction.LOGIN_FAILED,
+                actor_id=user.id if user is not None else None,
+                details={"username": body.username[:150], "provider": "password"},
+                request=request,
+            )
+            failure = ApiError(401, ErrorCode.UNAUTHORIZED, "Wrong username or password.")
+        elif user.status is not UserStatus.ACTIVE:
+            audit.record(
+                db, AuditAction.LOGIN_FAILED, actor_id=user.id, details={"reason": "disabled"}, request=request
+            )
+            failure = ApiError(403, ErrorCode.FORBIDDEN, "This account is disabled; ask the admin.")
+        else:
+            if user.password_hash and needs_rehash(user.password_hash):
+                user.password_hash = await hash_password(body.password)
+            user.last_login_at = datetime.now(UTC)
+            audit.record(db, AuditAction.LOGIN, actor_id=user.id, details={"provider": "password"}, request=request)
+            doc = user_doc(user)
+    if failure is not None:
+        raise failure
+    # A new session id at every sign-in: a session id planted before cannot be carried over.
+    old = await get_session(request)
+    if old.get(ROW):
+        async with runtime.sessions.begin() as db:
+            await db.execute(delete(Session).where(Session.id == old[ROW]))
+    session = await new_session(request)
+    csrf = new_csrf_token()
+    session[UID] = doc["id"]
+    session[CSRF] = csrf
+    session[REMEMBER] = body.remember
+    return web.json_response({"user": doc, "csrf_token": csrf})
+
+
+async def logout(request: web.Request) -> web.Response:
+    who = require(request)
+    session = await get_session(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        audit.record(db, AuditAction.LOGOUT, actor_id=who.user_id, request=request)
+    session.invalidate()
+    return web.json_response({"signed_out": True})
+
+
+async def current_session(request: web.Request) -> web.Response:
+    who = require(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions() as db:
+        user = await db.get(User, who.user_id)
+    assert user is not None
+    return web.json_response({"user": user_doc(user), "via": who.via.value, "csrf_token": who.csrf_token})
+
+
+def _session_doc(row: Session, current: str | None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "current": row.id == current,
+        "user_agent": row.user_agent,
+        "ip": row.ip,
+        "created_at": row.created_at.isoformat(),
+        "last_seen_at": row.last_seen_at.isoformat(),
+        "expires_at": row.expires_at.isoformat(),
+        "remember": row.remember,
+    }
+
+
+async def my_sessions(request: web.Request) -> web.Response:
+    who = require(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions() as db:
+        rows = (
+            await db.scalars(
+                select(Session).where(Session.user_id == who.user_id).order_by(Session.last_seen_at.desc())
+            )
+        ).all()
+    return web.json_response({"sessions": [_session_doc(r, who.session_id) for r in rows]})
+
+
+async def revoke_my_session(request: web.Request) -> web.Response:
+    who = require(request)
+    session_id = request.match_info["id"]
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        result = await db.execute(delete(Session).where(Session.id == session_id, Session.user_id == who.user_id))
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such session.")
+        audit.record(
+            db, AuditAction.SESSION_REVOKED, actor_id=who.user_id, target=f"session:{session_id[:12]}", request=request
+        )
+    if who.via is Via.SESSION and session_id == who.session_id:
+        (await get_session(request)).invalidate()
+    return web.json_response({"revoked": True})
+
+
+def _token_doc(row: ApiToken) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+    }
+
+
+async def my_tokens(request: web.Request) -> web.Response:
+    who = require(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions() as db:
+        rows = (
+            await db.scalars(
+                select(ApiToken)
+                .where(ApiToken.user_id == who.user_id, ApiToken.revoked_at.is_(None))
+                .order_by(ApiToken.created_at.desc())
+            )
+        ).all()
+    return web.json_response({"tokens": [_token_doc(r) for r in rows]})
+
+
+async def create_my_token(request: web.Request) -> web.Response:
+    who = require(request)
+    body = await read_body(request, TokenBody)
+    name = body.name.strip()
+    if not 1 <= len(name) <= 100:
+        raise ApiError(
+            422,
+            ErrorCode.VALIDATION_FAILED,
+            "Name the token (1 to 100 characters).",
+            details={"fields": {"name": "1 to 100 characters"}},
+        )
+    if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
+        raise ApiError(
+            422,
+            ErrorCode.VALIDATION_FAILED,
+            "The expiry must be in the future.",
+            details={"fields": {"expires_at": "in the past"}},
+        )
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        row, token = await create_token(db, who.user_id, name, body.expires_at)
+        audit.record(
+            db,
+            AuditAction.TOKEN_CREATED,
+            actor_id=who.user_id,
+            target=f"token:{row.id}",
+            details={"name": name},
+            request=request,
+        )
+        doc = {**_token_doc(row), "token": token}
+    return web.json_response(doc, status=201)
+
+
+async def revoke_my_token(request: web.Request) -> web.Response:
+    who = require(request)
+    try:
+        token_id = int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "No such token.") from None
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        result = await db.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.user_id == who.user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such token.")
+        audit.record(db, AuditAction.TOKEN_REVOKED, actor_id=who.user_id, target=f"token:{token_id}", request=request)
+    return web.json_response({"revoked": True})
+
+
+ROUTES = (
+    Route("POST", "/api/v1/auth/login", login, name="auth-login", access=Access.PUBLIC),
+    Route("POST", "/api/v1/auth/logout", logout, name="auth-logout"),
+    Route("GET", "/api/v1/auth/session", current_session, name="auth-session"),
+    Route("GET", "/api/v1/me/sessions", my_sessions, name="me-sessions"),
+    Route("DELETE", "/api/v1/me/sessions/{id}", revoke_my_session, name="me-session"),
+    Route("GET", "/api/v1/me/tokens", my_tokens, name="me-tokens"),
+    Route("POST", "/api/v1/me/tokens", create_my_token, name="me-tokens-create"),
+    Route("DELETE", "/api/v1/me/tokens/{id}", revoke_my_token, name="me-token"),
+)
