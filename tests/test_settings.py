@@ -131,3 +131,23 @@ def test_secret_from_settings_is_masked_in_the_settings_repr(tmp_path: Path) -> 
     loaded = load_settings(env={"MEDIANEST_DATA_DIR": str(tmp_path), "MEDIANEST_METRICS_TOKEN": "tok-123456"})
     assert "tok-123456" not in repr(loaded.settings)
     assert loaded.settings.metrics_token == Secret("tok-123456")
+
+
+def test_the_example_settings_file_loads_and_names_every_core_key() -> None:
+    import attrs
+
+    from medianest_core.settings import Settings
+
+    example = Path(__file__).parents[1] / "contrib" / "medianest.example.toml"
+    loaded = load_settings(example, env={"MEDIANEST_DATA_DIR": "/nonexistent/medianest"})
+    assert loaded.config_found
+    text = example.read_text()
+    for field in attrs.fields(Settings):
+        if field.name != "plugins":
+            assert f"{field.name} =" in text, f"contrib/medianest.example.toml does not show {field.name}"
+
+
+def test_bad_trusted_proxies_name_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, 'trusted_proxies = ["10.0.0.0/8", "proxy.local"]\n')
+    with pytest.raises(SettingsError, match=r"^trusted_proxies: expected IP addresses or networks, got 'proxy.local'"):
+        load_settings(path, env={})
