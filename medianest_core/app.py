@@ -16,6 +16,7 @@ from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from medianest_core import keys
+from medianest_core.auth import admin_views
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.middleware import auth_middleware
 from medianest_core.auth.principal import is_admin
@@ -135,7 +136,7 @@ def create_app(runtime: Runtime) -> web.Application:
         ("GET", "/metrics", metrics_view, "metrics"),
     ):
         app[keys.ROUTE_ACCESS][app.router.add_route(method, path, handler, name=name)] = Access.PUBLIC
-    for spec in auth_views.ROUTES:
+    for spec in (*auth_views.ROUTES, *admin_views.ROUTES):
         route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
         app[keys.ROUTE_ACCESS][route] = spec.access
 

@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+import attrs
 import structlog
 
 from medianest_core.types import Event
 
 E = TypeVar("E", bound=Event)
+
+
+@attrs.frozen
+class UserDeleted(Event):
+    """An account was removed; plugins delete what they kept for it outside the database (files, caches)."""
+
+    name: ClassVar[str] = "user.deleted"
+    user_id: int
+    username: str
+
+
 Subscriber = Callable[[Any], Awaitable[None]]
 
 log = structlog.get_logger("medianest.events")

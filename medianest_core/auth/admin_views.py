@@ -1,0 +1,291 @@
+"""The admin's accounts API: users (list, create, change role or status, remove, end their sessions) and the
+audit log. There is always at least one active admin: the last one cannot be demoted, disabled or removed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+from aiohttp import web
+from sqlalchemy import delete, func, or_, select
+
+from medianest_core import audit, keys
+from medianest_core.audit import AuditAction
+from medianest_core.auth.accounts import AccountError, create_local_user
+from medianest_core.auth.principal import require
+from medianest_core.auth.views import read_body, user_doc
+from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.events import UserDeleted
+from medianest_core.models import AuditEntry, Role, Session, User, UserStatus
+from medianest_core.types import Access, Route
+
+MAX_PER_PAGE = 200
+
+
+def paging(request: web.Request, default: int = 50) -> tuple[int, int]:
+    """``page`` (from 1) and ``per_page`` (1 to 200) from the query; anything else is a 400."""
+    try:
+        page = int(request.query.get("page", "1"))
+        per_page = int(request.query.get("per_page", str(default)))
+    except ValueError:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "page and per_page are whole numbers.") from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, f"page starts at 1; per_page is 1 to {MAX_PER_PAGE}.")
+    return page, per_page
+
+
+def _user_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "No such user.") from None
+
+
+def admin_user_doc(user: User) -> dict[str, Any]:
+    return {
+        **user_doc(user),
+        "email": user.email,
+        "created_at": user.created_at.isoformat(),
+        "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+    }
+
+
+async def list_users(request: web.Request) -> web.Response:
+    page, per_page = paging(request)
+    query = select(User)
+    if text := request.query.get("q", "").strip():
+        like = f"%{text.lower()}%"
+        query = query.where(or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like)))
+    for name, column, kind in (("role", User.role, Role), ("status", User.status, UserStatus)):
+        if value := request.query.get(name):
+            try:
+                query = query.where(column == kind(value))
+            except ValueError:
+                raise ApiError(400, ErrorCode.BAD_REQUEST, f"Unknown {name} {value!r}.") from None
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions() as db:
+        total = await db.scalar(select(func.count()).select_from(query.subquery()))
+        users = (await db.scalars(query.order_by(User.username).offset((page - 1) * per_page).limit(per_page))).all()
+    return web.json_response(
+        {"users": [admin_user_doc(u) for u in users], "page": page, "per_page": per_page, "total": total}
+    )
+
+
+@attrs.frozen
+class NewUser:
+    username: str
+    password: str
+    role: Role = Role.USER
+
+
+async def create_user(request: web.Request) -> web.Response:
+    who = require(request)
+    body = await read_body(request, NewUser)
+    runtime = request.config_dict[keys.RUNTIME]
+    try:
+        async with runtime.sessions.begin() as db:
+            user = await create_local_user(
+                db, body.username.strip(), body.password, body.role, actor_id=who.user_id, request=request
+            )
+            doc = admin_user_doc(user)
+    except AccountError as exc:
+        status = 409 if "already exists" in str(exc) else 422
+        code = ErrorCode.CONFLICT if status == 409 else ErrorCode.VALIDATION_FAILED
+        raise ApiError(status, code, str(exc), details={"fields": {exc.field: str(exc)}}) from None
+    return web.json_response(doc, status=201)
+
+
+@attrs.frozen
+class UserChange:
+    role: Role | None = None
+    status: UserStatus | None = None
+    display_name: str | None = None
+    email: str | None = None
+
+
+async def _other_active_admins(db: Any, user_id: int) -> int:
+    return int(
+        await db.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN, User.status == UserStatus.ACTIVE, User.id != user_id)
+        )
+        or 0
+    )
+
+
+def _last_admin() -> ApiError:
+    return ApiError(
+        409,
+        ErrorCode.CONFLICT,
+        "This is the last active admin: make someone else an admin first.",
+        details={"reason": "last_admin"},
+    )
+
+
+async def update_user(request: web.Request) -> web.Response:
+    who = require(request)
+    user_id = _user_id(request)
+    body = await read_body(request, UserChange)
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        user = await db.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such user.")
+        losing_admin = (
+            user.role is Role.ADMIN
+            and user.status is UserStatus.ACTIVE
+            and (
+                (body.role is not None and body.role is not Role.ADMIN)
+                or (body.status is not None and body.status is not UserStatus.ACTIVE)
+            )
+        )
+        if losing_admin and await _other_active_admins(db, user.id) == 0:
+            raise _last_admin()
+        changes: dict[str, Any] = {}
+        for field in ("role", "status", "display_name", "email"):
+            value = getattr(body, field)
+            if value is not None and value != getattr(user, field):
+                changes[field] = {"from": _plain(getattr(user, field)), "to": _plain(value)}
+                setattr(user, field, value)
+        if body.status is UserStatus.DISABLED:
+            # Disabling ends every session at once; API tokens stop working while the account is disabled.
+            await db.execute(delete(Session).where(Session.user_id == user.id))
+        if changes:
+            audit.record(
+                db,
+                AuditAction.USER_UPDATED,
+                actor_id=who.user_id,
+                target=f"user:{user.id}",
+                details=changes,
+                request=request,
+            )
+        doc = admin_user_doc(user)
+    return web.json_response(doc)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    who = require(request)
+    user_id = _user_id(request)
+    if user_id == who.user_id:
+        raise ApiError(409, ErrorCode.CONFLICT, "Admins cannot remove their own account.", details={"reason": "self"})
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        user = await db.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such user.")
+        if (
+            user.role is Role.ADMIN
+            and user.status is UserStatus.ACTIVE
+            and await _other_active_admins(db, user.id) == 0
+        ):
+            raise _last_admin()
+        username = user.username
+        # Sessions, tokens, notifications and plugins' rows that reference the user go with it (ON DELETE CASCADE).
+        await db.delete(user)
+        audit.record(
+            db,
+            AuditAction.USER_DELETED,
+            actor_id=who.user_id,
+            target=f"user:{user_id}",
+            details={"username": username},
+            request=request,
+        )
+    await runtime.events.publish(UserDeleted(user_id=user_id, username=username))
+    return web.json_response({"deleted": True})
+
+
+async def end_user_sessions(request: web.Request) -> web.Response:
+    who = require(request)
+    user_id = _user_id(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        if await db.get(User, user_id) is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such user.")
+        result = await db.execute(delete(Session).where(Session.user_id == user_id))
+        ended = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        audit.record(
+            db,
+            AuditAction.SESSION_REVOKED,
+            actor_id=who.user_id,
+            target=f"user:{user_id}",
+            details={"sessions": ended},
+            request=request,
+        )
+    return web.json_response({"ended": ended})
+
+
+def _time(request: web.Request, name: str) -> datetime | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, f"{name} must be an ISO 8601 time.") from None
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    page, per_page = paging(request)
+    query = select(AuditEntry)
+    if action := request.query.get("action"):
+        query = query.where(
+            AuditEntry.action.startswith(action) if action.endswith(".") else AuditEntry.action == action
+        )
+    if actor := request.query.get("actor_id"):
+        if not actor.isdigit():
+            raise ApiError(400, ErrorCode.BAD_REQUEST, "actor_id is a user id.")
+        query = query.where(AuditEntry.actor_id == int(actor))
+    if target := request.query.get("target"):
+        query = query.where(AuditEntry.target == target)
+    if since := _time(request, "since"):
+        query = query.where(AuditEntry.at >= since)
+    if until := _time(request, "until"):
+        query = query.where(AuditEntry.at < until)
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions() as db:
+        total = await db.scalar(select(func.count()).select_from(query.subquery()))
+        rows = (
+            await db.execute(
+                query.add_columns(User.username)
+                .outerjoin(User, User.id == AuditEntry.actor_id)
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                .offset((page - 1) * per_page)
+                .limit(per_page)
+            )
+        ).all()
+    entries = [
+        {
+            "id": entry.id,
+            "at": entry.at.isoformat(),
+            "actor_id": entry.actor_id,
+            "actor": username,
+            "action": entry.action,
+            "target": entry.target,
+            "details": entry.details,
+            "ip": entry.ip,
+        }
+        for entry, username in rows
+    ]
+    return web.json_response({"entries": entries, "page": page, "per_page": per_page, "total": total})
+
+
+ROUTES = (
+    Route("GET", "/api/v1/admin/users", list_users, name="admin-users", access=Access.ADMIN),
+    Route("POST", "/api/v1/admin/users", create_user, name="admin-users-create", access=Access.ADMIN),
+    Route("PATCH", "/api/v1/admin/users/{id}", update_user, name="admin-user", access=Access.ADMIN),
+    Route("DELETE", "/api/v1/admin/users/{id}", delete_user, name="admin-user-delete", access=Access.ADMIN),
+    Route(
+        "DELETE",
+        "/api/v1/admin/users/{id}/sessions",
+        end_user_sessions,
+        name="admin-user-sessions",
+        access=Access.ADMIN,
+    ),
+    Route("GET", "/api/v1/admin/audit", audit_log, name="admin-audit", access=Access.ADMIN),
+)
