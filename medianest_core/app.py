@@ -26,6 +26,7 @@ from medianest_core.health import HealthMonitor
 from medianest_core.http import HttpMetrics, request_middleware
 from medianest_core.jobs import Scheduler, shutdown_jobs, start_embedded_worker
 from medianest_core.plugins import PluginRecord, PluginStatus, describe_exception
+from medianest_core.ratelimit import Limits
 from medianest_core.runtime import Runtime, prepare_database
 from medianest_core.types import Access, Handler, Page, Route
 
@@ -153,6 +154,7 @@ def create_app(runtime: Runtime) -> web.Application:
             for route in resource:
                 app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
     app[keys.CONTRIBUTIONS] = contributions
+    app[keys.LIMITS] = Limits(runtime.settings, contributions.quotas)
     app[keys.HEALTH] = HealthMonitor(runtime, contributions.health_checks)
     app[keys.SCHEDULER] = Scheduler(None)
     app.cleanup_ctx.extend([_storage_ctx, _jobs_ctx, _plugins_ctx, _background_ctx])

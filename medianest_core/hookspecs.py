@@ -29,6 +29,7 @@ from medianest_core.types import (
     Page,
     PeriodicTask,
     PluginContext,
+    Quota,
     Route,
     SearchProvider,
     WebAssets,
@@ -114,6 +115,14 @@ def actors(ctx: PluginContext) -> Sequence[ActorSpec]:
     The core declares them on the configured broker after it exists; nothing is bound at import time. Actor
     names are prefixed with the plugin's name.
     """
+
+
+@hookspec
+def quotas(ctx: PluginContext) -> Sequence[Quota]:
+    """Return the named quotas the plugin counts, such as downloads per hour; their names are prefixed
+    ``<name>.``. A handler spends one with ``await medianest_core.ratelimit.spend(request, "<name>.<quota>")``,
+    which answers 429 with ``Retry-After`` once it is used up; people see what is left in
+    ``GET /api/v1/me/quotas``."""
 
 
 @hookspec

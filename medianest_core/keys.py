@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from medianest_core.health import HealthMonitor
     from medianest_core.http import HttpMetrics
     from medianest_core.jobs import Scheduler
+    from medianest_core.ratelimit import Limits
     from medianest_core.runtime import Contributions, Runtime
     from medianest_core.types import Access
 
@@ -19,6 +20,7 @@ RUNTIME: web.AppKey[Runtime] = web.AppKey("medianest.runtime")
 CONTRIBUTIONS: web.AppKey[Contributions] = web.AppKey("medianest.contributions")
 HEALTH: web.AppKey[HealthMonitor] = web.AppKey("medianest.health")
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("medianest.scheduler")
+LIMITS: web.AppKey[Limits] = web.AppKey("medianest.limits")
 HTTP_METRICS: web.AppKey[HttpMetrics] = web.AppKey("medianest.http_metrics")
 # Who may call each route: core and plugin routes alike. The authentication middleware reads it.
 ROUTE_ACCESS: web.AppKey[dict[AbstractRoute, Access]] = web.AppKey("medianest.route_access")

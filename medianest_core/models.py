@@ -113,6 +113,17 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class QuotaOverride(Base):
+    """A limit the admin set for one person, replacing the quota's default for their role (``None``: unlimited)."""
+
+    __tablename__ = "quota_overrides"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    quota: Mapped[str] = mapped_column(String(128), primary_key=True)
+    limit: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class ServiceSetting(Base):
     """A setting the admin saved in the UI, per plugin and key; secrets are sealed in ``secret``."""
 

@@ -32,6 +32,7 @@ from medianest_core.types import (
     NavLink,
     PeriodicTask,
     PluginContext,
+    Quota,
     SearchProvider,
     WebAssets,
     WsCommand,
@@ -50,6 +51,7 @@ class Contributions:
     login_providers: list[tuple[str, LoginProvider]] = attrs.field(factory=list)
     search_providers: list[tuple[str, SearchProvider]] = attrs.field(factory=list)
     periodic_tasks: list[tuple[str, PeriodicTask]] = attrs.field(factory=list)
+    quotas: dict[str, Quota] = attrs.field(factory=dict)
     ws_commands: dict[str, tuple[str, WsCommand]] = attrs.field(factory=dict)
     event_subscriptions: list[tuple[str, EventSubscription]] = attrs.field(factory=list)
     assets: list[tuple[str, WebAssets]] = attrs.field(factory=list)
@@ -62,6 +64,7 @@ LIST_HOOKS: dict[str, type[Any]] = {
     "login_providers": LoginProvider,
     "search_providers": SearchProvider,
     "periodic_tasks": PeriodicTask,
+    "quotas": Quota,
     "event_subscriptions": EventSubscription,
     "ws_commands": WsCommand,
 }
@@ -150,6 +153,8 @@ class Runtime:
             out.search_providers += [(name, c) for c in gathered["search_providers"]]
             out.periodic_tasks += [(name, c) for c in gathered["periodic_tasks"]]
             out.event_subscriptions += [(name, c) for c in gathered["event_subscriptions"]]
+            for quota in gathered["quotas"]:
+                out.quotas[f"{name}.{quota.name}"] = quota
             for command in gathered["ws_commands"]:
                 out.ws_commands[f"{name}/{command.name}"] = (name, command)
             if assets is not None:

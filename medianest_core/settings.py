@@ -287,6 +287,8 @@ class Settings:
     session_idle_timeout: float = attrs.field(default=86400.0)
     session_remember_lifetime: float = attrs.field(default=30 * 86400.0)
     trusted_proxies: list[str] = attrs.field(factory=list)
+    api_rate_limit: str = attrs.field(default="100/minute")
+    login_rate_limit: str = attrs.field(default="10/minute")
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
     @port.validator
@@ -307,6 +309,16 @@ class Settings:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise InvalidValue("trusted_proxies", f"expected IP addresses or networks, got {item!r}") from None
+
+    @api_rate_limit.validator
+    @login_rate_limit.validator
+    def _check_rate(self, attribute: attrs.Attribute[str], value: str) -> None:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise InvalidValue(attribute.name, f'expected a rate such as "100/minute", got {value!r}') from None
 
     @property
     def effective_database_url(self) -> DatabaseUrl:

@@ -188,6 +188,19 @@ class ActorSpec:
 
 
 @attrs.frozen
+class Quota:
+    """A named allowance, such as "5 downloads per hour": counted per user over a moving window of ``period``
+    seconds. ``user_limit`` and ``admin_limit`` are the defaults per role (``None``: unlimited); the admin may
+    set another limit for one person."""
+
+    name: str
+    title: str
+    period: float
+    user_limit: int | None
+    admin_limit: int | None = None
+
+
+@attrs.frozen
 class PeriodicTask:
     """Work run once every ``interval`` seconds across all processes."""
 

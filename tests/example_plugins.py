@@ -16,9 +16,11 @@ from medianest_core import (
     Migrations,
     Page,
     PluginContext,
+    Quota,
     Route,
     hookimpl,
 )
+from medianest_core.ratelimit import spend
 from medianest_core.settings import Secret
 
 
@@ -88,6 +90,33 @@ class Greeter:
             raise ConnectionError("greeter at 10.0.0.5 refused the connection")
 
         return [HealthCheck("service", check, interval=0.05, timeout=1)]
+
+
+class Rationed:
+    """Spends a quota of 2 things per hour on ``POST /api/v1/rationed/things`` and on its page."""
+
+    name = "rationed"
+    version = "0.1"
+
+    @hookimpl
+    def quotas(self) -> list[Quota]:
+        return [Quota("things", "things", period=3600, user_limit=2, admin_limit=None)]
+
+    @hookimpl
+    def api_routes(self) -> list[Route]:
+        async def make(request: web.Request) -> web.Response:
+            await spend(request, "rationed.things")
+            return web.json_response({"made": True}, status=201)
+
+        return [Route("POST", "/things", make)]
+
+    @hookimpl
+    def pages(self) -> list[Page]:
+        async def page(request: web.Request) -> web.Response:
+            await spend(request, "rationed.things")
+            return web.Response(text="<h1>A thing</h1>", content_type="text/html")
+
+        return [Page("/thing", page, "A thing")]
 
 
 class FailsAtStartup:

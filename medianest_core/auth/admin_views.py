@@ -17,7 +17,7 @@ from medianest_core.auth.principal import require
 from medianest_core.auth.views import read_body, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.events import UserDeleted
-from medianest_core.models import AuditEntry, Role, Session, User, UserStatus
+from medianest_core.models import AuditEntry, QuotaOverride, Role, Session, User, UserStatus
 from medianest_core.types import Access, Route
 
 MAX_PER_PAGE = 200
@@ -102,6 +102,8 @@ class UserChange:
     status: UserStatus | None = None
     display_name: str | None = None
     email: str | None = None
+    # Per-person quota limits by quota name; null removes the person's own limit (the role's default applies).
+    quotas: dict[str, int | None] | None = None
 
 
 async def _other_active_admins(db: Any, user_id: int) -> int:
@@ -149,6 +151,36 @@ async def update_user(request: web.Request) -> web.Response:
             if value is not None and value != getattr(user, field):
                 changes[field] = {"from": _plain(getattr(user, field)), "to": _plain(value)}
                 setattr(user, field, value)
+        if body.quotas:
+            known = request.config_dict[keys.LIMITS].quotas
+            unknown = sorted(set(body.quotas) - set(known))
+            if unknown:
+                raise ApiError(
+                    422,
+                    ErrorCode.VALIDATION_FAILED,
+                    f"Unknown quota {unknown[0]!r}.",
+                    details={"fields": {f"quotas.{n}": "no such quota" for n in unknown}},
+                )
+            for name, limit in body.quotas.items():
+                if limit is not None and limit < 0:
+                    raise ApiError(
+                        422,
+                        ErrorCode.VALIDATION_FAILED,
+                        "A quota limit is 0 or more.",
+                        details={"fields": {f"quotas.{name}": "0 or more"}},
+                    )
+                existing = await db.get(QuotaOverride, (user.id, name))
+                before = existing.limit if existing is not None else "default"
+                if limit is None:
+                    if existing is not None:
+                        await db.delete(existing)
+                elif existing is None:
+                    db.add(QuotaOverride(user_id=user.id, quota=name, limit=limit))
+                else:
+                    existing.limit = limit
+                after = "default" if limit is None else limit
+                if before != after:
+                    changes[f"quota:{name}"] = {"from": before, "to": after}
         if body.status is UserStatus.DISABLED:
             # Disabling ends every session at once; API tokens stop working while the account is disabled.
             await db.execute(delete(Session).where(Session.user_id == user.id))

@@ -14,7 +14,7 @@ from aiohttp_session import get_session
 from sqlalchemy import select
 
 from medianest_core import keys
-from medianest_core.auth.net import own_origin
+from medianest_core.auth.net import client_ip, own_origin
 from medianest_core.auth.principal import Principal, Via
 from medianest_core.auth.sessions import CSRF, ROW, UID
 from medianest_core.auth.tokens import resolve_token
@@ -101,6 +101,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         who = await _from_session(request)
     if who is not None:
         request[keys.PRINCIPAL] = who
+    if request.path.startswith("/api/"):
+        limits = request.config_dict[keys.LIMITS]
+        key = ("user", str(who.user_id)) if who is not None else ("ip", client_ip(request) or "unknown")
+        await limits.hit(limits.api, "api", *key, what="requests")
     if request.method not in SAFE_METHODS and access is not None:
         # Public routes (signing in, webhooks with their own secret) act for no session: only the origin counts.
         await _check_csrf(request, None if access is Access.PUBLIC else who)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
+from medianest_core.auth.net import client_ip
 from medianest_core.auth.passwords import hash_password, needs_rehash, verify_password
 from medianest_core.auth.principal import Via, require
 from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_token
@@ -82,6 +83,9 @@ def user_doc(user: User) -> dict[str, Any]:
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     runtime = request.config_dict[keys.RUNTIME]
+    limits = request.config_dict[keys.LIMITS]
+    await limits.hit(limits.login, "login", "ip", client_ip(request) or "unknown", what="sign-in attempts")
+    await limits.hit(limits.login, "login", "user", body.username.strip().lower(), what="sign-in attempts")
     doc: dict[str, Any] = {}
     failure: ApiError | None = None
     async with runtime.sessions.begin() as db:
@@ -259,6 +263,12 @@ async def revoke_my_token(request: web.Request) -> web.Response:
     return web.json_response({"revoked": True})
 
 
+async def my_quotas(request: web.Request) -> web.Response:
+    who = require(request)
+    uses = await request.config_dict[keys.LIMITS].usage(request, who.user_id, who.role)
+    return web.json_response({"quotas": [use.doc() for use in uses]})
+
+
 ROUTES = (
     Route("POST", "/api/v1/auth/login", login, name="auth-login", access=Access.PUBLIC),
     Route("POST", "/api/v1/auth/logout", logout, name="auth-logout"),
@@ -268,4 +278,5 @@ ROUTES = (
     Route("GET", "/api/v1/me/tokens", my_tokens, name="me-tokens"),
     Route("POST", "/api/v1/me/tokens", create_my_token, name="me-tokens-create"),
     Route("DELETE", "/api/v1/me/tokens/{id}", revoke_my_token, name="me-token"),
+    Route("GET", "/api/v1/me/quotas", my_quotas, name="me-quotas"),
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from medianest_core import hookimpl
+from medianest_core import Quota, hookimpl
 from medianest_core.settings import HttpUrl, Secret
 
 try:
@@ -34,6 +34,10 @@ class OverseerrPlugin:
     @hookimpl
     def settings_class(self) -> type[Any]:
         return OverseerrSettings
+
+    @hookimpl
+    def quotas(self) -> list[Quota]:
+        return [Quota("requests", "media requests", period=3600, user_limit=20)]
 
 
 plugin = OverseerrPlugin()

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from medianest_core import hookimpl
+from medianest_core import Quota, hookimpl
 from medianest_core.settings import InvalidValue
 
 try:
@@ -56,6 +56,10 @@ class YouTubePlugin:
     @hookimpl
     def settings_class(self) -> type[Any]:
         return YoutubeSettings
+
+    @hookimpl
+    def quotas(self) -> list[Quota]:
+        return [Quota("downloads", "YouTube downloads", period=3600, user_limit=5)]
 
 
 plugin = YouTubePlugin()

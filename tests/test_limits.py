@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from example_plugins import Rationed
+
+from medianest_core import keys
+from medianest_core.testing import add_user, entry_point, sign_in
+
+
+async def rationed_client(medianest_client: Any, **settings: Any) -> Any:
+    return await medianest_client(entry_points=[entry_point("rationed", Rationed())], **settings)
+
+
+async def test_the_api_limit_answers_429_with_retry_after(medianest_client: Any) -> None:
+    client = await rationed_client(medianest_client, api_rate_limit="5/minute")
+    await sign_in(client, "pat")  # one request on the limit of the anonymous address
+    answers = [(await client.get("/api/v1/auth/session")).status for _ in range(6)]
+    assert answers == [200, 200, 200, 200, 200, 429]
+    resp = await client.get("/api/v1/me/quotas")
+    assert resp.status == 429
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    body = await resp.json()
+    assert body["error"]["code"] == "rate_limited"
+    assert body["error"]["details"]["limit"] == "5 per 1 minute"
+    # The limit is per user: someone else is served.
+    other = await medianest_client(browser_of=client)
+    await sign_in(other, "quinn")
+    assert (await other.get("/api/v1/auth/session")).status == 200
+    # Health and metrics are not part of the API budget.
+    assert (await client.get("/health")).status == 200
+
+
+async def test_sign_in_attempts_are_limited_per_address_and_username(medianest_client: Any) -> None:
+    client = await rationed_client(medianest_client, login_rate_limit="3/minute")
+    runtime = client.app[keys.RUNTIME]
+    await add_user(runtime, "rita", "rita-password-123")
+    wrong = {"username": "rita", "password": "wrong-password-000"}
+    statuses = [(await client.post("/api/v1/auth/login", json=wrong)).status for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    resp = await client.post("/api/v1/auth/login", json={"username": "rita", "password": "rita-password-123"})
+    assert resp.status == 429
+    assert "Retry-After" in resp.headers
+    assert "sign-in attempts" in (await resp.json())["error"]["message"]
+
+
+async def test_quotas_are_spent_shown_and_overridden(medianest_client: Any, medianest_database_url: str) -> None:
+    client = await rationed_client(medianest_client, database_url=medianest_database_url)
+    admin_browser = await medianest_client(browser_of=client)
+    admin = await sign_in(admin_browser, "root", role="admin")
+    sam = await sign_in(client, "sam")
+    made = [(await client.post("/api/v1/rationed/things", headers=sam.headers)).status for _ in range(3)]
+    assert made == [201, 201, 429]
+    refused = await client.post("/api/v1/rationed/things", headers=sam.headers)
+    assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
+    error = (await refused.json())["error"]
+    assert error["message"].startswith("Your things quota (2 per hour) is used up")
+    quotas = (await (await client.get("/api/v1/me/quotas")).json())["quotas"]
+    assert len(quotas) == 1
+    assert {k: quotas[0][k] for k in ("name", "limit", "used", "remaining")} == {
+        "name": "rationed.things",
+        "limit": 2,
+        "used": 2,
+        "remaining": 0,
+    }
+    assert quotas[0]["resets_at"] is not None
+    # Admins have no limit on this quota by default.
+    assert all(
+        [(await admin_browser.post("/api/v1/rationed/things", headers=admin.headers)).status == 201 for _ in range(4)]
+    )
+    # The admin raises Sam's limit; then takes the override away again.
+    patch = await admin_browser.patch(
+        f"/api/v1/admin/users/{sam.user_id}", json={"quotas": {"rationed.things": 3}}, headers=admin.headers
+    )
+    assert patch.status == 200
+    assert (await client.post("/api/v1/rationed/things", headers=sam.headers)).status == 201
+    assert (await client.post("/api/v1/rationed/things", headers=sam.headers)).status == 429
+    await admin_browser.patch(
+        f"/api/v1/admin/users/{sam.user_id}", json={"quotas": {"rationed.things": None}}, headers=admin.headers
+    )
+    quotas = (await (await client.get("/api/v1/me/quotas")).json())["quotas"]
+    assert quotas[0]["limit"] == 2
+    unknown = await admin_browser.patch(
+        f"/api/v1/admin/users/{sam.user_id}", json={"quotas": {"nope.none": 1}}, headers=admin.headers
+    )
+    assert unknown.status == 422
+
+
+async def test_a_page_over_quota_is_a_kind_page(medianest_client: Any) -> None:
+    client = await rationed_client(medianest_client)
+    await sign_in(client, "tess")
+    assert (await client.get("/rationed/thing")).status == 200
+    assert (await client.get("/rationed/thing")).status == 200
+    resp = await client.get("/rationed/thing", headers={"Accept": "text/html"})
+    assert resp.status == 429
+    assert resp.content_type == "text/html"
+    assert "Slow down a little" in await resp.text()
+    assert "Retry-After" in resp.headers
+
+
+def test_the_bundled_plugins_declare_their_quotas() -> None:
+    from medianest_overseerr import plugin as overseerr
+    from medianest_youtube import plugin as youtube
+
+    assert [(q.name, q.user_limit, q.period) for q in youtube.quotas()] == [("downloads", 5, 3600)]
+    assert [(q.name, q.user_limit, q.period) for q in overseerr.quotas()] == [("requests", 20, 3600)]
+
+
+@pytest.mark.production
+async def test_limits_are_shared_through_redis(medianest_client: Any, medianest_redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(medianest_redis_url)
+    stale = [k async for k in redis.scan_iter("medianest-limits*")]
+    if stale:
+        await redis.delete(*stale)
+    await redis.aclose()
+    first = await rationed_client(medianest_client, redis_url=medianest_redis_url)
+    uma = await sign_in(first, "uma")
+    assert (await first.post("/api/v1/rationed/things", headers=uma.headers)).status == 201
+    # A second MediaNest process on the same database and Redis counts with the first.
+    runtime = first.app[keys.RUNTIME]
+    second = await medianest_client(entry_points=[entry_point("rationed", Rationed())], settings=runtime.loaded)
+    again = await second.post("/api/v1/auth/login", json={"username": "uma", "password": uma.password})
+    headers = {"X-CSRF-Token": (await again.json())["csrf_token"]}
+    assert (await second.post("/api/v1/rationed/things", headers=headers)).status == 201
+    assert (await second.post("/api/v1/rationed/things", headers=headers)).status == 429
+    assert (await first.post("/api/v1/rationed/things", headers=uma.headers)).status == 429
