@@ -1,0 +1,96 @@
+"""First run: while no active admin exists, ``serve`` prints a one-time setup token in its log, and whoever holds
+it may create the first admin (``POST /api/v1/setup``). ``medianest user create-admin`` does the same from the
+command line. There is never a default password."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import AsyncIterator
+
+import attrs
+import structlog
+from aiohttp import web
+from aiohttp_session import new_session
+from sqlalchemy import func, select
+
+from medianest_core import keys
+from medianest_core.auth.accounts import AccountError, create_local_user
+from medianest_core.auth.net import client_ip
+from medianest_core.auth.sessions import CSRF, REMEMBER, UID, new_csrf_token
+from medianest_core.auth.views import read_body, user_doc
+from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.models import Role, User, UserStatus
+from medianest_core.types import Access, Route
+
+log = structlog.get_logger("medianest.setup")
+
+SETUP_TOKEN: web.AppKey[list[str]] = web.AppKey("medianest.setup_token", list)
+
+
+async def admin_exists(request_or_app: web.Request | web.Application) -> bool:
+    config = request_or_app.config_dict if isinstance(request_or_app, web.Request) else request_or_app
+    async with config[keys.RUNTIME].sessions() as db:
+        count = await db.scalar(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.status == UserStatus.ACTIVE)
+        )
+    return bool(count)
+
+
+async def setup_ctx(app: web.Application) -> AsyncIterator[None]:
+    """At start, with no admin yet, make the setup token and say where to use it."""
+    holder = app[SETUP_TOKEN]
+    if not await admin_exists(app):
+        token = secrets.token_urlsafe(18)
+        holder.append(token)
+        log.warning(
+            "setup_needed",
+            message="No admin yet: open /setup in a browser and enter this setup token, "
+            "or run `medianest user create-admin NAME`.",
+            setup_code=token,
+        )
+    yield
+    holder.clear()
+
+
+async def setup_state(request: web.Request) -> web.Response:
+    return web.json_response({"needed": not await admin_exists(request)})
+
+
+@attrs.frozen
+class SetupBody:
+    token: str
+    username: str
+    password: str
+
+
+async def first_admin(request: web.Request) -> web.Response:
+    limits = request.config_dict[keys.LIMITS]
+    await limits.hit(limits.login, "setup", "ip", client_ip(request) or "unknown", what="setup attempts")
+    body = await read_body(request, SetupBody)
+    holder = request.config_dict[SETUP_TOKEN]
+    if not holder or await admin_exists(request):
+        raise ApiError(409, ErrorCode.CONFLICT, "MediaNest already has an admin.", details={"reason": "done"})
+    if not hmac.compare_digest(body.token.strip().encode(), holder[0].encode()):
+        raise ApiError(403, ErrorCode.FORBIDDEN, "That setup token is not the one in MediaNest's log.")
+    runtime = request.config_dict[keys.RUNTIME]
+    try:
+        async with runtime.sessions.begin() as db:
+            user = await create_local_user(
+                db, body.username.strip(), body.password, Role.ADMIN, actor_id=None, request=request, via="setup"
+            )
+            doc = user_doc(user)
+    except AccountError as exc:
+        raise ApiError(422, ErrorCode.VALIDATION_FAILED, str(exc), details={"fields": {exc.field: str(exc)}}) from None
+    holder.clear()
+    session = await new_session(request)
+    csrf = new_csrf_token()
+    session[UID], session[CSRF], session[REMEMBER] = doc["id"], csrf, False
+    log.info("setup_done", admin=doc["username"])
+    return web.json_response({"user": doc, "csrf_token": csrf}, status=201)
+
+
+ROUTES = (
+    Route("GET", "/api/v1/setup", setup_state, name="setup-state", access=Access.PUBLIC),
+    Route("POST", "/api/v1/setup", first_admin, name="setup", access=Access.PUBLIC),
+)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from medianest_core import keys
+from medianest_core.app import create_app
+from medianest_core.auth.setup import SETUP_TOKEN
+from medianest_core.runtime import prepare_database
+from medianest_core.testing import add_user
+
+
+def logged_code(caplog: pytest.LogCaptureFixture) -> str:
+    found = [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == "setup_needed"]
+    assert len(found) == 1
+    return str(found[0]["setup_code"])
+
+
+async def test_the_first_admin_comes_from_the_setup_token(
+    medianest_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await medianest_client()
+    code = logged_code(caplog)
+    assert client.app[SETUP_TOKEN] == [code]
+    assert await (await client.get("/api/v1/setup")).json() == {"needed": True}
+    body = {"username": "owner", "password": "owner-password-123"}
+    wrong = await client.post("/api/v1/setup", json={**body, "token": "guess"})
+    assert wrong.status == 403
+    short = await client.post("/api/v1/setup", json={**body, "password": "short", "token": code})
+    assert short.status == 422
+    made = await client.post("/api/v1/setup", json={**body, "token": code})
+    assert made.status == 201
+    assert (await made.json())["user"]["role"] == "admin"
+    # Signed in as the new admin at once.
+    assert (await client.get("/api/v1/admin/users")).status == 200
+    assert await (await client.get("/api/v1/setup")).json() == {"needed": False}
+    again = await client.post("/api/v1/setup", json={**body, "username": "other", "token": code})
+    assert again.status == 409
+
+
+async def test_no_setup_token_once_an_admin_exists(medianest_runtime: Any, caplog: pytest.LogCaptureFixture) -> None:
+    runtime = medianest_runtime()
+    await prepare_database(runtime)
+    await add_user(runtime, "boss", "boss-password-123", role="admin")
+    client = TestClient(TestServer(create_app(runtime)))
+    await client.start_server()
+    try:
+        assert client.app[SETUP_TOKEN] == []
+        assert not [r for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == "setup_needed"]
+        resp = await client.post("/api/v1/setup", json={"token": "x", "username": "u", "password": "long-enough-pass"})
+        assert resp.status == 409
+        assert client.app[keys.RUNTIME] is runtime
+    finally:
+        await client.close()
