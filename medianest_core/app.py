@@ -20,7 +20,7 @@ from medianest_core.auth import admin_views, setup
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.middleware import auth_middleware
 from medianest_core.auth.principal import is_admin
-from medianest_core.auth.sessions import DatabaseStorage
+from medianest_core.auth.sessions import ServerSideStorage, make_store
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.health import HealthMonitor
 from medianest_core.http import HttpMetrics, request_middleware
@@ -125,7 +125,7 @@ def create_app(runtime: Runtime) -> web.Application:
     warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
     app = web.Application(
         # The session is outermost so that it is saved (or its stale cookie cleared) on error answers too.
-        middlewares=[session_middleware(DatabaseStorage()), request_middleware, auth_middleware],
+        middlewares=[session_middleware(ServerSideStorage()), request_middleware, auth_middleware],
         client_max_size=8 * 1024 * 1024,
     )
     app[keys.RUNTIME] = runtime
@@ -155,6 +155,7 @@ def create_app(runtime: Runtime) -> web.Application:
                 app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
     app[keys.CONTRIBUTIONS] = contributions
     app[keys.LIMITS] = Limits(runtime.settings, contributions.quotas)
+    app[keys.SESSION_STORE] = make_store(runtime.settings, runtime.sessions)
     app[keys.HEALTH] = HealthMonitor(runtime, contributions.health_checks)
     app[keys.SCHEDULER] = Scheduler(None)
     app[setup.SETUP_TOKEN] = []
@@ -164,6 +165,7 @@ def create_app(runtime: Runtime) -> web.Application:
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
+    await app[keys.SESSION_STORE].close()
     await app[keys.RUNTIME].close()
 
 

@@ -9,6 +9,7 @@ from aiohttp.web_urldispatcher import AbstractRoute
 
 if TYPE_CHECKING:
     from medianest_core.auth.principal import Principal
+    from medianest_core.auth.sessions import SessionStore
     from medianest_core.health import HealthMonitor
     from medianest_core.http import HttpMetrics
     from medianest_core.jobs import Scheduler
@@ -21,6 +22,7 @@ CONTRIBUTIONS: web.AppKey[Contributions] = web.AppKey("medianest.contributions")
 HEALTH: web.AppKey[HealthMonitor] = web.AppKey("medianest.health")
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("medianest.scheduler")
 LIMITS: web.AppKey[Limits] = web.AppKey("medianest.limits")
+SESSION_STORE: web.AppKey[SessionStore] = web.AppKey("medianest.session_store")
 HTTP_METRICS: web.AppKey[HttpMetrics] = web.AppKey("medianest.http_metrics")
 # Who may call each route: core and plugin routes alike. The authentication middleware reads it.
 ROUTE_ACCESS: web.AppKey[dict[AbstractRoute, Access]] = web.AppKey("medianest.route_access")

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 from aiohttp import web
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
@@ -17,7 +17,7 @@ from medianest_core.auth.principal import require
 from medianest_core.auth.views import read_body, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.events import UserDeleted
-from medianest_core.models import AuditEntry, QuotaOverride, Role, Session, User, UserStatus
+from medianest_core.models import AuditEntry, QuotaOverride, Role, User, UserStatus
 from medianest_core.types import Access, Route
 
 MAX_PER_PAGE = 200
@@ -181,9 +181,6 @@ async def update_user(request: web.Request) -> web.Response:
                 after = "default" if limit is None else limit
                 if before != after:
                     changes[f"quota:{name}"] = {"from": before, "to": after}
-        if body.status is UserStatus.DISABLED:
-            # Disabling ends every session at once; API tokens stop working while the account is disabled.
-            await db.execute(delete(Session).where(Session.user_id == user.id))
         if changes:
             audit.record(
                 db,
@@ -194,6 +191,9 @@ async def update_user(request: web.Request) -> web.Response:
                 request=request,
             )
         doc = admin_user_doc(user)
+    if body.status is UserStatus.DISABLED:
+        # Disabling ends every session at once; API tokens stop working while the account is disabled.
+        await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)
     return web.json_response(doc)
 
 
@@ -228,6 +228,7 @@ async def delete_user(request: web.Request) -> web.Response:
             details={"username": username},
             request=request,
         )
+    await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)
     await runtime.events.publish(UserDeleted(user_id=user_id, username=username))
     return web.json_response({"deleted": True})
 
@@ -236,11 +237,11 @@ async def end_user_sessions(request: web.Request) -> web.Response:
     who = require(request)
     user_id = _user_id(request)
     runtime = request.config_dict[keys.RUNTIME]
-    async with runtime.sessions.begin() as db:
+    async with runtime.sessions() as db:
         if await db.get(User, user_id) is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such user.")
-        result = await db.execute(delete(Session).where(Session.user_id == user_id))
-        ended = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    ended = await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)
+    async with runtime.sessions.begin() as db:
         audit.record(
             db,
             AuditAction.SESSION_REVOKED,

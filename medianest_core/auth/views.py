@@ -9,7 +9,7 @@ import attrs
 import cattrs
 from aiohttp import web
 from aiohttp_session import get_session, new_session
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
@@ -19,7 +19,7 @@ from medianest_core.auth.principal import Via, require
 from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_token
 from medianest_core.auth.tokens import create_token
 from medianest_core.errors import ApiError, ErrorCode
-from medianest_core.models import ApiToken, Session, User, UserStatus
+from medianest_core.models import ApiToken, User, UserStatus
 from medianest_core.types import Access, Route
 
 
@@ -116,8 +116,7 @@ async def login(request: web.Request) -> web.Response:
     # A new session id at every sign-in: a session id planted before cannot be carried over.
     old = await get_session(request)
     if old.get(ROW):
-        async with runtime.sessions.begin() as db:
-            await db.execute(delete(Session).where(Session.id == old[ROW]))
+        await request.config_dict[keys.SESSION_STORE].delete(str(old[ROW]))
     session = await new_session(request)
     csrf = new_csrf_token()
     session[UID] = doc["id"]
@@ -145,39 +144,22 @@ async def current_session(request: web.Request) -> web.Response:
     return web.json_response({"user": user_doc(user), "via": who.via.value, "csrf_token": who.csrf_token})
 
 
-def _session_doc(row: Session, current: str | None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "current": row.id == current,
-        "user_agent": row.user_agent,
-        "ip": row.ip,
-        "created_at": row.created_at.isoformat(),
-        "last_seen_at": row.last_seen_at.isoformat(),
-        "expires_at": row.expires_at.isoformat(),
-        "remember": row.remember,
-    }
-
-
 async def my_sessions(request: web.Request) -> web.Response:
     who = require(request)
-    runtime = request.config_dict[keys.RUNTIME]
-    async with runtime.sessions() as db:
-        rows = (
-            await db.scalars(
-                select(Session).where(Session.user_id == who.user_id).order_by(Session.last_seen_at.desc())
-            )
-        ).all()
-    return web.json_response({"sessions": [_session_doc(r, who.session_id) for r in rows]})
+    records = await request.config_dict[keys.SESSION_STORE].list_for_user(who.user_id)
+    return web.json_response({"sessions": [r.doc(who.session_id) for r in records]})
 
 
 async def revoke_my_session(request: web.Request) -> web.Response:
     who = require(request)
     session_id = request.match_info["id"]
+    store = request.config_dict[keys.SESSION_STORE]
+    record = await store.get(session_id)
+    if record is None or record.user_id != who.user_id:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "No such session.")
+    await store.delete(session_id)
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
-        result = await db.execute(delete(Session).where(Session.id == session_id, Session.user_id == who.user_id))
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            raise ApiError(404, ErrorCode.NOT_FOUND, "No such session.")
         audit.record(
             db, AuditAction.SESSION_REVOKED, actor_id=who.user_id, target=f"session:{session_id[:12]}", request=request
         )
