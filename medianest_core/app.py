@@ -153,6 +153,11 @@ def create_app(runtime: Runtime) -> web.Application:
             resource = app.router.add_static(f"/static/{name}/", assets.static, name=f"static-{name}")
             for route in resource:
                 app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
+    for plugin, provider in contributions.login_providers:
+        if provider.start is not None and runtime.plugins.get(plugin) is not None:
+            route = app.router.add_get(f"/auth/{plugin}/{provider.key}", provider.start)
+            for public in route.resource or ():
+                app[keys.ROUTE_ACCESS][public] = Access.PUBLIC
     app[keys.CONTRIBUTIONS] = contributions
     app[keys.LIMITS] = Limits(runtime.settings, contributions.quotas)
     app[keys.SESSION_STORE] = make_store(runtime.settings, runtime.sessions)

@@ -130,11 +130,12 @@ class HealthCheck:
 
 @attrs.frozen
 class LoginProvider:
-    """A way to sign in, listed on the login page. ``start`` begins the flow for a browser."""
+    """A way to sign in, listed on the login page. ``start`` (public, at ``/auth/<plugin>/<key>``) begins the flow
+    for a browser; a provider without it signs in through the login form (as the password provider does)."""
 
     key: str
     title: str
-    start: Handler
+    start: Handler | None = None
     order: int = 100
 
 

@@ -13,6 +13,7 @@ from medianest_core import (
     HealthCheck,
     HealthResult,
     HealthState,
+    LoginProvider,
     Migrations,
     Page,
     PluginContext,
@@ -117,6 +118,20 @@ class Rationed:
             return web.Response(text="<h1>A thing</h1>", content_type="text/html")
 
         return [Page("/thing", page, "A thing")]
+
+
+class Doorman:
+    """Offers a way of signing in of its own."""
+
+    name = "doorman"
+    version = "0.1"
+
+    @hookimpl
+    def login_providers(self) -> list[LoginProvider]:
+        async def start(request: web.Request) -> web.Response:
+            return web.Response(text="<h1>Knock knock</h1>", content_type="text/html")
+
+        return [LoginProvider("knock", "Knock on the door", start=start, order=10)]
 
 
 class FailsAtStartup:

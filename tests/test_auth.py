@@ -307,3 +307,18 @@ async def test_a_token_needs_a_name(medianest_client: Any, name: str) -> None:
     user = await sign_in(client)
     resp = await client.post("/api/v1/me/tokens", json={"name": name}, headers=user.headers)
     assert resp.status == 422
+
+
+async def test_the_login_page_can_list_every_way_to_sign_in(medianest_client: Any) -> None:
+    from example_plugins import Doorman
+
+    client = await medianest_client(entry_points=[entry_point("doorman", Doorman())])
+    resp = await client.get("/api/v1/auth/providers")
+    assert resp.status == 200
+    assert (await resp.json())["providers"] == [
+        {"key": "doorman/knock", "title": "Knock on the door", "start_url": "/auth/doorman/knock", "form": False},
+        {"key": "password", "title": "Username and password", "start_url": None, "form": True},
+    ]
+    start = await client.get("/auth/doorman/knock", allow_redirects=False)
+    assert start.status == 200
+    assert "Knock knock" in await start.text()

@@ -20,7 +20,7 @@ from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_toke
 from medianest_core.auth.tokens import create_token
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import ApiToken, User, UserStatus
-from medianest_core.types import Access, Route
+from medianest_core.types import Access, LoginProvider, Route
 
 
 @attrs.frozen
@@ -251,7 +251,30 @@ async def my_quotas(request: web.Request) -> web.Response:
     return web.json_response({"quotas": [use.doc() for use in uses]})
 
 
+PASSWORD_PROVIDER = LoginProvider("password", "Username and password", start=None, order=1000)
+
+
+async def login_providers(request: web.Request) -> web.Response:
+    """The ways to sign in, in the order the login page shows them."""
+    found = [("core", PASSWORD_PROVIDER), *request.config_dict[keys.CONTRIBUTIONS].login_providers]
+    found.sort(key=lambda item: (item[1].order, item[1].title))
+    return web.json_response(
+        {
+            "providers": [
+                {
+                    "key": provider.key if plugin == "core" else f"{plugin}/{provider.key}",
+                    "title": provider.title,
+                    "start_url": None if provider.start is None else f"/auth/{plugin}/{provider.key}",
+                    "form": provider.start is None,
+                }
+                for plugin, provider in found
+            ]
+        }
+    )
+
+
 ROUTES = (
+    Route("GET", "/api/v1/auth/providers", login_providers, name="auth-providers", access=Access.PUBLIC),
     Route("POST", "/api/v1/auth/login", login, name="auth-login", access=Access.PUBLIC),
     Route("POST", "/api/v1/auth/logout", logout, name="auth-logout"),
     Route("GET", "/api/v1/auth/session", current_session, name="auth-session"),
