@@ -322,3 +322,13 @@ async def test_the_login_page_can_list_every_way_to_sign_in(medianest_client: An
     start = await client.get("/auth/doorman/knock", allow_redirects=False)
     assert start.status == 200
     assert "Knock knock" in await start.text()
+
+
+async def test_a_form_carries_the_csrf_token_as_a_field(medianest_client: Any) -> None:
+    client = await client_for(medianest_client)
+    user = await sign_in(client)
+    refused = await client.post("/api/v1/auth/logout", data={"csrf_token": "wrong"})
+    assert refused.status == 403
+    signed_out = await client.post("/api/v1/auth/logout", data={"csrf_token": user.csrf_token})
+    assert signed_out.status == 200
+    assert (await client.get("/api/v1/auth/session")).status == 401
