@@ -103,3 +103,22 @@ async def test_times_come_back_in_utc(medianest_runtime: Any, medianest_database
         created = await session.scalar(select(User.created_at))
         assert created is not None
         assert created.tzinfo is not None
+
+
+@pytest.mark.parametrize("component", ["core", "tables"])
+def test_the_quick_head_check_agrees_with_alembic(component: str) -> None:
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "example_migrations" if component == "tables" else db.MIGRATIONS_DIR / "versions"
+    part = db.Component(component, folder)
+    assert db.declared_heads(folder) == db._script_heads(db.alembic_config(part))
+    assert db.declared_heads(folder)
+
+
+def test_the_quick_head_check_steps_aside_for_unusual_files(tmp_path: Any) -> None:
+    (tmp_path / "r1.py").write_text("revision = make_id()\ndown_revision = None\n")
+    assert db.declared_heads(tmp_path) is None
+    (tmp_path / "r1.py").write_text('revision = "a"\ndown_revision = None\n')
+    (tmp_path / "r2.py").write_text('revision = "b"\ndown_revision = "a"\n')
+    (tmp_path / "r3.py").write_text('revision: str = "c"\ndown_revision: str | None = "a"\n')
+    assert db.declared_heads(tmp_path) == {"b", "c"}
