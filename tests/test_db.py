@@ -121,4 +121,4 @@ def test_the_quick_head_check_steps_aside_for_unusual_files(tmp_path: Any) -> No
     (tmp_path / "r1.py").write_text('revision = "a"\ndown_revision = None\n')
     (tmp_path / "r2.py").write_text('revision = "b"\ndown_revision = "a"\n')
     (tmp_path / "r3.py").write_text('revision: str = "c"\ndown_revision: str | None = "a"\n')
-    assert db.declared_heads(tmp_path) == {"b", "c"}
+    assert db.declared_heads(tmp_path) == frozenset({"b", "c"})
