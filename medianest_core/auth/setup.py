@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import attrs
 import structlog
@@ -14,7 +15,8 @@ from aiohttp import web
 from aiohttp_session import new_session
 from sqlalchemy import func, select
 
-from medianest_core import keys
+from medianest_core import audit, keys
+from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import AccountError, create_local_user
 from medianest_core.auth.net import client_ip
 from medianest_core.auth.sessions import CSRF, REMEMBER, UID, new_csrf_token
@@ -79,6 +81,8 @@ async def first_admin(request: web.Request) -> web.Response:
             user = await create_local_user(
                 db, body.username.strip(), body.password, Role.ADMIN, actor_id=None, request=request, via="setup"
             )
+            user.last_login_at = datetime.now(UTC)
+            audit.record(db, AuditAction.LOGIN, actor_id=user.id, details={"provider": "setup"}, request=request)
             doc = user_doc(user)
     except AccountError as exc:
         raise ApiError(422, ErrorCode.VALIDATION_FAILED, str(exc), details={"fields": {exc.field: str(exc)}}) from None
