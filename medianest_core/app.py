@@ -15,7 +15,7 @@ from aiohttp.typedefs import Middleware
 from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from medianest_core import keys
+from medianest_core import keys, notifications, ws
 from medianest_core.auth import admin_views, setup
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.middleware import auth_middleware
@@ -137,7 +137,7 @@ def create_app(runtime: Runtime) -> web.Application:
         ("GET", "/metrics", metrics_view, "metrics"),
     ):
         app[keys.ROUTE_ACCESS][app.router.add_route(method, path, handler, name=name)] = Access.PUBLIC
-    for spec in (*auth_views.ROUTES, *admin_views.ROUTES, *setup.ROUTES):
+    for spec in (*auth_views.ROUTES, *admin_views.ROUTES, *setup.ROUTES, *notifications.ROUTES, *ws.ROUTES):
         route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
         app[keys.ROUTE_ACCESS][route] = spec.access
 
@@ -161,10 +161,14 @@ def create_app(runtime: Runtime) -> web.Application:
     app[keys.CONTRIBUTIONS] = contributions
     app[keys.LIMITS] = Limits(runtime.settings, contributions.quotas)
     app[keys.SESSION_STORE] = make_store(runtime.settings, runtime.sessions)
+    app[keys.WS_HUB] = ws.Hub(
+        {name: command for name, command in contributions.ws_commands.items()}, runtime.settings.ws_queue_size
+    )
+    app.on_shutdown.append(ws.close_sockets)
     app[keys.HEALTH] = HealthMonitor(runtime, contributions.health_checks)
     app[keys.SCHEDULER] = Scheduler(None)
     app[setup.SETUP_TOKEN] = []
-    app.cleanup_ctx.extend([_storage_ctx, setup.setup_ctx, _jobs_ctx, _plugins_ctx, _background_ctx])
+    app.cleanup_ctx.extend([_storage_ctx, setup.setup_ctx, _jobs_ctx, _plugins_ctx, ws.hub_ctx, _background_ctx])
     return app
 
 

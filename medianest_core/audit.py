@@ -25,6 +25,7 @@ class AuditAction(enum.StrEnum):
     USER_UPDATED = "user.updated"
     USER_DELETED = "user.deleted"
     SETTINGS_CHANGED = "settings.changed"
+    ANNOUNCEMENT_SENT = "announcement.sent"
 
 
 def record(

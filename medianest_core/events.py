@@ -13,7 +13,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 import structlog
 
-from medianest_core.types import Event
+from medianest_core.types import Audience, Event
 
 E = TypeVar("E", bound=Event)
 
@@ -26,6 +26,33 @@ class UserDeleted(Event):
     user_id: int
     username: str
 
+
+@attrs.frozen
+class NotificationCreated(Event):
+    """A notification was stored for one person; their open pages show it at once."""
+
+    name: ClassVar[str] = "notification.created"
+    user_id: int
+    notification: dict[str, Any]
+
+    def audience(self) -> Audience:
+        return Audience.user(self.user_id)
+
+
+@attrs.frozen
+class NotificationsRead(Event):
+    """A person marked notifications read (``ids``; empty for all), so their other open pages update."""
+
+    name: ClassVar[str] = "notification.read"
+    user_id: int
+    ids: list[int]
+
+    def audience(self) -> Audience:
+        return Audience.user(self.user_id)
+
+
+EVENTS: tuple[type[Event], ...] = (UserDeleted, NotificationCreated, NotificationsRead)
+"""The core's events; each plugin documents its own."""
 
 Subscriber = Callable[[Any], Awaitable[None]]
 

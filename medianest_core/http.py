@@ -52,7 +52,7 @@ def route_label(request: web.Request) -> str:
 
 
 def wants_json(request: web.Request) -> bool:
-    if request.path.startswith("/api/") or request.path in ("/health", "/metrics"):
+    if request.path.startswith("/api/") or request.path in ("/health", "/metrics", "/ws"):
         return True
     accept = request.headers.get("Accept", "")
     return "application/json" in accept and "text/html" not in accept

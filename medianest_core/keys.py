@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from medianest_core.ratelimit import Limits
     from medianest_core.runtime import Contributions, Runtime
     from medianest_core.types import Access
+    from medianest_core.ws import Hub
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("medianest.runtime")
 CONTRIBUTIONS: web.AppKey[Contributions] = web.AppKey("medianest.contributions")
@@ -23,6 +24,7 @@ HEALTH: web.AppKey[HealthMonitor] = web.AppKey("medianest.health")
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("medianest.scheduler")
 LIMITS: web.AppKey[Limits] = web.AppKey("medianest.limits")
 SESSION_STORE: web.AppKey[SessionStore] = web.AppKey("medianest.session_store")
+WS_HUB: web.AppKey[Hub] = web.AppKey("medianest.ws_hub")
 HTTP_METRICS: web.AppKey[HttpMetrics] = web.AppKey("medianest.http_metrics")
 # Who may call each route: core and plugin routes alike. The authentication middleware reads it.
 ROUTE_ACCESS: web.AppKey[dict[AbstractRoute, Access]] = web.AppKey("medianest.route_access")

@@ -287,6 +287,7 @@ class Settings:
     session_idle_timeout: float = attrs.field(default=86400.0)
     session_remember_lifetime: float = attrs.field(default=30 * 86400.0)
     trusted_proxies: list[str] = attrs.field(factory=list)
+    ws_queue_size: int = attrs.field(default=256)
     api_rate_limit: str = attrs.field(default="100/minute")
     login_rate_limit: str = attrs.field(default="10/minute")
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
@@ -309,6 +310,11 @@ class Settings:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise InvalidValue("trusted_proxies", f"expected IP addresses or networks, got {item!r}") from None
+
+    @ws_queue_size.validator
+    def _check_queue(self, _: attrs.Attribute[int], value: int) -> None:
+        if value < 8:
+            raise InvalidValue("ws_queue_size", f"expected at least 8, got {value}")
 
     @api_rate_limit.validator
     @login_rate_limit.validator

@@ -222,11 +222,42 @@ class WsCommand:
 
 
 @attrs.frozen
+class Audience:
+    """Who may receive an event: everyone signed in, the admins, or one user."""
+
+    kind: str
+    user_id: int | None = None
+
+    @classmethod
+    def everyone(cls) -> Audience:
+        return cls("everyone")
+
+    @classmethod
+    def admins(cls) -> Audience:
+        return cls("admins")
+
+    @classmethod
+    def user(cls, user_id: int) -> Audience:
+        return cls("user", user_id)
+
+    def includes(self, user_id: int, is_admin: bool) -> bool:
+        if self.kind == "everyone":
+            return True
+        if self.kind == "admins":
+            return is_admin
+        return self.user_id == user_id
+
+
+@attrs.frozen
 class Event:
     """Base class of every event: subclasses are attrs classes that set the class variable ``name``
-    (``"download.progress"``), the event's one name."""
+    (``"download.progress"``), the event's one name, and say who may receive them in :meth:`audience` (by
+    default: the admins)."""
 
     name: ClassVar[str] = "event"
+
+    def audience(self) -> Audience:
+        return Audience.admins()
 
 
 @attrs.frozen

@@ -47,7 +47,7 @@ async def test_every_route_requires_what_it_declares(medianest_client: Any) -> N
         if level is Access.PUBLIC:
             continue
         resp = await client.request(method, concrete(path), allow_redirects=False)
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path == "/ws":
             assert resp.status == 401, (method, path)
             assert (await resp.json())["error"]["code"] == "unauthorized"
         else:

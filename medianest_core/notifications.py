@@ -1,0 +1,176 @@
+"""Notifications: stored per person, pushed live to their open pages, listed (unread first) and marked read.
+Admins send announcements to everyone; system alerts go to the admins."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+from aiohttp import web
+from sqlalchemy import func, select, update
+
+from medianest_core import audit, keys
+from medianest_core.audit import AuditAction
+from medianest_core.auth.admin_views import paging
+from medianest_core.auth.principal import require
+from medianest_core.auth.views import read_body
+from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.events import NotificationCreated, NotificationsRead
+from medianest_core.models import Notification, Role, User, UserStatus
+from medianest_core.runtime import Runtime
+from medianest_core.types import Access, Route
+
+
+class Level(enum.StrEnum):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+def notification_doc(row: Notification) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "title": row.title,
+        "body": row.body,
+        "level": row.level,
+        "link": row.link,
+        "read": row.read_at is not None,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+async def notify(
+    runtime: Runtime,
+    user_ids: list[int],
+    title: str,
+    body: str = "",
+    level: Level = Level.INFO,
+    link: str | None = None,
+) -> list[int]:
+    """Store a notification for each of ``user_ids`` and push it to them; returns the new ids."""
+    rows = [Notification(user_id=uid, title=title[:200], body=body, level=level.value, link=link) for uid in user_ids]
+    async with runtime.sessions.begin() as db:
+        db.add_all(rows)
+        await db.flush()
+        docs = [(row.user_id, notification_doc(row)) for row in rows]
+    for user_id, doc in docs:
+        await runtime.events.publish(NotificationCreated(user_id=user_id, notification=doc))
+    return [doc["id"] for _, doc in docs]
+
+
+async def active_users(runtime: Runtime, admins_only: bool = False) -> list[int]:
+    query = select(User.id).where(User.status == UserStatus.ACTIVE)
+    if admins_only:
+        query = query.where(User.role == Role.ADMIN)
+    async with runtime.sessions() as db:
+        return list((await db.scalars(query)).all())
+
+
+async def alert_admins(runtime: Runtime, title: str, body: str = "", level: Level = Level.WARNING) -> list[int]:
+    """A system alert, such as a plugin that failed or a service that went down, for every active admin."""
+    return await notify(runtime, await active_users(runtime, admins_only=True), title, body, level)
+
+
+async def list_notifications(request: web.Request) -> web.Response:
+    who = require(request)
+    page, per_page = paging(request, default=20)
+    runtime = request.config_dict[keys.RUNTIME]
+    mine = Notification.user_id == who.user_id
+    async with runtime.sessions() as db:
+        total = await db.scalar(select(func.count()).select_from(Notification).where(mine))
+        unread = await db.scalar(
+            select(func.count()).select_from(Notification).where(mine, Notification.read_at.is_(None))
+        )
+        rows = (
+            await db.scalars(
+                select(Notification)
+                .where(mine)
+                .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc())
+                .offset((page - 1) * per_page)
+                .limit(per_page)
+            )
+        ).all()
+    return web.json_response(
+        {
+            "notifications": [notification_doc(r) for r in rows],
+            "unread": unread,
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+        }
+    )
+
+
+async def mark_read(request: web.Request) -> web.Response:
+    who = require(request)
+    try:
+        note_id = int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "No such notification.") from None
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        row = await db.scalar(
+            select(Notification).where(Notification.id == note_id, Notification.user_id == who.user_id)
+        )
+        if row is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such notification.")
+        if row.read_at is None:
+            row.read_at = datetime.now(UTC)
+        doc = notification_doc(row)
+    await runtime.events.publish(NotificationsRead(user_id=who.user_id, ids=[note_id]))
+    return web.json_response(doc)
+
+
+async def mark_all_read(request: web.Request) -> web.Response:
+    who = require(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        result = await db.execute(
+            update(Notification)
+            .where(Notification.user_id == who.user_id, Notification.read_at.is_(None))
+            .values(read_at=datetime.now(UTC))
+        )
+        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    await runtime.events.publish(NotificationsRead(user_id=who.user_id, ids=[]))
+    return web.json_response({"marked": count})
+
+
+@attrs.frozen
+class AnnouncementBody:
+    title: str
+    body: str = ""
+
+
+async def announce(request: web.Request) -> web.Response:
+    who = require(request)
+    body = await read_body(request, AnnouncementBody)
+    title = body.title.strip()
+    if not 1 <= len(title) <= 200:
+        raise ApiError(
+            422,
+            ErrorCode.VALIDATION_FAILED,
+            "An announcement needs a title of 1 to 200 characters.",
+            details={"fields": {"title": "1 to 200 characters"}},
+        )
+    runtime = request.config_dict[keys.RUNTIME]
+    ids = await notify(runtime, await active_users(runtime), title, body.body, Level.INFO)
+    async with runtime.sessions.begin() as db:
+        audit.record(
+            db,
+            AuditAction.ANNOUNCEMENT_SENT,
+            actor_id=who.user_id,
+            details={"title": title, "recipients": len(ids)},
+            request=request,
+        )
+    return web.json_response({"sent": len(ids)}, status=201)
+
+
+ROUTES = (
+    Route("GET", "/api/v1/notifications", list_notifications, name="notifications"),
+    Route("POST", "/api/v1/notifications/read-all", mark_all_read, name="notifications-read-all"),
+    Route("POST", "/api/v1/notifications/{id}/read", mark_read, name="notification-read"),
+    Route("POST", "/api/v1/admin/announcements", announce, name="admin-announcements", access=Access.ADMIN),
+)
