@@ -203,10 +203,15 @@ async def _plugins_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     runtime = app[keys.RUNTIME]
     redis = None
+    bridge = None
     if runtime.settings.redis_url is not None:
         from redis.asyncio import Redis
 
+        from medianest_core.events import RedisBridge
+
         redis = Redis.from_url(str(runtime.settings.redis_url))
+        bridge = RedisBridge(runtime.events, str(runtime.settings.redis_url))
+        await bridge.start()
     scheduler = app[keys.SCHEDULER]
     scheduler.redis = redis
     started = set(runtime.started)
@@ -218,6 +223,8 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await health.stop()
     await scheduler.stop()
+    if bridge is not None:
+        await bridge.stop()
     if redis is not None:
         await redis.aclose()
 

@@ -114,6 +114,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         log = structlog.get_logger("medianest.worker")
         await _ready(runtime)
+        bridge = None
+        if runtime.settings.redis_url is not None:
+            from medianest_core.events import RedisBridge
+
+            # Events that jobs publish here reach the web processes, and their websockets.
+            bridge = RedisBridge(runtime.events, str(runtime.settings.redis_url))
+            await bridge.start()
         names = runtime.declare_actors()
         await runtime.start_plugins()
         worker = dramatiq.Worker(runtime.jobs.broker, worker_threads=args.threads, worker_timeout=1000)
@@ -128,6 +135,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         await asyncio.to_thread(worker.stop, int(runtime.settings.shutdown_timeout * 1000))
         await asyncio.to_thread(shutdown_jobs, runtime.jobs)
         await runtime.stop_plugins()
+        if bridge is not None:
+            await bridge.stop()
         await runtime.close()
 
     _run(main())

@@ -7,10 +7,14 @@ publisher or the other subscribers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import attrs
+import cattrs
 import structlog
 
 from medianest_core.types import Audience, Event
@@ -59,9 +63,27 @@ Subscriber = Callable[[Any], Awaitable[None]]
 log = structlog.get_logger("medianest.events")
 
 
+def event_classes() -> dict[str, type[Event]]:
+    """Every event class loaded in this process, by its one name: the core's and the plugins'."""
+    found: dict[str, type[Event]] = {}
+    pending = list(Event.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.name in found and found[cls.name] is not cls:
+            log.warning("event_name_taken", event_name=cls.name, by=found[cls.name].__qualname__)
+            continue
+        found[cls.name] = cls
+    return found
+
+
 class EventBus:
+    """Delivers events to the subscribers of this process, and, with a :class:`RedisBridge` attached, to those
+    of every other MediaNest process (a worker's progress reaches the web processes)."""
+
     def __init__(self) -> None:
         self._subscribers: dict[type[Event], list[Subscriber]] = {}
+        self.bridge: RedisBridge | None = None
 
     def subscribe(self, event: type[E], handler: Callable[[E], Awaitable[None]]) -> Callable[[], None]:
         handlers = self._subscribers.setdefault(event, [])
@@ -74,7 +96,13 @@ class EventBus:
         return unsubscribe
 
     async def publish(self, event: Event) -> None:
-        """Deliver ``event`` to the subscribers of its class and of its base classes, concurrently."""
+        """Deliver ``event`` here and, through Redis when configured, in every other process."""
+        await self.deliver(event)
+        if self.bridge is not None:
+            await self.bridge.send(event)
+
+    async def deliver(self, event: Event) -> None:
+        """Deliver ``event`` to this process's subscribers of its class and base classes, concurrently."""
         targets = [
             handler
             for cls in type(event).__mro__
@@ -92,3 +120,74 @@ class EventBus:
                     subscriber=getattr(handler, "__qualname__", repr(handler)),
                     error=f"{type(result).__name__}: {result}",
                 )
+
+
+class RedisBridge:
+    """Carries events between processes over Redis pub/sub. Each process delivers its own events at once and
+    skips them when they come back; events of a class this process does not know are ignored."""
+
+    CHANNEL: Final = "medianest:events"
+
+    def __init__(self, bus: EventBus, url: str) -> None:
+        from redis.asyncio import Redis
+
+        self.bus = bus
+        self.redis = Redis.from_url(url)
+        self.origin = uuid.uuid4().hex
+        self.classes = event_classes()
+        self.converter = cattrs.Converter()
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="events:redis")
+        async with asyncio.timeout(5):
+            await self._ready.wait()
+        self.bus.bridge = self
+
+    async def stop(self) -> None:
+        self.bus.bridge = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.redis.aclose()
+
+    async def send(self, event: Event) -> None:
+        doc = {"origin": self.origin, "name": event.name, "data": attrs.asdict(event)}
+        try:
+            await self.redis.publish(self.CHANNEL, json.dumps(doc, default=str))
+        except Exception as exc:
+            log.error("event_not_shared", event_name=event.name, error=f"{type(exc).__name__}: {exc}")
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.CHANNEL)
+                    self._ready.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            await self._receive(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("event_bridge_lost", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(1)
+
+    async def _receive(self, raw: bytes | str) -> None:
+        try:
+            doc = json.loads(raw)
+            if doc.get("origin") == self.origin:
+                return
+            cls = self.classes.get(str(doc.get("name")))
+            if cls is None:
+                self.classes = event_classes()
+                cls = self.classes.get(str(doc.get("name")))
+            if cls is None:
+                return
+            event = self.converter.structure(doc.get("data") or {}, cls)
+        except Exception as exc:
+            log.error("event_unreadable", error=f"{type(exc).__name__}: {exc}")
+            return
+        await self.bus.deliver(event)

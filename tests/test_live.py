@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from medianest_core import keys
-from medianest_core.events import UserDeleted
+from medianest_core.events import NotificationCreated, UserDeleted
 from medianest_core.notifications import alert_admins, notify
 from medianest_core.testing import sign_in
 
@@ -190,3 +190,31 @@ async def test_sockets_close_with_going_away_on_shutdown(medianest_client: Any) 
     msg = await socket.receive(timeout=5)
     assert msg.type is aiohttp.WSMsgType.CLOSE
     assert msg.data == aiohttp.WSCloseCode.GOING_AWAY
+
+
+@pytest.mark.production
+async def test_events_reach_websockets_of_other_processes_through_redis(
+    medianest_client: Any, medianest_redis_url: str, medianest_database_url: str
+) -> None:
+    first = await medianest_client(redis_url=medianest_redis_url, database_url=medianest_database_url)
+    user = await sign_in(first, "fay")
+    runtime = first.app[keys.RUNTIME]
+    # A second MediaNest process on the same database and Redis.
+    second = await medianest_client(settings=runtime.loaded)
+    login = await second.post("/api/v1/auth/login", json={"username": "fay", "password": user.password})
+    assert login.status == 200
+    here = await subscribed(first, "notification.created")
+    there = await subscribed(second, "notification.created")
+    local: list[Any] = []
+
+    async def seen(event: Any) -> None:
+        local.append(event)
+
+    runtime.events.subscribe(NotificationCreated, seen)
+    await notify(runtime, [user.user_id], "From the first process")
+    assert (await next_event(there))["data"]["notification"]["title"] == "From the first process"
+    assert (await next_event(here))["data"]["notification"]["title"] == "From the first process"
+    await asyncio.sleep(0.3)
+    assert len(local) == 1  # delivered once in its own process, not again when Redis echoes it
+    await here.close()
+    await there.close()
