@@ -44,7 +44,7 @@ class Connection:
 
     principal: Principal
     socket: web.WebSocketResponse
-    queue: asyncio.Queue[dict[str, Any]]
+    queue: asyncio.Queue[str]
     transport: asyncio.Transport | None = None
     sender: asyncio.Task[None] | None = None
     topics: set[str] = attrs.field(factory=set)
@@ -66,7 +66,8 @@ class Hub:
         self.converter = cattrs.Converter(forbid_extra_keys=True)
 
     async def deliver(self, event: Event) -> None:
-        message = {"type": "event", "topic": event.name, "data": attrs.asdict(event)}
+        # Encoded once for every connection that receives it.
+        message = json.dumps({"type": "event", "topic": event.name, "data": attrs.asdict(event)}, default=str)
         for conn in list(self.connections):
             if conn.closing or not conn.wants(event):
                 continue
@@ -137,7 +138,7 @@ class Hub:
 async def _sender(conn: Connection) -> None:
     while True:
         message = await conn.queue.get()
-        await conn.socket.send_json(message)
+        await conn.socket.send_str(message)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -160,7 +161,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             reply = await _answer(hub, conn, msg.data)
             if reply is not None:
                 try:
-                    conn.queue.put_nowait(reply)
+                    conn.queue.put_nowait(json.dumps(reply, default=str))
                 except asyncio.QueueFull:
                     hub.drop(conn)
                     break
