@@ -36,6 +36,7 @@ log = structlog.get_logger("medianest.ws")
 QUEUE_SIZE: Final = 256
 HEARTBEAT: Final = 30.0
 TOO_SLOW: Final = 4008
+SIGNED_OUT: Final = 4001
 
 
 @attrs.define(eq=False)
@@ -94,6 +95,20 @@ class Hub:
             # A client that reads nothing never takes the closing frame either: cut the connection.
             if conn.transport is not None:
                 conn.transport.abort()
+
+    async def sign_out(self, user_id: int, session_id: str | None = None) -> int:
+        """Close the sockets of a person (all of them, or one session's) whose access just ended."""
+        ended = [
+            c
+            for c in self.connections
+            if c.principal.user_id == user_id and (session_id is None or c.principal.session_id == session_id)
+        ]
+        for conn in ended:
+            conn.closing = True
+            self.connections.discard(conn)
+            with contextlib.suppress(Exception):
+                await conn.socket.close(code=SIGNED_OUT, message=b"signed out")
+        return len(ended)
 
     async def close_all(self) -> None:
         for conn in list(self.connections):

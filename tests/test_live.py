@@ -218,3 +218,26 @@ async def test_events_reach_websockets_of_other_processes_through_redis(
     assert len(local) == 1  # delivered once in its own process, not again when Redis echoes it
     await here.close()
     await there.close()
+
+
+async def test_sockets_close_when_access_ends(medianest_client: Any) -> None:
+    admin_client = await medianest_client()
+    laptop = await medianest_client(browser_of=admin_client)
+    phone = await medianest_client(browser_of=admin_client)
+    admin = await sign_in(admin_client, "root", role="admin")
+    gus = await sign_in(laptop, "gus")
+    await phone.post("/api/v1/auth/login", json={"username": "gus", "password": gus.password})
+    laptop_ws = await laptop.ws_connect("/ws")
+    phone_ws = await phone.ws_connect("/ws")
+    # Revoking the phone's session closes the phone's socket only.
+    sessions = (await (await laptop.get("/api/v1/me/sessions")).json())["sessions"]
+    phone_session = next(s for s in sessions if not s["current"])
+    await laptop.delete(f"/api/v1/me/sessions/{phone_session['id']}", headers=gus.headers)
+    closed = await phone_ws.receive(timeout=5)
+    assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4001)
+    await laptop_ws.send_json({"id": 1, "type": "ping"})
+    assert (await laptop_ws.receive_json(timeout=5))["result"] == "pong"
+    # Disabling the account closes the rest.
+    await admin_client.patch(f"/api/v1/admin/users/{gus.user_id}", json={"status": "disabled"}, headers=admin.headers)
+    closed = await laptop_ws.receive(timeout=5)
+    assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4001)

@@ -194,6 +194,7 @@ async def update_user(request: web.Request) -> web.Response:
     if body.status is UserStatus.DISABLED:
         # Disabling ends every session at once; API tokens stop working while the account is disabled.
         await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)
+        await request.config_dict[keys.WS_HUB].sign_out(user_id)
     return web.json_response(doc)
 
 
@@ -229,6 +230,7 @@ async def delete_user(request: web.Request) -> web.Response:
             request=request,
         )
     await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)
+    await request.config_dict[keys.WS_HUB].sign_out(user_id)
     await runtime.events.publish(UserDeleted(user_id=user_id, username=username))
     return web.json_response({"deleted": True})
 
@@ -241,6 +243,7 @@ async def end_user_sessions(request: web.Request) -> web.Response:
         if await db.get(User, user_id) is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such user.")
     ended = await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)
+    await request.config_dict[keys.WS_HUB].sign_out(user_id)
     async with runtime.sessions.begin() as db:
         audit.record(
             db,

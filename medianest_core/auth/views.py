@@ -132,6 +132,8 @@ async def logout(request: web.Request) -> web.Response:
     async with runtime.sessions.begin() as db:
         audit.record(db, AuditAction.LOGOUT, actor_id=who.user_id, request=request)
     session.invalidate()
+    if who.session_id is not None:
+        await request.config_dict[keys.WS_HUB].sign_out(who.user_id, who.session_id)
     return web.json_response({"signed_out": True})
 
 
@@ -158,6 +160,7 @@ async def revoke_my_session(request: web.Request) -> web.Response:
     if record is None or record.user_id != who.user_id:
         raise ApiError(404, ErrorCode.NOT_FOUND, "No such session.")
     await store.delete(session_id)
+    await request.config_dict[keys.WS_HUB].sign_out(who.user_id, session_id)
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
         audit.record(
