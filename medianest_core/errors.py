@@ -61,6 +61,11 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+def field_error(field: str, problem: str, message: str) -> ApiError:
+    """A 422 for one field of a request body: ``details.fields[field]`` says what is wrong with it."""
+    return ApiError(422, ErrorCode.VALIDATION_FAILED, message, details={"fields": {field: problem}})
+
+
 def error_body(code: ErrorCode, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code.value, "message": message, "details": dict(details or {})}}
 

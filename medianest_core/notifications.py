@@ -16,7 +16,7 @@ from medianest_core.audit import AuditAction
 from medianest_core.auth.admin_views import paging
 from medianest_core.auth.principal import require
 from medianest_core.auth.views import read_body
-from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.errors import ApiError, ErrorCode, field_error
 from medianest_core.events import NotificationCreated, NotificationsRead
 from medianest_core.models import Notification, Role, User, UserStatus
 from medianest_core.runtime import Runtime
@@ -149,12 +149,7 @@ async def announce(request: web.Request) -> web.Response:
     body = await read_body(request, AnnouncementBody)
     title = body.title.strip()
     if not 1 <= len(title) <= 200:
-        raise ApiError(
-            422,
-            ErrorCode.VALIDATION_FAILED,
-            "An announcement needs a title of 1 to 200 characters.",
-            details={"fields": {"title": "1 to 200 characters"}},
-        )
+        raise field_error("title", "1 to 200 characters", "An announcement needs a title of 1 to 200 characters.")
     runtime = request.config_dict[keys.RUNTIME]
     ids = await notify(runtime, await active_users(runtime), title, body.body, Level.INFO)
     async with runtime.sessions.begin() as db:

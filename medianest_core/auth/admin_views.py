@@ -15,7 +15,7 @@ from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import AccountError, create_local_user
 from medianest_core.auth.principal import require
 from medianest_core.auth.views import read_body, user_doc
-from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.errors import ApiError, ErrorCode, field_error
 from medianest_core.events import UserDeleted
 from medianest_core.models import AuditEntry, QuotaOverride, Role, User, UserStatus
 from medianest_core.types import Access, Route
@@ -163,12 +163,7 @@ async def update_user(request: web.Request) -> web.Response:
                 )
             for name, limit in body.quotas.items():
                 if limit is not None and limit < 0:
-                    raise ApiError(
-                        422,
-                        ErrorCode.VALIDATION_FAILED,
-                        "A quota limit is 0 or more.",
-                        details={"fields": {f"quotas.{name}": "0 or more"}},
-                    )
+                    raise field_error(f"quotas.{name}", "0 or more", "A quota limit is 0 or more.")
                 existing = await db.get(QuotaOverride, (user.id, name))
                 before = existing.limit if existing is not None else "default"
                 if limit is None:

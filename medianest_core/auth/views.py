@@ -18,7 +18,7 @@ from medianest_core.auth.passwords import hash_password, needs_rehash, verify_pa
 from medianest_core.auth.principal import Via, require
 from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_token
 from medianest_core.auth.tokens import create_token
-from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.errors import ApiError, ErrorCode, field_error
 from medianest_core.models import ApiToken, User, UserStatus
 from medianest_core.types import Access, LoginProvider, Route
 
@@ -201,19 +201,9 @@ async def create_my_token(request: web.Request) -> web.Response:
     body = await read_body(request, TokenBody)
     name = body.name.strip()
     if not 1 <= len(name) <= 100:
-        raise ApiError(
-            422,
-            ErrorCode.VALIDATION_FAILED,
-            "Name the token (1 to 100 characters).",
-            details={"fields": {"name": "1 to 100 characters"}},
-        )
+        raise field_error("name", "1 to 100 characters", "Name the token (1 to 100 characters).")
     if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
-        raise ApiError(
-            422,
-            ErrorCode.VALIDATION_FAILED,
-            "The expiry must be in the future.",
-            details={"fields": {"expires_at": "in the past"}},
-        )
+        raise field_error("expires_at", "in the past", "The expiry must be in the future.")
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
         row, token = await create_token(db, who.user_id, name, body.expires_at)
