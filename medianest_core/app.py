@@ -180,9 +180,15 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     runtime = app[keys.RUNTIME]
+    runner = runtime.jobs.runner
+    assert runner is not None
+    await runner.start()
+    # The in-process queue died with the last process: every unfinished job is queued again.
+    await runner.recover(everything=not runtime.jobs.external)
     await asyncio.to_thread(start_embedded_worker, runtime.jobs)
     yield
     await asyncio.to_thread(shutdown_jobs, runtime.jobs, runtime.settings.shutdown_timeout)
+    await runner.stop()
 
 
 async def _plugins_ctx(app: web.Application) -> AsyncIterator[None]:

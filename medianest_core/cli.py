@@ -122,6 +122,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             bridge = RedisBridge(runtime.events, str(runtime.settings.redis_url))
             await bridge.start()
         names = runtime.declare_actors()
+        assert runtime.jobs.runner is not None
+        await runtime.jobs.runner.start()
+        await runtime.jobs.runner.recover(everything=False)
         await runtime.start_plugins()
         worker = dramatiq.Worker(runtime.jobs.broker, worker_threads=args.threads, worker_timeout=1000)
         await asyncio.to_thread(worker.start)
@@ -134,6 +137,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         log.info("worker_stopping")
         await asyncio.to_thread(worker.stop, int(runtime.settings.shutdown_timeout * 1000))
         await asyncio.to_thread(shutdown_jobs, runtime.jobs)
+        await runtime.jobs.runner.stop()
         await runtime.stop_plugins()
         if bridge is not None:
             await bridge.stop()

@@ -55,7 +55,24 @@ class NotificationsRead(Event):
         return Audience.user(self.user_id)
 
 
-EVENTS: tuple[type[Event], ...] = (UserDeleted, NotificationCreated, NotificationsRead)
+@attrs.frozen
+class JobUpdated(Event):
+    """A job changed state or made progress (throttled to a few a second per job)."""
+
+    name: ClassVar[str] = "job.updated"
+    job_id: int
+    actor: str
+    owner_id: int | None
+    state: str
+    progress: float
+    detail: dict[str, Any]
+    error: str | None = None
+
+    def audience(self) -> Audience:
+        return Audience.user(self.owner_id) if self.owner_id is not None else Audience.admins()
+
+
+EVENTS: tuple[type[Event], ...] = (UserDeleted, NotificationCreated, NotificationsRead, JobUpdated)
 """The core's events; each plugin documents its own."""
 
 Subscriber = Callable[[Any], Awaitable[None]]

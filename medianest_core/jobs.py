@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import dramatiq
     from redis.asyncio import Redis
 
+    from medianest_core.jobrunner import JobRunner
+
 log = structlog.get_logger("medianest.jobs")
 
 
@@ -33,10 +35,17 @@ class Jobs:
     kind: str
     actors: dict[str, Any] = attrs.field(factory=dict)
     worker: Any = None
+    runner: JobRunner | None = None
 
     @property
     def external(self) -> bool:
         return self.kind != "in-process"
+
+    async def submit(self, actor: str, payload: dict[str, Any] | None = None, owner_id: int | None = None) -> int:
+        """Record a job for ``actor`` (``"<plugin>.<name>"``), queue it, and return its id; its state and
+        progress are then published as ``job.updated`` events to its owner."""
+        assert self.runner is not None
+        return await self.runner.submit(actor, payload, owner_id)
 
 
 def create_broker(settings: Settings) -> Jobs:
@@ -56,9 +65,11 @@ def create_broker(settings: Settings) -> Jobs:
 
 
 def declare_actors(jobs: Jobs, plugin: str, specs: Sequence[ActorSpec]) -> list[str]:
-    """Create the Dramatiq actors of one plugin on the broker; returns their full names."""
+    """Create the Dramatiq actors of one plugin on the broker; returns their full names. Each actor takes a
+    job id; the job runner records its state, and retries it itself (Dramatiq's own retries stay off)."""
     import dramatiq
 
+    assert jobs.runner is not None
     names = []
     for spec in specs:
         name = f"{plugin}.{spec.name}"
@@ -69,11 +80,9 @@ def declare_actors(jobs: Jobs, plugin: str, specs: Sequence[ActorSpec]) -> list[
             queue_name=spec.queue,
             broker=jobs.broker,
             time_limit=int(spec.time_limit * 1000),
-            max_retries=spec.max_retries,
-            min_backoff=int(spec.min_backoff * 1000),
-            max_backoff=int(spec.max_backoff * 1000),
+            max_retries=0,
         )
-        jobs.actors[name] = decorate(spec.fn)
+        jobs.actors[name] = decorate(jobs.runner.actor_function(name, spec))
         names.append(name)
     return names
 

@@ -214,7 +214,7 @@ def build_runtime(loaded: LoadedSettings, entry_points: Iterable[EntryPointLike]
     registry = CollectorRegistry(auto_describe=True)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
-    return Runtime(
+    runtime = Runtime(
         loaded=loaded,
         plugins=plugins,
         engine=engine,
@@ -224,6 +224,10 @@ def build_runtime(loaded: LoadedSettings, entry_points: Iterable[EntryPointLike]
         jobs=create_broker(settings),
         events=EventBus(),
     )
+    from medianest_core.jobrunner import JobRunner
+
+    runtime.jobs.runner = JobRunner(runtime)
+    return runtime
 
 
 async def prepare_database(runtime: Runtime, migrate: bool | None = None) -> db.MigrationState:

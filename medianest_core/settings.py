@@ -288,6 +288,7 @@ class Settings:
     session_remember_lifetime: float = attrs.field(default=30 * 86400.0)
     trusted_proxies: list[str] = attrs.field(factory=list)
     ws_queue_size: int = attrs.field(default=256)
+    job_heartbeat_timeout: float = attrs.field(default=60.0)
     api_rate_limit: str = attrs.field(default="100/minute")
     login_rate_limit: str = attrs.field(default="10/minute")
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
@@ -310,6 +311,11 @@ class Settings:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise InvalidValue("trusted_proxies", f"expected IP addresses or networks, got {item!r}") from None
+
+    @job_heartbeat_timeout.validator
+    def _check_heartbeat(self, _: attrs.Attribute[float], value: float) -> None:
+        if value < 1:
+            raise InvalidValue("job_heartbeat_timeout", f"expected at least 1 second, got {value:g}")
 
     @ws_queue_size.validator
     def _check_queue(self, _: attrs.Attribute[int], value: int) -> None:

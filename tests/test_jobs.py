@@ -13,9 +13,10 @@ import pytest
 from conftest import MEDIANEST, install_fake_distribution
 
 from medianest_core import ActorSpec, PeriodicTask, hookimpl, keys
-from medianest_core.jobs import Scheduler, create_broker, declare_actors
-from medianest_core.settings import load_settings
-from medianest_core.testing import entry_point
+from medianest_core.jobrunner import JobContext
+from medianest_core.jobs import Scheduler, declare_actors
+from medianest_core.models import Job
+from medianest_core.testing import entry_point, sign_in
 
 
 class Worky:
@@ -26,14 +27,28 @@ class Worky:
         self.done: list[int] = []
         self.finished = threading.Event()
         self.ticks = 0
+        self.failures_left = 0
 
     @hookimpl
     def actors(self) -> list[ActorSpec]:
-        def double(job_id: int) -> None:
-            self.done.append(job_id * 2)
+        def double(job: JobContext) -> None:
+            for step in range(1, 4):
+                job.progress(step / 4, step=step)
+                time.sleep(0.3)
+            if self.failures_left:
+                self.failures_left -= 1
+                raise ConnectionError("the service hung up")
+            self.done.append(int(job.payload["n"]) * 2)
             self.finished.set()
 
-        return [ActorSpec("double", double, time_limit=30, max_retries=0)]
+        async def pause(job: JobContext) -> None:
+            await job.aprogress(0.5, where="halfway")
+            await asyncio.sleep(float(job.payload.get("seconds", 0)))
+
+        return [
+            ActorSpec("double", double, time_limit=30, max_retries=1, min_backoff=0.1),
+            ActorSpec("pause", pause, time_limit=30, max_retries=0),
+        ]
 
     @hookimpl
     def periodic_tasks(self) -> list[PeriodicTask]:
@@ -43,14 +58,108 @@ class Worky:
         return [PeriodicTask("tick", interval=0.05, run=tick)]
 
 
-async def test_actors_run_in_process_by_default(medianest_client: Any) -> None:
+async def job_row(runtime: Any, job_id: int) -> Job:
+    async with runtime.sessions() as db:
+        job: Job | None = await db.get(Job, job_id)
+        assert job is not None
+        return job
+
+
+async def wait_state(runtime: Any, job_id: int, *states: str, timeout: float = 15) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = await job_row(runtime, job_id)
+        if job.state in states:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} is {job.state}, not {states}")
+
+
+async def test_jobs_run_in_process_with_their_record_and_progress(medianest_client: Any) -> None:
     worky = Worky()
     client = await medianest_client(entry_points=[entry_point("worky", worky)])
+    other = await medianest_client(browser_of=client)
+    owner = await sign_in(client, "olga")
+    await sign_in(other, "pete")
     runtime = client.app[keys.RUNTIME]
     assert runtime.jobs.kind == "in-process"
-    runtime.jobs.actors["worky.double"].send(21)
-    assert await asyncio.to_thread(worky.finished.wait, 10)
+    mine = await client.ws_connect("/ws")
+    theirs = await other.ws_connect("/ws")
+    for socket in (mine, theirs):
+        await socket.send_json({"id": 1, "type": "subscribe", "topics": ["job.updated"]})
+        await socket.receive_json()
+    job_id = await runtime.jobs.submit("worky.double", {"n": 21}, owner_id=owner.user_id)
+    job = await wait_state(runtime, job_id, "succeeded")
     assert worky.done == [42]
+    assert (job.progress, job.attempts, job.error) == (1.0, 1, None)
+    assert job.finished_at is not None
+    seen = []
+    while True:
+        msg = await mine.receive_json(timeout=5)
+        seen.append((msg["data"]["state"], msg["data"]["progress"]))
+        if msg["data"]["state"] == "succeeded":
+            break
+    assert seen[0] == ("queued", 0.0)
+    assert ("running", 0.5) in seen
+    assert seen[-1] == ("succeeded", 1.0)
+    # Another person receives nothing of it.
+    with pytest.raises(asyncio.TimeoutError):
+        await theirs.receive_json(timeout=0.5)
+    await mine.close()
+    await theirs.close()
+
+
+async def test_a_failing_job_is_retried_then_failed_with_its_reason(medianest_client: Any) -> None:
+    worky = Worky()
+    worky.failures_left = 5
+    client = await medianest_client(entry_points=[entry_point("worky", worky)])
+    runtime = client.app[keys.RUNTIME]
+    job_id = await runtime.jobs.submit("worky.double", {"n": 1})
+    job = await wait_state(runtime, job_id, "failed")
+    assert job.attempts == 2  # max_retries=1
+    assert job.error is not None
+    assert job.error.startswith("ConnectionError: the service hung up")
+    assert worky.done == []
+    # Running its message again does nothing: the job is finished.
+    runtime.jobs.actors["worky.double"].send(job_id)
+    await asyncio.sleep(0.5)
+    assert (await job_row(runtime, job_id)).attempts == 2
+
+
+async def test_coroutine_actors_run_on_the_event_loop(medianest_client: Any) -> None:
+    client = await medianest_client(entry_points=[entry_point("worky", Worky())])
+    runtime = client.app[keys.RUNTIME]
+    job_id = await runtime.jobs.submit("worky.pause", {"seconds": 0})
+    job = await wait_state(runtime, job_id, "succeeded")
+    assert job.progress == 1.0
+
+
+async def test_unfinished_jobs_are_queued_again_at_start(medianest_runtime: Any, medianest_settings: Any) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from medianest_core.app import create_app
+    from medianest_core.runtime import prepare_database
+
+    worky = Worky()
+    loaded = medianest_settings()
+    first = medianest_runtime(entry_points=[entry_point("worky", worky)], settings=loaded)
+    await prepare_database(first)
+    # A process stopped while it ran a job: the record still says "running".
+    async with first.sessions.begin() as db:
+        job = Job(actor="worky.double", payload={"n": 5}, state="running", attempts=1, worker="gone:1")
+        db.add(job)
+        await db.flush()
+        job_id = job.id
+    await first.close()
+    second = medianest_runtime(entry_points=[entry_point("worky", worky)], settings=loaded)
+    client = TestClient(TestServer(create_app(second)))
+    await client.start_server()
+    try:
+        done = await wait_state(second, job_id, "succeeded")
+        assert done.attempts == 2
+        assert worky.done == [10]
+    finally:
+        await client.close()
 
 
 async def test_periodic_tasks_run_on_their_interval(medianest_client: Any) -> None:
@@ -60,15 +169,16 @@ async def test_periodic_tasks_run_on_their_interval(medianest_client: Any) -> No
     assert 3 <= worky.ticks <= 10
 
 
-def test_actors_state_their_limits(tmp_path: Path) -> None:
-    jobs = create_broker(load_settings(env={"MEDIANEST_DATA_DIR": str(tmp_path)}).settings)
-    declare_actors(jobs, "p", [ActorSpec("long", lambda: None, time_limit=3600, max_retries=2, queue="slow")])
+async def test_actors_state_their_limits(medianest_runtime: Any) -> None:
+    runtime = medianest_runtime()
+    jobs = runtime.jobs
+    declare_actors(jobs, "p", [ActorSpec("long", lambda job: None, time_limit=3600, max_retries=2, queue="slow")])
     actor = jobs.actors["p.long"]
     assert actor.options["time_limit"] == 3_600_000
-    assert actor.options["max_retries"] == 2
+    assert actor.options["max_retries"] == 0  # retries are the job runner's, recorded in the job
     assert actor.queue_name == "slow"
     with pytest.raises(ValueError, match="declared twice"):
-        declare_actors(jobs, "p", [ActorSpec("long", lambda: None, time_limit=1, max_retries=0)])
+        declare_actors(jobs, "p", [ActorSpec("long", lambda job: None, time_limit=1, max_retries=0)])
 
 
 @pytest.mark.production
@@ -116,14 +226,20 @@ async def test_an_unreachable_broker_makes_health_503(medianest_client: Any) -> 
 
 
 WORKER_PLUGIN = """
+import os
+import time
 from pathlib import Path
 from medianest_core import ActorSpec, hookimpl
 
 QUEUE = "{queue}"
 
 
-def touch(path: str) -> None:
-    Path(path).write_text("done by " + str(__import__("os").getpid()))
+def touch(job):
+    steps = int(job.payload.get("steps", 3))
+    for step in range(1, steps + 1):
+        job.progress(step / (steps + 1), step=step)
+        time.sleep(0.3)
+    Path(job.payload["path"]).write_text("done by " + str(os.getpid()))
 
 
 class Toucher:
@@ -132,7 +248,7 @@ class Toucher:
 
     @hookimpl
     def actors(self):
-        return [ActorSpec("touch", touch, time_limit=30, max_retries=0, queue=QUEUE)]
+        return [ActorSpec("touch", touch, time_limit=120, max_retries=1, queue=QUEUE)]
 
 
 plugin = Toucher()
@@ -145,38 +261,119 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(fixture))
 
 
-@pytest.mark.production
-def test_a_worker_process_runs_jobs_from_the_broker(tmp_path: Path, broker_url: str) -> None:
-    queue = f"q{secrets.token_hex(4)}"
-    site = tmp_path / "site"
-    install_fake_distribution(
-        site, "toucher", {"toucher": "toucher:plugin"}, {"toucher": WORKER_PLUGIN.format(queue=queue)}
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
-    env.update(
-        MEDIANEST_DATA_DIR=str(tmp_path / "data"),
-        MEDIANEST_BROKER_URL=broker_url,
-        PYTHONPATH=str(site),
-    )
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen([MEDIANEST, "worker", "--threads", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        settings = load_settings(env={"MEDIANEST_DATA_DIR": str(tmp_path), "MEDIANEST_BROKER_URL": broker_url})
-        jobs = create_broker(settings.settings)
-        declare_actors(
-            jobs, "toucher", [ActorSpec("touch", lambda path: None, time_limit=30, max_retries=0, queue=queue)]
+class WorkerSetup:
+    """A plugin installed for ``medianest worker`` processes, and the same plugin loaded in this test's web app,
+    sharing one data dir (database), broker and Redis."""
+
+    def __init__(self, tmp_path: Path, broker: str, redis: str) -> None:
+        import importlib.util
+
+        self.queue = f"q{secrets.token_hex(4)}"
+        self.site = tmp_path / "site"
+        install_fake_distribution(
+            self.site, "toucher", {"toucher": "toucher:plugin"}, {"toucher": WORKER_PLUGIN.format(queue=self.queue)}
         )
-        target = tmp_path / "touched"
-        jobs.actors["toucher.touch"].send(str(target))
-        deadline = time.monotonic() + 30
-        while not target.exists() and time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp_path / "worker.log").read_text()
-            time.sleep(0.1)
-        assert target.read_text() == f"done by {proc.pid}"
-        jobs.broker.close()
-    finally:
+        spec = importlib.util.spec_from_file_location(f"toucher_{self.queue}", self.site / "toucher.py")
+        assert spec is not None
+        assert spec.loader is not None
+        self.module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.module)
+        self.data = tmp_path / "data"
+        self.settings = {"broker_url": broker, "redis_url": redis, "job_heartbeat_timeout": 2}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
+        self.env.update(
+            MEDIANEST_DATA_DIR=str(self.data),
+            MEDIANEST_BROKER_URL=broker,
+            MEDIANEST_REDIS_URL=redis,
+            MEDIANEST_JOB_HEARTBEAT_TIMEOUT="2",
+            PYTHONPATH=str(self.site),
+        )
+        self.logs: list[Path] = []
+
+    async def worker(self) -> asyncio.subprocess.Process:
+        log = self.data.parent / f"worker-{len(self.logs)}.log"
+        self.logs.append(log)
+        return await asyncio.create_subprocess_exec(
+            MEDIANEST, "worker", "--threads", "1", env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
+
+    def log_text(self) -> str:
+        return "\n".join(log.read_text() for log in self.logs)
+
+
+async def stop(proc: asyncio.subprocess.Process) -> int:
+    if proc.returncode is None:
         proc.terminate()
-        code = proc.wait(30)
-        log.close()
-    assert code == 0, (tmp_path / "worker.log").read_text()
-    assert "worker_started" in (tmp_path / "worker.log").read_text()
+        async with asyncio.timeout(30):
+            return await proc.wait()
+    return proc.returncode
+
+
+@pytest.mark.production
+async def test_a_job_from_the_web_runs_in_a_worker_and_its_progress_reaches_only_its_owner(
+    tmp_path: Path, broker_url: str, medianest_redis_url: str, medianest_client: Any, medianest_data_dir: Path
+) -> None:
+    setup = WorkerSetup(tmp_path, broker_url, medianest_redis_url)
+    setup.data = medianest_data_dir
+    setup.env["MEDIANEST_DATA_DIR"] = str(medianest_data_dir)
+    client = await medianest_client(entry_points=[entry_point("toucher", setup.module.plugin)], **setup.settings)
+    other = await medianest_client(browser_of=client)
+    owner = await sign_in(client, "wanda")
+    await sign_in(other, "xavier")
+    sockets = []
+    for browser in (client, other):
+        socket = await browser.ws_connect("/ws")
+        await socket.send_json({"id": 1, "type": "subscribe", "topics": ["job.updated"]})
+        await socket.receive_json()
+        sockets.append(socket)
+    mine, theirs = sockets
+    worker = await setup.worker()
+    try:
+        runtime = client.app[keys.RUNTIME]
+        target = tmp_path / "touched"
+        job_id = await runtime.jobs.submit("toucher.touch", {"path": str(target)}, owner_id=owner.user_id)
+        states = []
+        while True:
+            msg = await mine.receive_json(timeout=60)
+            assert msg["data"]["job_id"] == job_id
+            states.append((msg["data"]["state"], round(msg["data"]["progress"], 2)))
+            if msg["data"]["state"] in ("succeeded", "failed"):
+                break
+        assert states[0] == ("queued", 0.0)
+        assert ("running", 0.25) in states  # progress published by the worker process, through Redis
+        assert states[-1] == ("succeeded", 1.0)
+        assert target.read_text() == f"done by {worker.pid}"
+        with pytest.raises(asyncio.TimeoutError):
+            await theirs.receive_json(timeout=0.5)
+    finally:
+        code = await stop(worker)
+    assert code == 0, setup.log_text()
+    assert "worker_started" in setup.log_text()
+
+
+@pytest.mark.production
+async def test_a_job_whose_worker_was_killed_is_run_again(
+    tmp_path: Path, medianest_redis_url: str, medianest_client: Any, medianest_data_dir: Path
+) -> None:
+    setup = WorkerSetup(tmp_path, medianest_redis_url, medianest_redis_url)
+    setup.data = medianest_data_dir
+    setup.env["MEDIANEST_DATA_DIR"] = str(medianest_data_dir)
+    client = await medianest_client(entry_points=[entry_point("toucher", setup.module.plugin)], **setup.settings)
+    runtime = client.app[keys.RUNTIME]
+    first = await setup.worker()
+    target = tmp_path / "touched"
+    job_id = await runtime.jobs.submit("toucher.touch", {"path": str(target), "steps": 20})
+    await wait_state(runtime, job_id, "running", timeout=60)
+    await asyncio.sleep(0.5)
+    first.kill()  # mid-job, without a chance to say anything
+    await first.wait()
+    assert (await job_row(runtime, job_id)).state == "running"
+    await asyncio.sleep(2.5)  # longer than job_heartbeat_timeout: the job is orphaned
+    second = await setup.worker()
+    try:
+        job = await wait_state(runtime, job_id, "succeeded", "failed", timeout=90)
+        assert job.state == "succeeded", job.error
+        assert job.attempts == 2
+        assert target.read_text() == f"done by {second.pid}"
+    finally:
+        await stop(second)
