@@ -194,6 +194,14 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _plugins_ctx(app: web.Application) -> AsyncIterator[None]:
     runtime = app[keys.RUNTIME]
     await runtime.start_plugins()
+    for record in runtime.plugins.records.values():
+        if record.status not in (PluginStatus.LOADED, PluginStatus.DISABLED):
+            await notifications.alert_admins(
+                runtime,
+                f"The {record.name} plugin is not running",
+                f"{record.status.label}: {record.reason}",
+                notifications.Level.ERROR,
+            )
     contributions = app[keys.CONTRIBUTIONS]
     unsubscribe = [
         runtime.events.subscribe(sub.event, sub.handler)

@@ -50,6 +50,10 @@ class JobState(enum.StrEnum):
 FINISHED: Final = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 
+class JobCancelled(Exception):
+    """Raised in an actor by :meth:`JobContext.progress` once the job has been cancelled: let it propagate."""
+
+
 def _event(job: Job) -> JobUpdated:
     return JobUpdated(
         job_id=job.id,
@@ -73,14 +77,15 @@ class JobContext:
     _last: float = 0.0
 
     def progress(self, fraction: float, **detail: Any) -> None:
-        """Report progress (0 to 1) with details, from a synchronous actor; published a few times a second."""
-        if self._due(fraction):
-            self.runner.call(self.runner.report(self.job_id, fraction, detail))
+        """Report progress (0 to 1) with details, from a synchronous actor; published a few times a second.
+        Raises :class:`JobCancelled` once the job has been cancelled, so the work stops within a moment."""
+        if self._due(fraction) and not self.runner.call(self.runner.report(self.job_id, fraction, detail)):
+            raise JobCancelled(self.job_id)
 
     async def aprogress(self, fraction: float, **detail: Any) -> None:
         """The same, from a coroutine actor."""
-        if self._due(fraction):
-            await self.runner.report(self.job_id, fraction, detail)
+        if self._due(fraction) and not await self.runner.report(self.job_id, fraction, detail):
+            raise JobCancelled(self.job_id)
 
     def _due(self, fraction: float) -> bool:
         now = time.monotonic()
@@ -133,10 +138,10 @@ class JobRunner:
         self.runtime.jobs.actors[actor].send(event.job_id)
         return event.job_id
 
-    async def _update(self, job_id: int, **values: Any) -> Job | None:
+    async def _update(self, job_id: int, only_if: JobState | None = None, **values: Any) -> Job | None:
         async with self.runtime.sessions.begin() as db:
-            job = await db.get(Job, job_id)
-            if job is None:
+            job = await db.get(Job, job_id, with_for_update=True)
+            if job is None or (only_if is not None and job.state != only_if.value):
                 return None
             for key, value in values.items():
                 setattr(job, key, value)
@@ -144,9 +149,27 @@ class JobRunner:
         await self.runtime.events.publish(event)
         return job
 
-    async def report(self, job_id: int, fraction: float, detail: dict[str, Any]) -> None:
+    async def report(self, job_id: int, fraction: float, detail: dict[str, Any]) -> bool:
+        """Record progress; ``False`` when the job is no longer running (it was cancelled)."""
         now = datetime.now(UTC)
-        await self._update(job_id, progress=max(0.0, min(1.0, fraction)), detail=detail, heartbeat_at=now)
+        job = await self._update(
+            job_id, only_if=JobState.RUNNING, progress=max(0.0, min(1.0, fraction)), detail=detail, heartbeat_at=now
+        )
+        return job is not None
+
+    async def cancel(self, job_id: int) -> bool:
+        """Cancel a queued or running job; a running one stops at its next progress report. ``False`` when
+        the job had already finished."""
+        async with self.runtime.sessions.begin() as db:
+            job = await db.get(Job, job_id, with_for_update=True)
+            if job is None or job.state in FINISHED:
+                return False
+            job.state = JobState.CANCELLED.value
+            job.finished_at = datetime.now(UTC)
+            job.heartbeat_at = None
+            event = _event(job)
+        await self.runtime.events.publish(event)
+        return True
 
     async def claim(self, job_id: int) -> Job | None:
         """Mark the job running here, or ``None`` when there is nothing to do (finished, or live elsewhere)."""
@@ -172,12 +195,13 @@ class JobRunner:
         return claimed
 
     async def finish(self, job_id: int, state: JobState, error: str | None = None) -> None:
+        """End the attempt; a job cancelled meanwhile stays cancelled."""
         values: dict[str, Any] = {"state": state.value, "error": error, "heartbeat_at": None}
         if state in FINISHED:
             values["finished_at"] = datetime.now(UTC)
         if state is JobState.SUCCEEDED:
             values["progress"] = 1.0
-        await self._update(job_id, **values)
+        await self._update(job_id, only_if=JobState.RUNNING, **values)
 
     async def _beat(self) -> None:
         while True:
@@ -245,6 +269,9 @@ class JobRunner:
                     self.call(spec.fn(ctx))
                 else:
                     spec.fn(ctx)
+            except JobCancelled:
+                log.info("job_cancelled", job_id=job_id, actor=name)
+                return
             except Exception as exc:
                 reason = describe_exception(exc)
                 if job.attempts <= spec.max_retries:
@@ -269,4 +296,6 @@ class JobRunner:
         return run
 
     async def _retry_later(self, name: str, job_id: int, reason: str) -> None:
-        await self._update(job_id, state=JobState.QUEUED.value, error=reason, heartbeat_at=None)
+        await self._update(
+            job_id, only_if=JobState.RUNNING, state=JobState.QUEUED.value, error=reason, heartbeat_at=None
+        )

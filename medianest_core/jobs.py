@@ -47,6 +47,11 @@ class Jobs:
         assert self.runner is not None
         return await self.runner.submit(actor, payload, owner_id)
 
+    async def cancel(self, job_id: int) -> bool:
+        """Cancel a queued or running job (a running one stops at its next progress report)."""
+        assert self.runner is not None
+        return await self.runner.cancel(job_id)
+
 
 def create_broker(settings: Settings) -> Jobs:
     """The broker that ``broker_url`` names; nothing connects until it is used."""

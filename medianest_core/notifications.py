@@ -70,8 +70,23 @@ async def active_users(runtime: Runtime, admins_only: bool = False) -> list[int]
 
 
 async def alert_admins(runtime: Runtime, title: str, body: str = "", level: Level = Level.WARNING) -> list[int]:
-    """A system alert, such as a plugin that failed or a service that went down, for every active admin."""
-    return await notify(runtime, await active_users(runtime, admins_only=True), title, body, level)
+    """A system alert, such as a plugin that failed or a service that went down, for every active admin who
+    does not already have the same alert unread (a restart does not repeat it)."""
+    admins = await active_users(runtime, admins_only=True)
+    async with runtime.sessions() as db:
+        told = set(
+            (
+                await db.scalars(
+                    select(Notification.user_id).where(
+                        Notification.user_id.in_(admins),
+                        Notification.title == title[:200],
+                        Notification.body == body,
+                        Notification.read_at.is_(None),
+                    )
+                )
+            ).all()
+        )
+    return await notify(runtime, [a for a in admins if a not in told], title, body, level)
 
 
 async def list_notifications(request: web.Request) -> web.Response:

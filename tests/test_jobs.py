@@ -126,6 +126,20 @@ async def test_a_failing_job_is_retried_then_failed_with_its_reason(medianest_cl
     assert (await job_row(runtime, job_id)).attempts == 2
 
 
+async def test_a_cancelled_job_stops_at_its_next_progress_report(medianest_client: Any) -> None:
+    worky = Worky()
+    client = await medianest_client(entry_points=[entry_point("worky", worky)])
+    runtime = client.app[keys.RUNTIME]
+    job_id = await runtime.jobs.submit("worky.double", {"n": 4})
+    await wait_state(runtime, job_id, "running")
+    assert await runtime.jobs.cancel(job_id)
+    await asyncio.sleep(1.5)  # longer than the job would have needed
+    job = await job_row(runtime, job_id)
+    assert job.state == "cancelled"
+    assert worky.done == []
+    assert not await runtime.jobs.cancel(job_id)  # already finished
+
+
 async def test_coroutine_actors_run_on_the_event_loop(medianest_client: Any) -> None:
     client = await medianest_client(entry_points=[entry_point("worky", Worky())])
     runtime = client.app[keys.RUNTIME]

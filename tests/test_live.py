@@ -241,3 +241,31 @@ async def test_sockets_close_when_access_ends(medianest_client: Any) -> None:
     await admin_client.patch(f"/api/v1/admin/users/{gus.user_id}", json={"status": "disabled"}, headers=admin.headers)
     closed = await laptop_ws.receive(timeout=5)
     assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 4001)
+
+
+async def test_admins_are_told_once_when_a_plugin_fails(medianest_runtime: Any, medianest_settings: Any) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+    from example_plugins import FailsAtStartup
+
+    from medianest_core.app import create_app
+    from medianest_core.runtime import prepare_database
+    from medianest_core.testing import add_user, entry_point
+
+    loaded = medianest_settings()
+    for attempt in range(2):  # two starts of the daemon with the same broken plugin
+        runtime = medianest_runtime(entry_points=[entry_point("fragile", FailsAtStartup())], settings=loaded)
+        await prepare_database(runtime)
+        if attempt == 0:
+            await add_user(runtime, "root", "root-password-123", role="admin")
+            await add_user(runtime, "user", "user-password-123")
+        client = TestClient(TestServer(create_app(runtime)))
+        await client.start_server()
+        await client.close()
+    from sqlalchemy import select
+
+    from medianest_core.models import Notification
+
+    async with runtime.sessions() as db:
+        notes = (await db.scalars(select(Notification))).all()
+    assert [(n.user_id, n.title, n.level) for n in notes] == [(1, "The fragile plugin is not running", "error")]
+    assert notes[0].body.startswith("failed start-up: ConnectionError: cannot reach the fragile service")
