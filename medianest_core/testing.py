@@ -207,23 +207,25 @@ async def medianest_database_url(request: pytest.FixtureRequest, medianest_data_
         await _drop_database(admin, name)
 
 
-@pytest.fixture
-def medianest_redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
+def service_url(variable: str) -> str:
+    """The URL of a test service from the environment, or a skip (a failure when production tests are required)."""
+    url = os.environ.get(variable)
     if not url:
-        skip_or_fail(f"{REDIS_ENV} is not set")
+        skip_or_fail(f"{variable} is not set")
     assert url is not None
     return url
+
+
+@pytest.fixture
+def medianest_redis_url() -> str:
+    """The Redis of ``MEDIANEST_TEST_REDIS_URL``."""
+    return service_url(REDIS_ENV)
 
 
 @pytest.fixture
 def medianest_amqp_url() -> str:
-    """The RabbitMQ of ``MEDIANEST_TEST_AMQP_URL``, or a skip (a failure when production tests are required)."""
-    url = os.environ.get(AMQP_ENV)
-    if not url:
-        skip_or_fail(f"{AMQP_ENV} is not set")
-    assert url is not None
-    return url
+    """The RabbitMQ of ``MEDIANEST_TEST_AMQP_URL``."""
+    return service_url(AMQP_ENV)
 
 
 @attrs.frozen
