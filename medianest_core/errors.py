@@ -61,6 +61,14 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+def path_id(request: web.Request, noun: str) -> int:
+    """The whole-number ``{id}`` of the route's path; anything else names no record, so: 404."""
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(404, ErrorCode.NOT_FOUND, f"No such {noun}.") from None
+
+
 def field_error(field: str, problem: str, message: str) -> ApiError:
     """A 422 for one field of a request body: ``details.fields[field]`` says what is wrong with it."""
     return ApiError(422, ErrorCode.VALIDATION_FAILED, message, details={"fields": {field: problem}})

@@ -16,7 +16,7 @@ from medianest_core.audit import AuditAction
 from medianest_core.auth.admin_views import paging
 from medianest_core.auth.principal import require
 from medianest_core.auth.views import read_body
-from medianest_core.errors import ApiError, ErrorCode, field_error
+from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.events import NotificationCreated, NotificationsRead
 from medianest_core.models import Notification, Role, User, UserStatus
 from medianest_core.runtime import Runtime
@@ -121,10 +121,7 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 async def mark_read(request: web.Request) -> web.Response:
     who = require(request)
-    try:
-        note_id = int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "No such notification.") from None
+    note_id = path_id(request, "notification")
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
         row = await db.scalar(

@@ -15,7 +15,7 @@ from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import AccountError, create_local_user
 from medianest_core.auth.principal import require
 from medianest_core.auth.views import read_body, user_doc
-from medianest_core.errors import ApiError, ErrorCode, field_error
+from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.events import UserDeleted
 from medianest_core.models import AuditEntry, QuotaOverride, Role, User, UserStatus
 from medianest_core.types import Access, Route
@@ -33,13 +33,6 @@ def paging(request: web.Request, default: int = 50) -> tuple[int, int]:
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise ApiError(400, ErrorCode.BAD_REQUEST, f"page starts at 1; per_page is 1 to {MAX_PER_PAGE}.")
     return page, per_page
-
-
-def _user_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "No such user.") from None
 
 
 def admin_user_doc(user: User) -> dict[str, Any]:
@@ -128,7 +121,7 @@ def _last_admin() -> ApiError:
 
 async def update_user(request: web.Request) -> web.Response:
     who = require(request)
-    user_id = _user_id(request)
+    user_id = path_id(request, "user")
     body = await read_body(request, UserChange)
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
@@ -199,7 +192,7 @@ def _plain(value: Any) -> Any:
 
 async def delete_user(request: web.Request) -> web.Response:
     who = require(request)
-    user_id = _user_id(request)
+    user_id = path_id(request, "user")
     if user_id == who.user_id:
         raise ApiError(409, ErrorCode.CONFLICT, "Admins cannot remove their own account.", details={"reason": "self"})
     runtime = request.config_dict[keys.RUNTIME]
@@ -232,7 +225,7 @@ async def delete_user(request: web.Request) -> web.Response:
 
 async def end_user_sessions(request: web.Request) -> web.Response:
     who = require(request)
-    user_id = _user_id(request)
+    user_id = path_id(request, "user")
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions() as db:
         if await db.get(User, user_id) is None:

@@ -18,7 +18,7 @@ from medianest_core.auth.passwords import hash_password, needs_rehash, verify_pa
 from medianest_core.auth.principal import Via, require
 from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_token
 from medianest_core.auth.tokens import create_token
-from medianest_core.errors import ApiError, ErrorCode, field_error
+from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.models import ApiToken, User, UserStatus
 from medianest_core.types import Access, LoginProvider, Route
 
@@ -221,10 +221,7 @@ async def create_my_token(request: web.Request) -> web.Response:
 
 async def revoke_my_token(request: web.Request) -> web.Response:
     who = require(request)
-    try:
-        token_id = int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "No such token.") from None
+    token_id = path_id(request, "token")
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
         result = await db.execute(
