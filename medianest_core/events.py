@@ -72,7 +72,41 @@ class JobUpdated(Event):
         return Audience.user(self.owner_id) if self.owner_id is not None else Audience.admins()
 
 
-EVENTS: tuple[type[Event], ...] = (UserDeleted, NotificationCreated, NotificationsRead, JobUpdated)
+@attrs.frozen
+class ServiceStatusChanged(Event):
+    """A plugin's health check changed state (``plugin``/``check``): dashboards grey out or light up its card.
+    ``message`` is the public wording of the state, never the error text."""
+
+    name: ClassVar[str] = "service.status"
+    plugin: str
+    check: str
+    state: str
+    message: str | None = None
+
+    def audience(self) -> Audience:
+        return Audience.everyone()
+
+
+@attrs.frozen
+class CardUpdated(Event):
+    """A plugin's dashboard card ``key`` has new data: open dashboards load it again."""
+
+    name: ClassVar[str] = "card.updated"
+    plugin: str
+    key: str
+
+    def audience(self) -> Audience:
+        return Audience.everyone()
+
+
+EVENTS: tuple[type[Event], ...] = (
+    UserDeleted,
+    NotificationCreated,
+    NotificationsRead,
+    JobUpdated,
+    ServiceStatusChanged,
+    CardUpdated,
+)
 """The core's events; each plugin documents its own."""
 
 Subscriber = Callable[[Any], Awaitable[None]]

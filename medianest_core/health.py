@@ -18,6 +18,7 @@ import attrs
 import structlog
 
 from medianest_core import db
+from medianest_core.events import ServiceStatusChanged
 from medianest_core.jobs import broker_health
 from medianest_core.plugins import PluginStatus
 from medianest_core.types import HealthCheck, HealthResult, HealthState
@@ -77,9 +78,14 @@ class HealthMonitor:
                     state=result.state.value,
                     message=result.message,
                 )
+            changed = result.state != state.result.state
             state.result, state.checked_at = result, now
             if result.state is HealthState.UP:
                 state.last_success_at = now
+            if changed:
+                await self.runtime.events.publish(
+                    ServiceStatusChanged(state.plugin, state.check.name, result.state.value, _public_message(result))
+                )
             await asyncio.sleep(state.check.interval)
 
     def start(self) -> None:
