@@ -26,6 +26,7 @@ class AuditAction(enum.StrEnum):
     USER_DELETED = "user.deleted"
     SETTINGS_CHANGED = "settings.changed"
     ANNOUNCEMENT_SENT = "announcement.sent"
+    CONTENT_CHANGED = "content.changed"
 
 
 def record(

@@ -198,3 +198,28 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class QuickLink(Base):
+    """A link to one of the owner's other services, shown on the dashboard to those it is meant for."""
+
+    __tablename__ = "quick_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    icon: Mapped[str] = mapped_column(String(32), default="link")
+    audience: Mapped[str] = mapped_column(String(16), default="user")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SiteText(Base):
+    """A text the admin writes in Markdown (the getting-started guide, the FAQ); absent means the default text."""
+
+    __tablename__ = "site_texts"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    markdown: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -12,7 +12,11 @@ from medianest_core.models import Notification, User
 from medianest_core.runtime import prepare_database
 from medianest_core.testing import entry_point
 
-CORE_TABLES = {"users", "sessions", "service_settings", "service_status", "notifications", "audit_log"}
+CORE_TABLES = {"users", "sessions", "service_settings", "service_status", "notifications", "audit_log"} | {
+    "jobs",
+    "quick_links",
+    "site_texts",
+}
 
 
 def tables(conn: Any) -> set[str]:
@@ -23,7 +27,7 @@ async def test_upgrade_creates_the_core_tables(medianest_runtime: Any, medianest
     runtime = medianest_runtime(database_url=medianest_database_url)
     state = await prepare_database(runtime, migrate=True)
     assert state.up_to_date
-    assert state.current["core"] == {"0004_jobs"}
+    assert state.current["core"] == {"0005_content"}
     async with runtime.engine.connect() as conn:
         assert await conn.run_sync(tables) >= CORE_TABLES
 
@@ -34,7 +38,7 @@ async def test_plugin_migrations_are_applied_with_the_cores(
     runtime = medianest_runtime(entry_points=[entry_point("tables", WithTables())], database_url=medianest_database_url)
     state = await prepare_database(runtime, migrate=True)
     assert state.up_to_date
-    assert state.current == {"core": {"0004_jobs"}, "tables": {"t0001_tables"}}
+    assert state.current == {"core": {"0005_content"}, "tables": {"t0001_tables"}}
     async with runtime.engine.begin() as conn:
         assert "tables_things" in await conn.run_sync(tables)
         await conn.execute(text("INSERT INTO users (username, role, status) VALUES ('u', 'user', 'active')"))
@@ -66,7 +70,7 @@ async def test_an_out_of_date_database_is_refused_with_one_line(
         await prepare_database(runtime, migrate=False)
     message = str(info.value)
     assert message == (
-        "the database is not up to date (it has core (none); this version needs core 0004_jobs): "
+        "the database is not up to date (it has core (none); this version needs core 0005_content): "
         "run `medianest db upgrade`"
     )
 

@@ -1,0 +1,336 @@
+"""What invitees read: the getting-started guide and the FAQ (Markdown the admin writes, rendered safely), and
+quick links to the owner's other services.
+
+Markdown is rendered with raw HTML turned off: any ``<script>`` or other markup the admin types is shown as text,
+and links or images with a ``javascript:``, ``vbscript:``, ``file:`` or ``data:`` address are not made into links.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import attrs
+from aiohttp import web
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from sqlalchemy import select
+
+from medianest_core import audit, keys
+from medianest_core.audit import AuditAction
+from medianest_core.auth.principal import Principal, require
+from medianest_core.auth.views import read_body
+from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
+from medianest_core.models import QuickLink, SiteText
+from medianest_core.types import Access, Route
+
+
+class TextKey(enum.StrEnum):
+    GUIDE = "guide"
+    FAQ = "faq"
+
+
+TITLES: Final = {TextKey.GUIDE: "Getting started", TextKey.FAQ: "Questions and answers"}
+MAX_MARKDOWN: Final = 100_000
+
+# The icons a quick link may use: the names in the core's icon set.
+LINK_ICONS: Final = ("link", "film", "tv", "music", "play", "download", "book", "help", "server", "inbox", "settings")
+
+# One paragraph per line, so the text reads well in the admin's editor.
+DEFAULT_GUIDE: Final = """\
+# Welcome!
+
+You have been invited to a Plex server, and MediaNest is its front door: everything about it in one place.
+
+## 1. Watch
+
+Install the **Plex** app on your TV, phone, tablet or computer (or open [app.plex.tv](https://app.plex.tv) in a browser) and sign in with the same Plex account you used here. The shared libraries appear in the app's menu, under the server's name.
+
+## 2. Find something
+
+Use the search box at the top of every page. It looks in the Plex library and beyond: if a film or show is not there yet, you can ask for it, and MediaNest tells you when it has been added.
+
+## 3. Keep an eye on things
+
+- **Home** shows whether the services are up. If Plex is down, it is not your connection.
+- The **bell** lists your notifications: requests approved, downloads finished, announcements.
+- **Your profile** shows where you are signed in and how much of your allowances you have used.
+
+## Good manners
+
+- Please do not share your account: everyone the owner invites gets their own.
+- Streaming at "original" quality uses a lot of the owner's upload; choose a lower quality on mobile data.
+- If something looks wrong, tell the owner: they will want to know.
+"""
+
+DEFAULT_FAQ: Final = """\
+# Questions and answers
+
+### Why can I not see a library?
+The owner chooses which libraries are shared with each person. Ask them if one is missing.
+
+### A title buffers or stops.
+Lower the quality in the Plex app (Settings → Quality). Several people watching at once, or a weak upload at the owner's end, can slow things down; the Home page shows whether a service is having trouble.
+
+### I asked for a title. When will it arrive?
+Its status is pushed to you as it changes, first approved, then available in Plex. Big files can take a while to download.
+
+### How do I sign out everywhere?
+Open your profile and end the sessions you no longer use.
+
+### Who runs this?
+A friend of yours, on their own machine, for free: be kind to it.
+"""
+
+DEFAULTS: Final = {TextKey.GUIDE: DEFAULT_GUIDE, TextKey.FAQ: DEFAULT_FAQ}
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable("table")
+    md.enable("strikethrough")
+    return md
+
+
+_MD: Final = _markdown()
+
+
+def render_markdown(text: str) -> Markup:
+    """Markdown to HTML that is safe to put in a page: raw HTML is escaped, unsafe link schemes are dropped."""
+    return Markup(_MD.render(text))  # noqa: S704 - markdown-it escapes raw HTML (html=False) and vets link schemes
+
+
+@attrs.frozen
+class SiteTextView:
+    key: TextKey
+    title: str
+    markdown: str
+    custom: bool
+    updated_at: datetime | None
+
+
+async def read_text(runtime: Any, key: TextKey) -> SiteTextView:
+    async with runtime.sessions() as db:
+        row = await db.get(SiteText, key.value)
+    if row is None:
+        return SiteTextView(key, TITLES[key], DEFAULTS[key], False, None)
+    return SiteTextView(key, TITLES[key], row.markdown, True, row.updated_at)
+
+
+def _text_key(request: web.Request) -> TextKey:
+    try:
+        return TextKey(request.match_info["key"])
+    except ValueError:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "No such text; there are 'guide' and 'faq'.") from None
+
+
+def _text_doc(view: SiteTextView) -> dict[str, Any]:
+    return {
+        "key": view.key.value,
+        "title": view.title,
+        "markdown": view.markdown,
+        "html": str(render_markdown(view.markdown)),
+        "custom": view.custom,
+        "updated_at": view.updated_at.isoformat() if view.updated_at else None,
+    }
+
+
+async def get_text(request: web.Request) -> web.Response:
+    view = await read_text(request.config_dict[keys.RUNTIME], _text_key(request))
+    return web.json_response(_text_doc(view))
+
+
+@attrs.frozen
+class TextBody:
+    markdown: str
+
+
+async def put_text(request: web.Request) -> web.Response:
+    """Save the admin's text; an empty text goes back to the default."""
+    who = require(request)
+    key = _text_key(request)
+    body = await read_body(request, TextBody)
+    if len(body.markdown) > MAX_MARKDOWN:
+        raise field_error("markdown", "too long", f"Keep the text under {MAX_MARKDOWN:,} characters.")
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        row = await db.get(SiteText, key.value)
+        if not body.markdown.strip():
+            if row is not None:
+                await db.delete(row)
+        elif row is None:
+            db.add(SiteText(key=key.value, markdown=body.markdown, updated_by=who.user_id))
+        else:
+            row.markdown, row.updated_by = body.markdown, who.user_id
+        audit.record(
+            db,
+            AuditAction.CONTENT_CHANGED,
+            actor_id=who.user_id,
+            target=f"text:{key.value}",
+            details={"reset": not body.markdown.strip(), "length": len(body.markdown)},
+            request=request,
+        )
+    return web.json_response(_text_doc(await read_text(runtime, key)))
+
+
+# ---- Quick links ---------------------------------------------------------------------------------------------
+
+
+class LinkAudience(enum.StrEnum):
+    EVERYONE = "user"
+    ADMINS = "admin"
+
+
+def link_doc(link: QuickLink) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "name": link.name,
+        "url": link.url,
+        "icon": link.icon,
+        "audience": link.audience,
+        "position": link.position,
+    }
+
+
+async def visible_links(runtime: Any, who: Principal) -> list[QuickLink]:
+    query = select(QuickLink).order_by(QuickLink.position, QuickLink.name, QuickLink.id)
+    if not who.is_admin:
+        query = query.where(QuickLink.audience == LinkAudience.EVERYONE.value)
+    async with runtime.sessions() as db:
+        return list((await db.scalars(query)).all())
+
+
+async def list_links(request: web.Request) -> web.Response:
+    """The quick links the signed-in person may see; admins see all of them."""
+    links = await visible_links(request.config_dict[keys.RUNTIME], require(request))
+    return web.json_response({"links": [link_doc(link) for link in links]})
+
+
+@attrs.frozen
+class LinkBody:
+    name: str
+    url: str
+    icon: str = "link"
+    audience: LinkAudience = LinkAudience.EVERYONE
+    position: int = 0
+
+
+@attrs.frozen
+class LinkChange:
+    name: str | None = None
+    url: str | None = None
+    icon: str | None = None
+    audience: LinkAudience | None = None
+    position: int | None = None
+
+
+def _check_link(name: str | None, url: str | None, icon: str | None) -> dict[str, str]:
+    """The problems of a link's fields, by field name."""
+    problems: dict[str, str] = {}
+    if name is not None and not 1 <= len(name.strip()) <= 100:
+        problems["name"] = "Name the link (1 to 100 characters)."
+    if url is not None:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems["url"] = "Use a full http:// or https:// address."
+        elif len(url) > 500:
+            problems["url"] = "Keep the address under 500 characters."
+    if icon is not None and icon not in LINK_ICONS:
+        problems["icon"] = "Choose one of: " + ", ".join(LINK_ICONS) + "."
+    return problems
+
+
+def _refuse(problems: dict[str, str]) -> None:
+    if problems:
+        raise ApiError(422, ErrorCode.VALIDATION_FAILED, next(iter(problems.values())), details={"fields": problems})
+
+
+async def create_link(request: web.Request) -> web.Response:
+    who = require(request)
+    body = await read_body(request, LinkBody)
+    _refuse(_check_link(body.name, body.url, body.icon))
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        link = QuickLink(
+            name=body.name.strip(),
+            url=body.url.strip(),
+            icon=body.icon,
+            audience=body.audience.value,
+            position=body.position,
+        )
+        db.add(link)
+        await db.flush()
+        audit.record(
+            db,
+            AuditAction.CONTENT_CHANGED,
+            actor_id=who.user_id,
+            target=f"link:{link.id}",
+            details={"created": link.name},
+            request=request,
+        )
+        doc = link_doc(link)
+    return web.json_response(doc, status=201)
+
+
+async def update_link(request: web.Request) -> web.Response:
+    who = require(request)
+    link_id = path_id(request, "link")
+    body = await read_body(request, LinkChange)
+    _refuse(_check_link(body.name, body.url, body.icon))
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        link = await db.get(QuickLink, link_id)
+        if link is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such link.")
+        for field in ("name", "url"):
+            value = getattr(body, field)
+            if value is not None:
+                setattr(link, field, value.strip())
+        if body.icon is not None:
+            link.icon = body.icon
+        if body.audience is not None:
+            link.audience = body.audience.value
+        if body.position is not None:
+            link.position = body.position
+        audit.record(
+            db,
+            AuditAction.CONTENT_CHANGED,
+            actor_id=who.user_id,
+            target=f"link:{link.id}",
+            details={"updated": link.name},
+            request=request,
+        )
+        doc = link_doc(link)
+    return web.json_response(doc)
+
+
+async def delete_link(request: web.Request) -> web.Response:
+    who = require(request)
+    link_id = path_id(request, "link")
+    runtime = request.config_dict[keys.RUNTIME]
+    async with runtime.sessions.begin() as db:
+        link = await db.get(QuickLink, link_id)
+        if link is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such link.")
+        await db.delete(link)
+        audit.record(
+            db,
+            AuditAction.CONTENT_CHANGED,
+            actor_id=who.user_id,
+            target=f"link:{link_id}",
+            details={"deleted": link.name},
+            request=request,
+        )
+    return web.json_response({"deleted": True})
+
+
+ROUTES = (
+    Route("GET", "/api/v1/texts/{key}", get_text, name="text"),
+    Route("PUT", "/api/v1/admin/texts/{key}", put_text, name="admin-text", access=Access.ADMIN),
+    Route("GET", "/api/v1/links", list_links, name="links"),
+    Route("POST", "/api/v1/admin/links", create_link, name="admin-links-create", access=Access.ADMIN),
+    Route("PATCH", "/api/v1/admin/links/{id}", update_link, name="admin-link", access=Access.ADMIN),
+    Route("DELETE", "/api/v1/admin/links/{id}", delete_link, name="admin-link-delete", access=Access.ADMIN),
+)
