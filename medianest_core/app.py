@@ -15,7 +15,7 @@ from aiohttp.typedefs import Middleware
 from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from medianest_core import keys, notifications, ws
+from medianest_core import content, keys, notifications, search, ws
 from medianest_core.auth import admin_views, setup
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.middleware import auth_middleware
@@ -29,13 +29,14 @@ from medianest_core.plugins import PluginRecord, PluginStatus, describe_exceptio
 from medianest_core.ratelimit import Limits
 from medianest_core.runtime import Runtime, prepare_database
 from medianest_core.types import Access, Handler, Page, Route
+from medianest_core.web import admin_pages, pages, shell
 
 log = structlog.get_logger("medianest.app")
 
 # First path segments the core keeps for itself; a plugin of such a name cannot mount its pages.
 RESERVED_NAMES: Final = frozenset(
     {"api", "static", "health", "metrics", "ws", "login", "logout", "setup", "admin", "profile", "search"}
-    | {"notifications", "dashboard"}
+    | {"notifications", "dashboard", "guide", "faq", "auth", "manifest.webmanifest"}
 )
 
 
@@ -137,9 +138,28 @@ def create_app(runtime: Runtime) -> web.Application:
         ("GET", "/metrics", metrics_view, "metrics"),
     ):
         app[keys.ROUTE_ACCESS][app.router.add_route(method, path, handler, name=name)] = Access.PUBLIC
-    for spec in (*auth_views.ROUTES, *admin_views.ROUTES, *setup.ROUTES, *notifications.ROUTES, *ws.ROUTES):
-        route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
+    core_routes = (
+        *auth_views.ROUTES,
+        *admin_views.ROUTES,
+        *setup.ROUTES,
+        *notifications.ROUTES,
+        *ws.ROUTES,
+        *content.ROUTES,
+        *search.ROUTES,
+        *pages.ROUTES,
+        *admin_pages.ROUTES,
+    )
+    for spec in core_routes:
+        if spec.method == "GET":
+            route = app.router.add_get(spec.path, spec.handler, name=spec.name)  # HEAD answers too
+            for extra in route.resource or ():
+                app[keys.ROUTE_ACCESS][extra] = spec.access
+        else:
+            route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
         app[keys.ROUTE_ACCESS][route] = spec.access
+    static = app.router.add_static("/static/core/", shell.STATIC, name="static-core", append_version=False)
+    for route in static:
+        app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
 
     runtime.declare_actors()
     contributions = runtime.collect()
@@ -159,6 +179,7 @@ def create_app(runtime: Runtime) -> web.Application:
             for public in route.resource or ():
                 app[keys.ROUTE_ACCESS][public] = Access.PUBLIC
     app[keys.CONTRIBUTIONS] = contributions
+    shell.setup_templates(app, contributions.assets)
     app[keys.LIMITS] = Limits(runtime.settings, contributions.quotas)
     app[keys.SESSION_STORE] = make_store(runtime.settings, runtime.sessions)
     app[keys.WS_HUB] = ws.Hub(

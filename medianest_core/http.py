@@ -85,13 +85,40 @@ def error_page(status: int, message: str, request_id: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="text/html")
 
 
-def error_for(request: web.Request, status: int, code: ErrorCode, message: str, **kw: object) -> web.Response:
+async def _page_in_layout(request: web.Request, status: int, message: str, headers: dict[str, str]) -> web.Response:
+    """The error as a page in MediaNest's layout; the plain page when the layout itself cannot be drawn."""
+    import aiohttp_jinja2
+
+    request_id = str(request.get(keys.REQUEST_ID, ""))
+    if aiohttp_jinja2.APP_KEY not in request.config_dict:
+        return error_page(status, message, request_id)
+    from medianest_core.web.shell import render
+
+    retry = headers.get("Retry-After", "")
+    try:
+        return await render(
+            request,
+            "error.html",
+            {
+                "status": status,
+                "title": _TITLES.get(status, "Something went wrong"),
+                "message": message,
+                "retry_after": int(retry) if retry.isdigit() else None,
+            },
+            status=status,
+        )
+    except Exception:
+        log.exception("error_page_failed", status=status)
+        return error_page(status, message, request_id)
+
+
+async def error_for(request: web.Request, status: int, code: ErrorCode, message: str, **kw: object) -> web.Response:
     if wants_json(request):
         return error_response(status, code, message, **kw)  # type: ignore[arg-type]
-    resp = error_page(status, message, str(request.get(keys.REQUEST_ID, "")))
     headers = kw.get("headers")
-    if isinstance(headers, dict):
-        resp.headers.update(headers)
+    extra = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+    resp = await _page_in_layout(request, status, message, extra)
+    resp.headers.update(extra)
     return resp
 
 
@@ -139,7 +166,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         try:
             response = await handler(request)
         except ApiError as exc:
-            response = error_for(request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers)
+            response = await error_for(
+                request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers
+            )
         except web.HTTPException as exc:
             if exc.status < 400:
                 response = web.Response(status=exc.status, headers=exc.headers)
@@ -147,10 +176,10 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                 code = STATUS_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
                 message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
                 headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
-                response = error_for(request, exc.status, code, message, headers=headers)
+                response = await error_for(request, exc.status, code, message, headers=headers)
         except Exception:
             log.exception("request_failed", method=request.method, path=request.path)
-            response = error_for(
+            response = await error_for(
                 request,
                 500,
                 ErrorCode.INTERNAL_ERROR,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +12,23 @@ from aiohttp import web
 
 from medianest_core import (
     Access,
+    Card,
+    CardData,
+    CardState,
     HealthCheck,
     HealthResult,
     HealthState,
     LoginProvider,
     Migrations,
+    NavLink,
     Page,
     PluginContext,
     Quota,
     Route,
+    SearchProvider,
+    SearchQuery,
+    SearchResult,
+    WebAssets,
     hookimpl,
 )
 from medianest_core.ratelimit import spend
@@ -179,3 +189,71 @@ class WithTables:
     @hookimpl
     def migrations(self) -> Migrations:
         return Migrations(Path(__file__).parent / "example_migrations")
+
+
+class Showcase:
+    """Contributes to the web shell: dashboard cards (one fine, one failing, one for admins), search providers
+    (one quick, one slow, one failing), a navigation link and a page rendered in the layout."""
+
+    name = "showcase"
+    version = "0.3"
+
+    def __init__(self) -> None:
+        self.films = 12
+
+    @hookimpl
+    def dashboard_cards(self) -> list[Card]:
+        async def films() -> CardData:
+            return CardData(
+                CardState.OK, figures={"Films": self.films}, updated_at=datetime.now(UTC) - timedelta(minutes=3)
+            )
+
+        async def broken() -> CardData:
+            raise ConnectionError("the cache at 10.0.0.9 is gone")
+
+        async def secret() -> CardData:
+            return CardData(CardState.OK, figures={"Disk free": "1.2 TB"})
+
+        return [
+            Card("films", "Films", films, order=1),
+            Card("broken", "Broken card", broken, order=2),
+            Card("disk", "Disk", secret, order=3, access=Access.ADMIN),
+        ]
+
+    @hookimpl
+    def search_providers(self) -> list[SearchProvider]:
+        async def quick(query: SearchQuery) -> list[SearchResult]:
+            return [
+                SearchResult("showcase", f"{query.text.title()} {n}", "film", year=1979 + n, available=n == 1)
+                for n in range(1, 4)
+            ]
+
+        async def slow(query: SearchQuery) -> list[SearchResult]:
+            await asyncio.sleep(10)
+            return []
+
+        async def failing(query: SearchQuery) -> list[SearchResult]:
+            raise RuntimeError("index corrupt")
+
+        return [
+            SearchProvider("quick", "Quick source", quick, order=1),
+            SearchProvider("slow", "Slow source", slow, timeout=0.3, order=2),
+            SearchProvider("failing", "Failing source", failing, order=3),
+        ]
+
+    @hookimpl
+    def nav_links(self) -> list[NavLink]:
+        return [NavLink("Films", "/showcase/", icon="film", order=20)]
+
+    @hookimpl
+    def pages(self) -> list[Page]:
+        async def home(request: web.Request) -> web.StreamResponse:
+            from medianest_core.web import render
+
+            return await render(request, "showcase.html", {"films": self.films})
+
+        return [Page("/", home, "Films")]
+
+    @hookimpl
+    def web_assets(self) -> WebAssets:
+        return WebAssets(templates=Path(__file__).parent / "example_templates")

@@ -1,0 +1,361 @@
+"""The core's pages: signing in, first-run setup, the dashboard, search, notifications, the profile, the guide.
+
+Pages render what is stored; changes go through the JSON API (the page's forms post to it with the session's
+CSRF token), so the browser and scripts share one set of rules and errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import attrs
+import structlog
+from aiohttp import web
+from sqlalchemy import func, select
+
+from medianest_core import content, keys
+from medianest_core.auth import views as auth_views
+from medianest_core.auth.principal import require
+from medianest_core.auth.setup import admin_exists
+from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.models import ApiToken, Notification, User
+from medianest_core.plugins import PluginStatus
+from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route
+from medianest_core.web.shell import render, render_fragment
+
+log = structlog.get_logger("medianest.web")
+
+CARD_TIMEOUT: Final = 2.0
+NOTIFICATIONS_PER_PAGE: Final = 20
+
+
+def _safe_next(value: str | None) -> str:
+    """Where to go after signing in: a path on this site only, never another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+# ---- Signing in ---------------------------------------------------------------------------------------------
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if request.get(keys.PRINCIPAL) is not None:
+        raise web.HTTPFound(_safe_next(request.query.get("next")))
+    found = [("core", auth_views.PASSWORD_PROVIDER), *request.config_dict[keys.CONTRIBUTIONS].login_providers]
+    found.sort(key=lambda item: (item[1].order, item[1].title))
+    runtime = request.config_dict[keys.RUNTIME]
+    buttons = [
+        {"title": provider.title, "href": f"/auth/{plugin}/{provider.key}"}
+        for plugin, provider in found
+        if provider.start is not None and (record := runtime.plugins.get(plugin)) is not None and record.active
+    ]
+    password = any(provider.start is None for _, provider in found)
+    return await render(
+        request,
+        "login.html",
+        {
+            "buttons": buttons,
+            "password": password,
+            "signed_out": "signed_out" in request.query,
+            "needs_setup": not await admin_exists(request),
+        },
+    )
+
+
+async def logout_page(request: web.Request) -> web.StreamResponse:
+    """The sign-out button's form: end the session, then show the sign-in page."""
+    await auth_views.logout(request)
+    raise web.HTTPFound("/login?signed_out=1")
+
+
+async def setup_page(request: web.Request) -> web.StreamResponse:
+    if await admin_exists(request):
+        raise web.HTTPFound("/login")
+    return await render(request, "setup.html", {})
+
+
+# ---- Dashboard ----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CardView:
+    plugin: str
+    key: str
+    title: str
+    data: CardData
+    template: str | None
+
+    @property
+    def dom_id(self) -> str:
+        return f"card-{self.plugin}-{self.key}"
+
+    @property
+    def src(self) -> str:
+        return f"/dashboard/cards/{self.plugin}/{self.key}"
+
+
+def _visible_cards(request: web.Request) -> list[tuple[str, Card]]:
+    who = require(request)
+    cards = [
+        (plugin, card)
+        for plugin, card in request.config_dict[keys.CONTRIBUTIONS].cards
+        if card.access is not Access.ADMIN or who.is_admin
+    ]
+    return sorted(cards, key=lambda item: (item[1].order, item[1].title))
+
+
+async def load_card(request: web.Request, plugin: str, card: Card) -> CardView:
+    """A card's data from its plugin, or the reason it has none: a plugin that is not running, a loader that
+    fails or is slow. A card never breaks the dashboard."""
+    record = request.config_dict[keys.RUNTIME].plugins.get(plugin)
+    if record is None or not record.active:
+        label = record.status.label if record is not None else PluginStatus.DISABLED.label
+        data = CardData(CardState.UNAVAILABLE, message=f"The {plugin} plugin is not running ({label}).")
+    else:
+        try:
+            async with asyncio.timeout(CARD_TIMEOUT):
+                data = await card.load()
+            if not isinstance(data, CardData):
+                raise TypeError(f"load returned {type(data).__name__}, not CardData")
+        except TimeoutError:
+            data = CardData(CardState.UNKNOWN, message="Its data is taking too long to load.")
+        except Exception:
+            log.exception("card_failed", plugin=plugin, card=card.key)
+            data = CardData(CardState.UNKNOWN, message="Its data could not be loaded.")
+    return CardView(plugin, card.key, card.title, data, card.template)
+
+
+async def _services_card(request: web.Request) -> CardView:
+    """The core's own card: each service check's last known state, as the background polling stored it."""
+    monitor = request.config_dict[keys.HEALTH]
+    rows = []
+    worst = CardState.OK
+    for state in monitor.states:
+        record = request.config_dict[keys.RUNTIME].plugins.get(state.plugin)
+        if record is None or not record.active:
+            continue
+        rows.append(state)
+        if state.result.state is HealthState.DOWN:
+            worst = CardState.UNAVAILABLE if worst is not CardState.UNAVAILABLE else worst
+        elif state.result.state is not HealthState.UP and worst is CardState.OK:
+            worst = CardState.DEGRADED
+    checked = [s.checked_at for s in rows if s.checked_at is not None]
+    data = CardData(
+        worst if rows else CardState.UNKNOWN,
+        figures={"Up": sum(s.result.state is HealthState.UP for s in rows), "Checks": len(rows)},
+        message=None if rows else "No service checks are set up yet.",
+        updated_at=min(checked) if checked else None,
+    )
+    return CardView("core", "services", "Services", data, "cards/services.html")
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    who = require(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    views = await asyncio.gather(*(load_card(request, plugin, card) for plugin, card in _visible_cards(request)))
+    services = await _services_card(request)
+    links = await content.visible_links(runtime, who)
+    return await render(
+        request,
+        "dashboard.html",
+        {
+            "cards": [services, *views],
+            "monitor": request.config_dict[keys.HEALTH],
+            "links": links,
+            "now": datetime.now(UTC),
+        },
+    )
+
+
+async def card_fragment(request: web.Request) -> web.StreamResponse:
+    plugin, key = request.match_info["plugin"], request.match_info["key"]
+    now = datetime.now(UTC)
+    if (plugin, key) == ("core", "services"):
+        view = await _services_card(request)
+    else:
+        found = next(((p, c) for p, c in _visible_cards(request) if (p, c.key) == (plugin, key)), None)
+        if found is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "No such card.")
+        view = await load_card(request, *found)
+    html = render_fragment(
+        request, "_card.html", {"card": view, "now": now, "monitor": request.config_dict[keys.HEALTH]}
+    )
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+# ---- Search, notifications, profile, guide ----------------------------------------------------------------
+
+
+async def search_page(request: web.Request) -> web.StreamResponse:
+    from medianest_core.search import provider_id, providers
+
+    sources = [{"id": provider_id(p, sp), "title": sp.title} for p, sp in providers(request)]
+    return await render(request, "search.html", {"q": request.query.get("q", "").strip()[:200], "sources": sources})
+
+
+def page_number(request: web.Request) -> int:
+    try:
+        page = int(request.query.get("page", "1"))
+    except ValueError:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "page is a whole number.") from None
+    if page < 1:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "page starts at 1.")
+    return page
+
+
+async def notifications_page(request: web.Request) -> web.StreamResponse:
+    who = require(request)
+    page = page_number(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    mine = Notification.user_id == who.user_id
+    async with runtime.sessions() as db:
+        total = int(await db.scalar(select(func.count()).select_from(Notification).where(mine)) or 0)
+        rows = (
+            await db.scalars(
+                select(Notification)
+                .where(mine)
+                .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc())
+                .offset((page - 1) * NOTIFICATIONS_PER_PAGE)
+                .limit(NOTIFICATIONS_PER_PAGE)
+            )
+        ).all()
+    return await render(
+        request,
+        "notifications.html",
+        {
+            "notifications": rows,
+            "page": page,
+            "pages": max(1, math.ceil(total / NOTIFICATIONS_PER_PAGE)),
+            "total": total,
+            "now": datetime.now(UTC),
+        },
+    )
+
+
+def describe_agent(agent: str | None) -> str:
+    """ "Firefox on Linux": a session's browser in words, from its user agent."""
+    if not agent:
+        return "Unknown device"
+    text = agent.lower()
+    browser = next(
+        (
+            name
+            for needle, name in (
+                ("edg/", "Edge"),
+                ("firefox/", "Firefox"),
+                ("chrome/", "Chrome"),
+                ("chromium/", "Chromium"),
+                ("safari/", "Safari"),
+                ("curl/", "curl"),
+                ("python", "a script"),
+            )
+            if needle in text
+        ),
+        "A browser",
+    )
+    system = next(
+        (
+            name
+            for needle, name in (
+                ("android", "Android"),
+                ("iphone", "iPhone"),
+                ("ipad", "iPad"),
+                ("windows", "Windows"),
+                ("mac os", "macOS"),
+                ("cros", "ChromeOS"),
+                ("linux", "Linux"),
+            )
+            if needle in text
+        ),
+        None,
+    )
+    return f"{browser} on {system}" if system else browser
+
+
+async def profile_page(request: web.Request) -> web.StreamResponse:
+    who = require(request)
+    runtime = request.config_dict[keys.RUNTIME]
+    records = await request.config_dict[keys.SESSION_STORE].list_for_user(who.user_id)
+    sessions = sorted(
+        (
+            {**r.doc(who.session_id), "device": describe_agent(r.user_agent), "last_seen": r.last_seen_at}
+            for r in records
+        ),
+        key=lambda s: (not s["current"], -s["last_seen"].timestamp()),
+    )
+    async with runtime.sessions() as db:
+        user = await db.get(User, who.user_id)
+        tokens = (
+            await db.scalars(
+                select(ApiToken)
+                .where(ApiToken.user_id == who.user_id, ApiToken.revoked_at.is_(None))
+                .order_by(ApiToken.created_at.desc())
+            )
+        ).all()
+    quotas = await request.config_dict[keys.LIMITS].usage(request, who.user_id, who.role)
+    return await render(
+        request,
+        "profile.html",
+        {"user": user, "sessions": sessions, "tokens": tokens, "quotas": quotas, "now": datetime.now(UTC)},
+    )
+
+
+async def text_page(request: web.Request) -> web.StreamResponse:
+    key = content.TextKey.GUIDE if request.path == "/guide" else content.TextKey.FAQ
+    view = await content.read_text(request.config_dict[keys.RUNTIME], key)
+    other = content.TextKey.FAQ if key is content.TextKey.GUIDE else content.TextKey.GUIDE
+    return await render(
+        request,
+        "text.html",
+        {
+            "text": view,
+            "html": content.render_markdown(view.markdown),
+            "other": {"href": f"/{other.value}", "title": content.TITLES[other]},
+        },
+    )
+
+
+# ---- Installing on a phone ------------------------------------------------------------------------------------
+
+
+async def manifest(request: web.Request) -> web.StreamResponse:
+    doc: dict[str, Any] = {
+        "name": "MediaNest",
+        "short_name": "MediaNest",
+        "description": "Your friends' Plex server: what's on, what's up, and asking for more.",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#0f1216",
+        "theme_color": "#14171c",
+        "icons": [
+            {"src": "/static/core/icon-192.png", "sizes": "192x192", "type": "image/png"},
+            {"src": "/static/core/icon-512.png", "sizes": "512x512", "type": "image/png"},
+            {"src": "/static/core/icon.svg", "sizes": "any", "type": "image/svg+xml"},
+        ],
+    }
+    return web.Response(
+        text=json.dumps(doc),
+        content_type="application/manifest+json",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+ROUTES = (
+    Route("GET", "/login", login_page, name="page-login", access=Access.PUBLIC),
+    Route("POST", "/logout", logout_page, name="page-logout"),
+    Route("GET", "/setup", setup_page, name="page-setup", access=Access.PUBLIC),
+    Route("GET", "/", dashboard, name="page-dashboard"),
+    Route("GET", "/dashboard/cards/{plugin}/{key}", card_fragment, name="page-card"),
+    Route("GET", "/search", search_page, name="page-search"),
+    Route("GET", "/notifications", notifications_page, name="page-notifications"),
+    Route("GET", "/profile", profile_page, name="page-profile"),
+    Route("GET", "/guide", text_page, name="page-guide"),
+    Route("GET", "/faq", text_page, name="page-faq"),
+    Route("GET", "/manifest.webmanifest", manifest, name="manifest", access=Access.PUBLIC),
+)

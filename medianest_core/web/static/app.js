@@ -1,0 +1,382 @@
+// MediaNest in the browser: the live connection, forms that talk to the JSON API, theme, toasts, live cards.
+// No framework and no inline script: pages describe what they want with data- attributes.
+"use strict";
+
+(function () {
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const signedIn = () => document.body.hasAttribute("data-signed-in");
+
+  // ---- The JSON API -------------------------------------------------------------------------------------
+  async function api(method, url, body) {
+    const headers = { Accept: "application/json" };
+    if (method !== "GET") headers["X-CSRF-Token"] = csrf();
+    const init = { method, headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, init);
+    let data = null;
+    try { data = await response.json(); } catch (_) { data = null; }
+    if (!response.ok) {
+      const error = (data && data.error) || { code: "http_" + response.status, message: "Something went wrong (" + response.status + ")." };
+      const failure = new Error(error.message);
+      failure.status = response.status;
+      failure.error = error;
+      throw failure;
+    }
+    return data;
+  }
+  window.MediaNest = { api };
+
+  // ---- Theme: follow the system until the person chooses; the choice is a cookie the server reads. ----------
+  function currentTheme() {
+    const chosen = document.documentElement.getAttribute("data-theme");
+    if (chosen) return chosen;
+    return window.matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark";
+  }
+  function bindTheme() {
+    const button = document.getElementById("theme-toggle");
+    if (!button) return;
+    const label = () => button.setAttribute("aria-label", currentTheme() === "dark" ? "Use the light theme" : "Use the dark theme");
+    label();
+    button.addEventListener("click", () => {
+      const next = currentTheme() === "dark" ? "light" : "dark";
+      document.documentElement.setAttribute("data-theme", next);
+      document.cookie = "medianest_theme=" + next + "; path=/; max-age=31536000; samesite=lax";
+      label();
+    });
+  }
+
+  // ---- Forms: <form data-api="/api/v1/…" data-method="POST" data-then="reload|/path"> ------------------------
+  // Fields become a JSON object (dotted names nest; data-type="int|number|bool|lines|datetime"; empty optional
+  // fields with data-empty="null" become null). Errors show beside their fields; what was typed stays.
+  function setPath(target, name, value) {
+    const parts = name.split(".");
+    let node = target;
+    for (let i = 0; i < parts.length - 1; i++) node = node[parts[i]] = node[parts[i]] || {};
+    node[parts[parts.length - 1]] = value;
+  }
+  function formBody(form) {
+    const body = {};
+    for (const el of form.elements) {
+      if (!el.name || el.disabled || el.name === "csrf_token" || el.type === "submit" || el.type === "button") continue;
+      if (el.type === "radio" && !el.checked) continue;
+      const kind = el.dataset.type || (el.type === "checkbox" ? "bool" : "text");
+      let value;
+      if (kind === "bool") value = el.type === "checkbox" ? el.checked : el.value === "true";
+      else if (el.value === "" && el.dataset.empty === "null") value = null;
+      else if (el.value === "" && el.dataset.empty === "skip") continue;
+      else if (kind === "int") value = el.value === "" ? null : Number.parseInt(el.value, 10);
+      else if (kind === "number") value = el.value === "" ? null : Number(el.value);
+      else if (kind === "lines") value = el.value.split("\n").map((s) => s.trim()).filter(Boolean);
+      else if (kind === "datetime") value = el.value ? new Date(el.value).toISOString() : null;
+      else value = el.value;
+      setPath(body, el.name, value);
+    }
+    return body;
+  }
+  function clearErrors(form) {
+    const summary = form.querySelector(".form-error");
+    if (summary) { summary.hidden = true; summary.textContent = ""; }
+    for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    for (const el of form.querySelectorAll(".field .error")) el.textContent = "";
+  }
+  function showErrors(form, failure) {
+    const fields = (failure.error && failure.error.details && failure.error.details.fields) || {};
+    let first = null;
+    let placed = 0;
+    for (const [name, message] of Object.entries(fields)) {
+      const input = form.elements.namedItem(name);
+      const holder = form.querySelector('[data-field="' + CSS.escape(name) + '"] .error');
+      if (holder) { holder.textContent = message; placed++; }
+      if (input && input.setAttribute) { input.setAttribute("aria-invalid", "true"); first = first || input; }
+    }
+    const summary = form.querySelector(".form-error");
+    if (summary && placed === 0) {
+      summary.textContent = failure.error.message;
+      summary.hidden = false;
+    }
+    const target = first || summary;
+    if (target) target.focus();
+  }
+  function follow(then, data) {
+    if (!then) return;
+    if (then === "reload") { window.location.reload(); return; }
+    if (then === "next") {
+      const next = new URLSearchParams(window.location.search).get("next");
+      window.location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : "/");
+      return;
+    }
+    if (then.startsWith("show:")) {
+      const target = document.getElementById(then.slice(5));
+      if (target) {
+        for (const el of target.querySelectorAll("[data-value]")) el.textContent = String((data || {})[el.dataset.value] ?? "");
+        target.hidden = false;
+        target.focus();
+      }
+      return;
+    }
+    window.location.assign(then);
+  }
+  function bindForms(root) {
+    for (const form of root.querySelectorAll("form[data-api]")) {
+      if (form.dataset.bound) continue;
+      form.dataset.bound = "1";
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+        clearErrors(form);
+        const buttons = form.querySelectorAll("button");
+        buttons.forEach((b) => (b.disabled = true));
+        try {
+          const method = (form.dataset.method || "POST").toUpperCase();
+          const data = await api(method, form.dataset.api, method === "DELETE" ? undefined : formBody(form));
+          if (form.dataset.reset !== undefined) form.reset();
+          follow(form.dataset.then, data);
+        } catch (failure) {
+          if (failure.status === undefined) failure.error = { message: "MediaNest cannot be reached; check your connection." };
+          showErrors(form, failure);
+        } finally {
+          buttons.forEach((b) => (b.disabled = false));
+        }
+      });
+    }
+  }
+
+  // ---- Unread badge and toasts ----------------------------------------------------------------------------
+  function setUnread(count) {
+    const badge = document.getElementById("unread-badge");
+    if (!badge) return;
+    badge.dataset.count = String(count);
+    badge.textContent = count > 99 ? "99+" : String(count);
+    badge.hidden = count === 0;
+    const bell = badge.closest("a");
+    if (bell) bell.setAttribute("aria-label", "Notifications, " + count + " unread");
+  }
+  async function refreshUnread() {
+    try { setUnread((await api("GET", "/api/v1/notifications?per_page=1")).unread); } catch (_) { /* shown on the next event */ }
+  }
+  function toast(note) {
+    const holder = document.getElementById("toasts");
+    if (!holder) return;
+    const box = document.createElement(note.link ? "a" : "div");
+    box.className = "toast level-" + (note.level || "info");
+    if (note.link && note.link.startsWith("/")) box.href = note.link;
+    const title = document.createElement("strong");
+    title.textContent = note.title;
+    box.appendChild(title);
+    if (note.body) {
+      const body = document.createElement("p");
+      body.textContent = note.body;
+      box.appendChild(body);
+    }
+    holder.appendChild(box);
+    setTimeout(() => box.remove(), 8000);
+  }
+
+  // ---- The live connection: reconnects with backoff, and pages read their state again after a gap. -------------
+  const handlers = {};
+  function on(topic, handler) { (handlers[topic] = handlers[topic] || []).push(handler); }
+  window.MediaNest.on = on;
+  const status = () => document.getElementById("live-status");
+  function setLive(state) {
+    const el = status();
+    if (!el) return;
+    el.dataset.state = state;
+    const text = el.querySelector(".live-text");
+    if (text) text.textContent = { live: "Live", reconnecting: "Reconnecting", connecting: "Connecting" }[state] || state;
+  }
+  function connect() {
+    let attempt = 0;
+    let everOpen = false;
+    let nextId = 1;
+    const open = () => {
+      const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+      const socket = new WebSocket(url);
+      window.MediaNest.socket = socket;
+      socket.addEventListener("open", () => {
+        socket.send(JSON.stringify({ id: nextId++, type: "subscribe", topics: ["*"] }));
+        setLive("live");
+        if (everOpen) document.dispatchEvent(new CustomEvent("medianest:resync"));
+        everOpen = true;
+        attempt = 0;
+      });
+      socket.addEventListener("message", (message) => {
+        let data;
+        try { data = JSON.parse(message.data); } catch (_) { return; }
+        if (data.type !== "event") return;
+        for (const handler of (handlers[data.topic] || []).concat(handlers["*"] || [])) {
+          try { handler(data.data, data.topic); } catch (err) { console.error(err); }
+        }
+      });
+      socket.addEventListener("close", (event) => {
+        if (event.code === 4001) { // signed out elsewhere, or the session was revoked
+          window.location.assign("/login?signed_out=1&next=" + encodeURIComponent(location.pathname + location.search));
+          return;
+        }
+        if (event.code === 1008) return; // refused: the page will send the person to sign in on the next load
+        setLive("reconnecting");
+        const delay = Math.min(30000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        attempt = Math.min(attempt + 1, 5);
+        setTimeout(open, delay);
+      });
+    };
+    open();
+  }
+
+  on("notification.created", (data) => {
+    setUnread(Number((document.getElementById("unread-badge") || { dataset: {} }).dataset.count || 0) + 1);
+    toast(data.notification);
+  });
+  on("notification.read", () => refreshUnread());
+  document.addEventListener("medianest:resync", refreshUnread);
+
+  // ---- Live dashboard cards: swap a card's HTML when its plugin says its data or its service changed. --------
+  async function refreshCard(card) {
+    try {
+      const response = await fetch(card.dataset.src, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+      if (!response.ok) return;
+      const holder = document.createElement("div");
+      holder.innerHTML = await response.text();
+      const fresh = holder.firstElementChild;
+      if (fresh) card.replaceWith(fresh);
+    } catch (_) { /* the next event or reconnect tries again */ }
+  }
+  function refreshCards(plugin) {
+    for (const card of document.querySelectorAll(".card[data-src]")) {
+      if (!plugin || card.dataset.plugin === plugin || card.dataset.plugin === "core") refreshCard(card);
+    }
+  }
+  on("card.updated", (data) => refreshCards(data.plugin));
+  on("service.status", (data) => refreshCards(data.plugin));
+  document.addEventListener("medianest:resync", () => refreshCards(null));
+
+  // ---- Times: <time datetime> shown in the reader's own zone ---------------------------------------------------
+  function localTimes(root) {
+    for (const el of root.querySelectorAll("time[data-local]")) {
+      const moment = new Date(el.getAttribute("datetime"));
+      if (!Number.isNaN(moment.getTime())) el.textContent = moment.toLocaleString();
+    }
+  }
+
+  // ---- Plain buttons that call the API: <button data-api data-method data-then data-confirm> --------------
+  function bindButtons(root) {
+    for (const button of root.querySelectorAll("button[data-api]")) {
+      if (button.dataset.bound) continue;
+      button.dataset.bound = "1";
+      button.addEventListener("click", async () => {
+        if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+        button.disabled = true;
+        try {
+          const data = await api((button.dataset.method || "POST").toUpperCase(), button.dataset.api, button.dataset.method === "DELETE" ? undefined : {});
+          follow(button.dataset.then || "reload", data);
+        } catch (failure) {
+          const where = button.closest("[data-errors]") || document;
+          const summary = where.querySelector(".form-error");
+          if (summary) { summary.textContent = failure.message; summary.hidden = false; summary.focus(); }
+          else window.alert(failure.message);
+        } finally {
+          button.disabled = false;
+        }
+      });
+    }
+  }
+
+  // ---- The notifications page: new ones appear at the top as they arrive -----------------------------------
+  on("notification.created", (data) => {
+    const list = document.getElementById("notification-list");
+    if (!list) return;
+    const note = data.notification;
+    const empty = list.querySelector(".empty");
+    if (empty) empty.remove();
+    const item = document.createElement("li");
+    item.className = "unread level-" + (note.level || "info");
+    item.dataset.id = String(note.id);
+    const head = document.createElement("div");
+    head.className = "item-head";
+    const title = document.createElement("h3");
+    title.className = "item-title";
+    if (note.link && note.link.startsWith("/")) {
+      const link = document.createElement("a");
+      link.href = note.link;
+      link.textContent = note.title;
+      title.appendChild(link);
+    } else {
+      title.textContent = note.title;
+    }
+    const time = document.createElement("span");
+    time.className = "muted";
+    time.textContent = "just now";
+    head.append(title, time);
+    item.appendChild(head);
+    if (note.body) {
+      const body = document.createElement("p");
+      body.textContent = note.body;
+      item.appendChild(body);
+    }
+    list.prepend(item);
+  });
+
+  // ---- Search: each source's results appear as soon as that source answers -----------------------------------
+  function safeHref(url) {
+    return typeof url === "string" && (url.startsWith("/") && !url.startsWith("//") || /^https?:\/\//.test(url)) ? url : null;
+  }
+  function fillResults(section, answer) {
+    section.setAttribute("aria-busy", "false");
+    const status = section.querySelector(".status");
+    const list = section.querySelector(".results");
+    list.textContent = "";
+    if (!answer.ok) { status.textContent = answer.message; return; }
+    status.textContent = answer.results.length ? answer.results.length + " found" : "Nothing found here.";
+    for (const hit of answer.results) {
+      const item = document.createElement("li");
+      if (hit.image_url && hit.image_url.startsWith("/")) {
+        const img = document.createElement("img");
+        img.src = hit.image_url;
+        img.alt = "";
+        img.loading = "lazy";
+        item.appendChild(img);
+      }
+      const text = document.createElement("div");
+      const href = safeHref(hit.url);
+      const title = document.createElement(href ? "a" : "strong");
+      if (href) title.href = href;
+      title.textContent = hit.title + (hit.year ? " (" + hit.year + ")" : "");
+      const kind = document.createElement("p");
+      kind.className = "muted";
+      kind.textContent = hit.kind;
+      text.append(title, kind);
+      if (hit.available) {
+        const pill = document.createElement("span");
+        pill.className = "pill ok";
+        pill.textContent = "In the library";
+        text.appendChild(pill);
+      }
+      item.appendChild(text);
+      list.appendChild(item);
+    }
+  }
+  function runSearch() {
+    const holder = document.getElementById("search-results");
+    if (!holder) return;
+    const q = holder.dataset.q;
+    for (const section of holder.querySelectorAll("[data-provider]")) {
+      api("GET", "/api/v1/search/" + encodeURIComponent(section.dataset.provider) + "?q=" + encodeURIComponent(q))
+        .then((answer) => fillResults(section, answer))
+        .catch((failure) => fillResults(section, { ok: false, message: failure.message, results: [] }));
+    }
+  }
+
+  function start() {
+    bindTheme();
+    bindForms(document);
+    bindButtons(document);
+    localTimes(document);
+    runSearch();
+    if (signedIn()) connect();
+    document.dispatchEvent(new CustomEvent("medianest:ready"));
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
