@@ -1,0 +1,284 @@
+"""MediaNest in a real browser: Debian's chromium driven by Playwright, against a real ``medianest serve``.
+
+A failing test leaves a screenshot and the HTML of each page it opened in ``test-artifacts/browser/<test>/``.
+Chromium is never downloaded: without ``/usr/bin/chromium`` these tests are skipped, unless
+``MEDIANEST_REQUIRE_BROWSER_TESTS`` is set (as CI does), when they fail.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Server, install_fake_distribution, run_cli
+
+CHROMIUM = os.environ.get("MEDIANEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+ADMIN = ("root", "root-password-123")
+
+if not shutil.which(CHROMIUM):
+    if os.environ.get("MEDIANEST_REQUIRE_BROWSER_TESTS"):
+        raise RuntimeError(f"browser tests need chromium at {CHROMIUM} (apt-get install chromium)")
+    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One ``medianest serve`` for the module, with the example plugin that spends a quota on its page."""
+    root = tmp_path_factory.mktemp("browser")
+    site = root / "site"
+    install_fake_distribution(
+        site,
+        "medianest-rationed",
+        {"rationed": "rationed_plugin:plugin"},
+        {"rationed_plugin": "from example_plugins import Rationed\nplugin = Rationed()\n"},
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
+    env |= {
+        "MEDIANEST_DATA_DIR": str(root / "data"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # Every test signs in from 127.0.0.1; the per-address limit on sign-in attempts is tested elsewhere.
+        "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
+        "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).parent)]),
+    }
+    done = run_cli("user", "create-admin", ADMIN[0], env=env, stdin=ADMIN[1] + "\n")
+    assert done.returncode == 0, done.stderr
+    srv = Server(env, root / "serve.log")
+    srv.wait_ready()
+    srv.env = env  # type: ignore[attr-defined]
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Make browser contexts (one person's browser each); on failure, keep a screenshot and the HTML of every
+    page they had open."""
+    contexts: list[BrowserContext] = []
+
+    def make(viewport: ViewportSize = DESKTOP, **kw: Any) -> BrowserContext:
+        context = browser.new_context(viewport=viewport, **kw)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        folder = ARTIFACTS / request.node.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, context in enumerate(contexts):
+            for j, page in enumerate(context.pages):
+                stem = folder / f"context{i}-page{j}"
+                try:
+                    page.screenshot(path=f"{stem}.png", full_page=True)
+                    stem.with_suffix(".html").write_text(page.content())
+                except Exception as exc:
+                    stem.with_suffix(".txt").write_text(f"could not save: {exc}")
+        print(f"browser artifacts in {folder}")
+    for context in contexts:
+        context.close()
+
+
+def new_user(server: Server, role: str = "user") -> tuple[str, str]:
+    name = f"person{next(_names)}"
+    password = f"{name}-password-123"
+    done = run_cli("user", "create", name, "--role", role, env=server.env, stdin=password + "\n")  # type: ignore[attr-defined]
+    assert done.returncode == 0, done.stderr
+    return name, password
+
+
+def sign_in(page: Page, server: Server, who: tuple[str, str]) -> None:
+    page.goto(server.url + "/login")
+    page.get_by_label("Username").fill(who[0])
+    page.get_by_label("Password").fill(who[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(server.url + "/")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+
+def test_sign_in_shows_the_dashboard(server: Server, open_context: Any) -> None:
+    who = new_user(server)
+    page = open_context().new_page()
+    page.goto(server.url + "/profile")
+    expect(page).to_have_url(re.compile(r"/login\?next=(%2F|/)profile$"))
+
+    page.get_by_label("Username").fill(who[0])
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    expect(page.get_by_label("Username")).to_have_value(who[0])  # what was typed stays
+
+    page.get_by_label("Password").fill(who[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(server.url + "/profile")  # back where they were going
+    page.get_by_role("link", name="Home").first.click()
+    expect(page.get_by_role("heading", name=f"Hello, {who[0]}")).to_be_visible()
+    expect(page.locator("section.card", has=page.get_by_role("heading", name="Services"))).to_be_visible()
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    expect(page.get_by_role("navigation", name="Main", exact=True).get_by_role("link", name="Admin")).to_have_count(0)
+
+
+def test_a_notification_arrives_without_reload(server: Server, open_context: Any) -> None:
+    who = new_user(server)
+    page = open_context().new_page()
+    sign_in(page, server, who)
+    page.evaluate("window.__stillHere = true")
+    expect(page.locator("#unread-badge")).to_be_hidden()
+
+    admin = open_context().new_page()
+    sign_in(admin, server, ADMIN)
+    admin.goto(server.url + "/admin")
+    admin.get_by_label("Title").fill("Movie night on Friday")
+    admin.get_by_label("Message").fill("Bring snacks.")
+    admin.get_by_role("button", name="Send to everyone").click()
+    expect(admin.locator("#announced")).to_be_visible()
+
+    toast = page.locator("#toasts .toast")
+    expect(toast).to_contain_text("Movie night on Friday")
+    expect(toast).to_contain_text("Bring snacks.")
+    expect(page.locator("#unread-badge")).to_have_text("1")
+    assert page.evaluate("window.__stillHere") is True
+
+    page.get_by_role("link", name=re.compile(r"^Notifications, 1 unread")).click()
+    item = page.locator("#notification-list li.unread")
+    expect(item).to_contain_text("Movie night on Friday")
+    item.get_by_role("button", name="Mark as read").click()
+    expect(page.locator("#notification-list li.unread")).to_have_count(0)
+    expect(page.locator("#unread-badge")).to_be_hidden()
+
+
+def test_admin_changes_a_role_and_it_takes_effect(server: Server, open_context: Any) -> None:
+    who = new_user(server)
+    person = open_context().new_page()
+    sign_in(person, server, who)
+    person.goto(server.url + "/admin/users")
+    expect(person.get_by_role("heading", name="You do not have access to this page")).to_be_visible()
+
+    admin = open_context().new_page()
+    sign_in(admin, server, ADMIN)
+    admin.goto(server.url + "/admin/users?q=" + who[0])
+    admin.get_by_role("link", name=who[0], exact=True).click()
+    admin.get_by_label("Role").select_option("admin")
+    with admin.expect_navigation():  # saved, and the page shows what is stored now
+        admin.get_by_role("button", name="Save", exact=True).click()
+    expect(admin.get_by_label("Role")).to_have_value("admin")
+    admin.goto(server.url + "/admin/audit?action=user.updated")
+    entry = admin.locator("tbody tr").first
+    expect(entry).to_contain_text("user.updated")
+    expect(entry).to_contain_text("'to': 'admin'")
+
+    person.reload()
+    expect(person.get_by_role("heading", name=re.compile(r"^Users"))).to_be_visible()
+    expect(person.get_by_role("navigation", name="Main", exact=True).get_by_role("link", name="Admin")).to_be_visible()
+
+
+def test_revoking_a_session_signs_that_browser_out(server: Server, open_context: Any) -> None:
+    who = new_user(server)
+    laptop = open_context().new_page()
+    sign_in(laptop, server, who)
+    phone = open_context(PHONE, is_mobile=True, has_touch=True).new_page()
+    sign_in(phone, server, who)
+
+    laptop.goto(server.url + "/profile")
+    rows = laptop.locator("tr[data-session]")
+    expect(rows).to_have_count(2)
+    other = rows.filter(has_not=laptop.get_by_text("This device"))
+    other.get_by_role("button", name="End session").click()
+    expect(laptop.locator("tr[data-session]")).to_have_count(1)
+
+    # The phone is told over its live connection and goes to the sign-in page by itself.
+    expect(phone).to_have_url(re.compile(r"/login\?signed_out=1"))
+    expect(phone.get_by_text("You are signed out.")).to_be_visible()
+    phone.goto(server.url + "/")
+    expect(phone).to_have_url(re.compile(r"/login"))
+
+
+def test_phone_layout_navigates_with_the_bottom_bar(server: Server, open_context: Any) -> None:
+    who = new_user(server)
+    page = open_context(PHONE, is_mobile=True, has_touch=True).new_page()
+    sign_in(page, server, who)
+    expect(page.get_by_role("navigation", name="Main", exact=True)).to_be_hidden()
+    bar = page.get_by_role("navigation", name="Main (compact)")
+    expect(bar).to_be_visible()
+
+    bar.get_by_role("link", name="Guide").click()
+    expect(page).to_have_url(server.url + "/guide")
+    expect(page.get_by_role("heading", name="Welcome!")).to_be_visible()
+    expect(bar.get_by_role("link", name="Guide")).to_have_attribute("aria-current", "page")
+    bar.get_by_role("link", name="Me", exact=True).click()
+    expect(page.get_by_role("heading", name="Where you are signed in")).to_be_visible()
+    box = page.get_by_role("heading", name="Where you are signed in").bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= PHONE["width"]
+    page.get_by_role("searchbox", name="Search the library and more").fill("alien")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(server.url + "/search?q=alien")
+    expect(bar.get_by_role("link", name="Search")).to_have_attribute("aria-current", "page")
+
+
+def test_a_quota_exceeded_page(server: Server, open_context: Any) -> None:
+    who = new_user(server)
+    page = open_context().new_page()
+    sign_in(page, server, who)
+    for _ in range(2):
+        page.goto(server.url + "/rationed/thing")
+        expect(page.get_by_role("heading", name="A thing")).to_be_visible()
+    response = page.goto(server.url + "/rationed/thing")
+    assert response is not None
+    assert response.status == 429
+    expect(page.get_by_role("heading", name="Slow down a little")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"You can try again in \d+ (min|h)"))).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main", exact=True)).to_be_visible()  # still in the layout
+
+    page.goto(server.url + "/profile")
+    quota = page.locator("[data-quota='rationed.things']")
+    expect(quota).to_contain_text("0 of 2 left")
+    expect(quota.get_by_role("meter")).to_have_attribute("aria-valuenow", "2")
+
+
+def test_friendly_pages_and_the_theme(server: Server, open_context: Any) -> None:
+    page = open_context(color_scheme="dark").new_page()
+    response = page.goto(server.url + "/no/such/page")
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+
+    sign_in(page, server, new_user(server))
+    html = page.locator("html")
+    expect(html).not_to_have_attribute("data-theme", re.compile(".*"))
+    page.get_by_role("button", name="Use the light theme").click()
+    expect(html).to_have_attribute("data-theme", "light")
+    page.reload()
+    expect(html).to_have_attribute("data-theme", "light")  # the choice is kept
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 249)"
