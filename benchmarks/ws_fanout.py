@@ -15,73 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
+from common import bench_env, create_admin, percentile, rss_mb, start_server, stop_server, verdict, wait_ready
 
 P99_TARGET_MS: Final = 250.0
 PASSWORD: Final = "fan-out-password-123"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
-async def wait_ready(session: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"medianest serve exited with {proc.returncode}")
-        try:
-            async with session.get(url + "/health") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise SystemExit("medianest serve did not answer /health within 60 s")
-
-
-def start_server() -> tuple[subprocess.Popen[bytes], str]:
-    """A fresh data dir with one admin, and ``medianest serve`` on a free port."""
-    medianest = str(Path(sys.executable).with_name("medianest"))
-    data = tempfile.mkdtemp(prefix="medianest-fanout-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
-    env.update(
-        MEDIANEST_DATA_DIR=data,
-        MEDIANEST_PASSWORD=PASSWORD,
-        MEDIANEST_LOG_LEVEL="warning",
-        MEDIANEST_API_RATE_LIMIT="1000000/minute",
-        MEDIANEST_LOGIN_RATE_LIMIT="1000/minute",
-    )
-    subprocess.run([medianest, "user", "create-admin", "bench"], env=env, check=True, capture_output=True)
-    port = free_port()
-    with (Path(data) / "serve.log").open("wb") as out:
-        proc = subprocess.Popen([medianest, "serve", "--port", str(port)], env=env, stdout=out, stderr=out)
-    return proc, f"http://127.0.0.1:{port}"
 
 
 async def run(proc: subprocess.Popen[bytes], url: str, clients: int, rounds: int) -> int:
@@ -127,12 +70,8 @@ async def run(proc: subprocess.Popen[bytes], url: str, clients: int, rounds: int
             latencies.extend((t - sent) * 1000 for t in arrived)
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         per_client_kb = (after - before) * 1024 / clients
-        flag = "" if p99 <= P99_TARGET_MS else "  OVER TARGET"
         print(f"medianest serve, {clients} websocket clients, {rounds} broadcast(s), {len(latencies)} deliveries")
-        print(
-            f"delivery latency  p50 {p50:.1f} ms  p99 {p99:.1f} ms  (target p99 {P99_TARGET_MS:.0f} ms, "
-            f"ratio {p99 / P99_TARGET_MS:.2f}){flag}"
-        )
+        print(f"delivery latency  p50 {p50:.1f} ms  p99 {p99:.1f} ms  {verdict(p99, P99_TARGET_MS)}")
         print(f"server memory     {before:.1f} MB idle, {after:.1f} MB with clients: {per_client_kb:.1f} KB per client")
         return 0
     finally:
@@ -145,15 +84,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    proc, url = start_server()
+    env = bench_env("fanout")
+    create_admin(env, "bench", PASSWORD)
+    proc, url = start_server(env)
     try:
         return asyncio.run(run(proc, url, args.clients, args.rounds))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 if __name__ == "__main__":

@@ -188,6 +188,8 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         elapsed = time.perf_counter() - started
         if not response.prepared:
             response.headers[REQUEST_ID_HEADER] = request_id
+            # The time MediaNest spent on the answer, for the browser's developer tools and the benchmarks.
+            response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"
             add_security_headers(request, response)
         route = route_label(request)
         metrics = request.app.get(keys.HTTP_METRICS)

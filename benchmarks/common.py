@@ -1,0 +1,95 @@
+"""What the benchmarks share: a ``medianest serve`` on a fresh data directory, and the arithmetic of figures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+MEDIANEST = str(Path(sys.executable).with_name("medianest"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def bench_env(prefix: str, **extra: str) -> dict[str, str]:
+    """An environment with a fresh data dir, quiet logs, and limits out of the way of the measurement."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
+    env.update(
+        MEDIANEST_DATA_DIR=tempfile.mkdtemp(prefix=f"medianest-{prefix}-"),
+        MEDIANEST_LOG_LEVEL="warning",
+        MEDIANEST_API_RATE_LIMIT="1000000/minute",
+        MEDIANEST_LOGIN_RATE_LIMIT="1000/minute",
+    )
+    env.update(extra)
+    return env
+
+
+def create_admin(env: dict[str, str], username: str, password: str) -> None:
+    subprocess.run(
+        [MEDIANEST, "user", "create-admin", username],
+        env={**env, "MEDIANEST_PASSWORD": password},
+        check=True,
+        capture_output=True,
+    )
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``medianest serve`` on a free port, its output in ``serve.log`` of the data dir."""
+    port = free_port()
+    with (Path(env["MEDIANEST_DATA_DIR"]) / "serve.log").open("wb") as out:
+        proc = subprocess.Popen([MEDIANEST, "serve", "--port", str(port)], env=env, stdout=out, stderr=out)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+async def wait_ready(session: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"medianest serve exited with {proc.returncode}")
+        try:
+            async with session.get(url + "/health") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise SystemExit("medianest serve did not answer /health within 60 s")
+
+
+def verdict(value: float, target: float) -> str:
+    """``(target 50 ms, ratio 0.42)`` and ``OVER TARGET`` when it is."""
+    flag = "" if value <= target else "  OVER TARGET"
+    return f"(target {target:g} ms, ratio {value / target:.2f}){flag}"
