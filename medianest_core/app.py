@@ -15,7 +15,7 @@ from aiohttp.typedefs import Middleware
 from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from medianest_core import content, keys, notifications, search, ws
+from medianest_core import content, keys, notifications, search, service_settings, ws
 from medianest_core.auth import admin_views, setup
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.middleware import auth_middleware
@@ -146,6 +146,7 @@ def create_app(runtime: Runtime) -> web.Application:
         *ws.ROUTES,
         *content.ROUTES,
         *search.ROUTES,
+        *service_settings.ROUTES,
         *pages.ROUTES,
         *admin_pages.ROUTES,
     )

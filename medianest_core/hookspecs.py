@@ -94,6 +94,16 @@ def health_checks(ctx: PluginContext) -> Sequence[HealthCheck]:
 
 
 @hookspec
+def settings_test(ctx: PluginContext, settings: Any) -> HealthCheck:
+    """Return a check that tries ``settings`` (an instance of the plugin's settings class, perhaps not saved yet)
+    against the plugin's service: the admin's "test connection" button.
+
+    The core runs it once, cut at its ``timeout``; an exception or an overrun counts as "down", and the result's
+    message is shown to the admin. Build the check from ``settings``, never from ``ctx.settings``.
+    """
+
+
+@hookspec
 def nav_links(ctx: PluginContext) -> Sequence[NavLink]:
     """Return the plugin's entries for the navigation."""
 

@@ -185,6 +185,13 @@ class PluginHost:
             self.pm.unregister(record.plugin)
         record.fail(status, reason)
 
+    def restore(self, record: PluginRecord) -> None:
+        """Put back in service a plugin that was taken out for its settings, once they are good."""
+        if record.plugin is not None and not self.pm.is_registered(record.plugin):
+            self.pm.register(record.plugin, name=record.name)
+        record.status, record.reason = PluginStatus.LOADED, None
+        log.info("plugin_restored", plugin=record.name)
+
     def fail(self, record: PluginRecord, status: PluginStatus, reason: str) -> None:
         """Take a plugin out of service: its hooks are no longer called, its routes answer 503."""
         self._drop(record, status, reason)

@@ -242,8 +242,9 @@ async def prepare_database(runtime: Runtime, migrate: bool | None = None) -> db.
         migrate = url.startswith("sqlite")
     try:
         if migrate:
-            return await db.upgrade(runtime.engine, locations)
-        state = await db.migration_state(runtime.engine, locations)
+            state = await db.upgrade(runtime.engine, locations)
+        else:
+            state = await db.migration_state(runtime.engine, locations)
     except db.DatabaseError:
         raise
     except Exception as exc:
@@ -253,4 +254,8 @@ async def prepare_database(runtime: Runtime, migrate: bool | None = None) -> db.
             f"the database is not up to date (it has {state.describe('current')}; "
             f"this version needs {state.describe('wanted')}): run `medianest db upgrade`"
         )
+    # Only now can the values the admin saved in the browser join the plugins' settings.
+    from medianest_core.service_settings import apply_saved_settings
+
+    await apply_saved_settings(runtime)
     return state

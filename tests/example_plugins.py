@@ -102,6 +102,15 @@ class Greeter:
 
         return [HealthCheck("service", check, interval=0.05, timeout=1)]
 
+    @hookimpl
+    def settings_test(self, settings: GreeterSettings) -> HealthCheck:
+        async def check() -> HealthResult:
+            if settings.api_key is None or settings.api_key.get_secret_value() != "open-sesame":
+                return HealthResult(HealthState.DOWN, "the greeter refused the key")
+            return HealthResult(HealthState.UP, f"greeter says {settings.greeting}")
+
+        return HealthCheck("connection", check, timeout=1)
+
 
 class Rationed:
     """Spends a quota of 2 things per hour on ``POST /api/v1/rationed/things`` and on its page."""

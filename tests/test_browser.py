@@ -43,14 +43,18 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One ``medianest serve`` for the module, with the example plugin that spends a quota on its page."""
+    """One ``medianest serve`` for the module, with example plugins: one spends a quota on its page, one has
+    settings and a connection test."""
     root = tmp_path_factory.mktemp("browser")
     site = root / "site"
     install_fake_distribution(
         site,
-        "medianest-rationed",
-        {"rationed": "rationed_plugin:plugin"},
-        {"rationed_plugin": "from example_plugins import Rationed\nplugin = Rationed()\n"},
+        "medianest-examples",
+        {"rationed": "rationed_plugin:plugin", "greeter": "greeter_plugin:plugin"},
+        {
+            "rationed_plugin": "from example_plugins import Rationed\nplugin = Rationed()\n",
+            "greeter_plugin": "from example_plugins import Greeter\nplugin = Greeter()\n",
+        },
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
     env |= {
@@ -282,3 +286,27 @@ def test_friendly_pages_and_the_theme(server: Server, open_context: Any) -> None
     page.reload()
     expect(html).to_have_attribute("data-theme", "light")  # the choice is kept
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 249)"
+
+
+def test_admin_tests_and_saves_a_services_settings(server: Server, open_context: Any) -> None:
+    page = open_context().new_page()
+    sign_in(page, server, ADMIN)
+    page.goto(server.url + "/admin/services")
+    section = page.locator("#service-greeter")
+    key = section.get_by_label("api_key")
+    expect(key).to_have_attribute("type", "password")
+    expect(key).to_have_attribute("placeholder", "not set")
+    key.fill("wrong")
+    section.get_by_role("button", name="Test connection").click()
+    expect(section.locator(".test-result")).to_have_text(re.compile(r"^down · \d+ ms · the greeter refused the key$"))
+    key.fill("open-sesame")
+    section.get_by_label("retries").fill("4")
+    section.get_by_role("button", name="Test connection").click()
+    expect(section.locator(".test-result")).to_have_text(re.compile(r"^up · \d+ ms · greeter says hello$"))
+    with page.expect_navigation():
+        section.get_by_role("button", name="Save greeter").click()
+    section = page.locator("#service-greeter")
+    expect(section.get_by_label("api_key")).to_have_value("")  # a secret is never shown again
+    expect(section.get_by_label("api_key")).to_have_attribute("placeholder", re.compile("^•+ \\(set"))
+    expect(section.get_by_label("retries")).to_have_value("4")
+    expect(section.get_by_text("Saved values are waiting for a restart of MediaNest.")).to_be_visible()

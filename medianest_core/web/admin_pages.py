@@ -12,7 +12,7 @@ from typing import Final
 from aiohttp import web
 from sqlalchemy import func, or_, select
 
-from medianest_core import content, keys
+from medianest_core import content, keys, service_settings
 from medianest_core.audit import AuditAction
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode, path_id
@@ -152,10 +152,16 @@ async def content_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def services_page(request: web.Request) -> web.StreamResponse:
+    runtime = request.config_dict[keys.RUNTIME]
+    return await render(request, "admin/services.html", {"services": await service_settings.services(runtime)})
+
+
 ROUTES = (
     Route("GET", "/admin", admin_index, name="page-admin", access=Access.ADMIN),
     Route("GET", "/admin/users", users_page, name="page-admin-users", access=Access.ADMIN),
     Route("GET", "/admin/users/{id}", user_page, name="page-admin-user", access=Access.ADMIN),
+    Route("GET", "/admin/services", services_page, name="page-admin-services", access=Access.ADMIN),
     Route("GET", "/admin/plugins", plugins_page, name="page-admin-plugins", access=Access.ADMIN),
     Route("GET", "/admin/health", health_page, name="page-admin-health", access=Access.ADMIN),
     Route("GET", "/admin/audit", audit_page, name="page-admin-audit", access=Access.ADMIN),

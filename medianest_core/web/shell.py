@@ -40,6 +40,7 @@ CORE_NAV: Final = (
 )
 ADMIN_NAV: Final = (
     NavLink("Users", "/admin/users", icon="users", order=1),
+    NavLink("Services", "/admin/services", icon="server", order=2),
     NavLink("Plugins", "/admin/plugins", icon="plug", order=3),
     NavLink("Health", "/admin/health", icon="activity", order=4),
     NavLink("Audit log", "/admin/audit", icon="list", order=5),

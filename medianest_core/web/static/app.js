@@ -65,7 +65,7 @@
       const kind = el.dataset.type || (el.type === "checkbox" ? "bool" : "text");
       let value;
       if (kind === "bool") value = el.type === "checkbox" ? el.checked : el.value === "true";
-      else if (el.value === "" && el.dataset.empty === "null") value = null;
+      else if (el.value === "" && (el.dataset.empty === "null" || el.tagName === "SELECT")) value = null;
       else if (el.value === "" && el.dataset.empty === "skip") continue;
       else if (kind === "int") value = el.value === "" ? null : Number.parseInt(el.value, 10);
       else if (kind === "number") value = el.value === "" ? null : Number(el.value);
@@ -75,6 +75,10 @@
       setPath(body, el.name, value);
     }
     return body;
+  }
+  function wrapped(form) {
+    const body = formBody(form);
+    return form.dataset.wrap ? { [form.dataset.wrap]: body } : body;
   }
   function clearErrors(form) {
     const summary = form.querySelector(".form-error");
@@ -131,7 +135,7 @@
         buttons.forEach((b) => (b.disabled = true));
         try {
           const method = (form.dataset.method || "POST").toUpperCase();
-          const data = await api(method, form.dataset.api, method === "DELETE" ? undefined : formBody(form));
+          const data = await api(method, form.dataset.api, method === "DELETE" ? undefined : wrapped(form));
           if (form.dataset.reset !== undefined) form.reset();
           follow(form.dataset.then, data);
         } catch (failure) {
@@ -368,10 +372,35 @@
     }
   }
 
+  // ---- "Test connection": the form's values, saved or not, tried against the service -------------------------
+  function bindTests(root) {
+    for (const button of root.querySelectorAll("button[data-test]")) {
+      button.addEventListener("click", async () => {
+        const form = button.closest("form");
+        const out = form.querySelector(".test-result");
+        clearErrors(form);
+        button.disabled = true;
+        out.textContent = "Testing…";
+        out.className = "test-result";
+        try {
+          const result = await api("POST", button.dataset.test, wrapped(form));
+          out.classList.add("state", "state-" + result.state);
+          out.textContent = result.state + (result.latency_ms != null ? " · " + Math.round(result.latency_ms) + " ms" : "") + (result.message ? " · " + result.message : "");
+        } catch (failure) {
+          out.textContent = "";
+          showErrors(form, failure);
+        } finally {
+          button.disabled = false;
+        }
+      });
+    }
+  }
+
   function start() {
     bindTheme();
     bindForms(document);
     bindButtons(document);
+    bindTests(document);
     localTimes(document);
     runSearch();
     if (signedIn()) connect();
