@@ -261,7 +261,10 @@ class Showcase:
 
             return await render(request, "showcase.html", {"films": self.films})
 
-        return [Page("/", home, "Films")]
+        async def broken(request: web.Request) -> web.StreamResponse:
+            raise KeyError("password=hunter2 was in the way")
+
+        return [Page("/", home, "Films"), Page("/broken", broken, "Broken")]
 
     @hookimpl
     def web_assets(self) -> WebAssets:

@@ -34,6 +34,7 @@ from playwright.sync_api import (  # noqa: E402
     BrowserContext,
     Page,
     ViewportSize,
+    WebSocketRoute,
     expect,
     sync_playwright,
 )
@@ -310,3 +311,42 @@ def test_admin_tests_and_saves_a_services_settings(server: Server, open_context:
     expect(section.get_by_label("api_key")).to_have_attribute("placeholder", re.compile("^•+ \\(set"))
     expect(section.get_by_label("retries")).to_have_value("4")
     expect(section.get_by_text("Saved values are waiting for a restart of MediaNest.")).to_be_visible()
+
+
+def test_the_live_connection_comes_back_and_the_page_catches_up(server: Server, open_context: Any) -> None:
+    page = open_context().new_page()
+    live: list[WebSocketRoute] = []
+    reachable = [True]
+
+    def route(ws: WebSocketRoute) -> None:
+        if reachable[0]:
+            ws.connect_to_server()
+            live.append(ws)
+        else:
+            ws.close(code=1013, reason="try again later")
+
+    page.route_web_socket(re.compile(r"/ws$"), route)
+    sign_in(page, server, new_user(server))
+    expect(page.locator("#unread-badge")).to_be_hidden()
+
+    # The connection drops (as when MediaNest restarts) and cannot come back for a while.
+    reachable[0] = False
+    live[-1].close(code=1001, reason="going away")
+    status = page.locator("#live-status")
+    expect(status).to_have_attribute("data-state", "reconnecting")
+    expect(status).to_contain_text("Reconnecting")
+
+    # Meanwhile something happens that the page cannot hear about.
+    admin = open_context().new_page()
+    sign_in(admin, server, ADMIN)
+    admin.goto(server.url + "/admin")
+    admin.get_by_label("Title").fill("Missed while away")
+    admin.get_by_role("button", name="Send to everyone").click()
+    expect(admin.locator("#announced")).to_be_visible()
+    expect(page.locator("#unread-badge")).to_be_hidden()
+
+    # Back again: the page reconnects by itself and reads what it missed.
+    reachable[0] = True
+    expect(status).to_have_attribute("data-state", "live", timeout=20_000)
+    expect(page.locator("#unread-badge")).to_have_text("1")
+    expect(page.locator("#toasts .toast")).to_have_count(0)  # events in the gap are not replayed

@@ -277,6 +277,14 @@ async def test_dashboard_cards_never_break_the_page(medianest_client: Any) -> No
     assert (await client.get("/dashboard/cards/showcase/nope", headers=HTML)).status == 404
     assert (await client.get("/dashboard/cards/core/services", headers=HTML)).status == 200
 
+    resp = await client.get("/showcase/broken", headers=HTML)
+    page = await resp.text()
+    assert resp.status == 500
+    assert "<h1>Something went wrong on our side</h1>" in page
+    assert resp.headers["X-Request-ID"] in page
+    assert "hunter2" not in page
+    assert 'aria-label="Main"' in page
+
     page = await (await client.get("/showcase/", headers=HTML)).text()
     assert '<p id="count">13 films</p>' in page
     assert 'aria-label="Main"' in page
@@ -302,3 +310,25 @@ async def test_a_health_change_is_published_for_open_dashboards(medianest_client
         ("greeter", "service", "down", "unavailable"),
         ("greeter", "service", "up", "ok"),
     ]
+
+
+async def test_signing_in_works_without_script_too(medianest_client: Any) -> None:
+    client = await medianest_client()
+    await sign_in(client, "alice")
+    other = await medianest_client(browser_of=client)
+    resp = await other.post(
+        "/login?next=/profile", data={"username": "alice", "password": "wrong password"}, headers=HTML
+    )
+    page = await resp.text()
+    assert resp.status == 401
+    assert "Wrong username or password." in page
+    assert 'name="username" type="text" value="alice"' in page  # what was typed stays
+    assert "wrong password" not in page
+    resp = await other.post(
+        "/login?next=/profile",
+        data={"username": "alice", "password": "alice-password-123"},
+        headers=HTML,
+        allow_redirects=False,
+    )
+    assert (resp.status, resp.headers["Location"]) == (302, "/profile")
+    assert (await other.get("/profile", headers=HTML, allow_redirects=False)).status == 200

@@ -82,6 +82,11 @@ def user_doc(user: User) -> dict[str, Any]:
 
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
+    return web.json_response(await sign_in_with_password(request, body))
+
+
+async def sign_in_with_password(request: web.Request, body: LoginBody) -> dict[str, Any]:
+    """Check the password and start a new session; answers the user and the CSRF token, or raises ApiError."""
     runtime = request.config_dict[keys.RUNTIME]
     limits = request.config_dict[keys.LIMITS]
     await limits.hit(limits.login, "login", "ip", client_ip(request) or "unknown", what="sign-in attempts")
@@ -122,7 +127,7 @@ async def login(request: web.Request) -> web.Response:
     session[UID] = doc["id"]
     session[CSRF] = csrf
     session[REMEMBER] = body.remember
-    return web.json_response({"user": doc, "csrf_token": csrf})
+    return {"user": doc, "csrf_token": csrf}
 
 
 async def logout(request: web.Request) -> web.Response:

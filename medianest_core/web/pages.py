@@ -46,6 +46,10 @@ def _safe_next(value: str | None) -> str:
 async def login_page(request: web.Request) -> web.StreamResponse:
     if request.get(keys.PRINCIPAL) is not None:
         raise web.HTTPFound(_safe_next(request.query.get("next")))
+    return await _login_form(request)
+
+
+async def _login_form(request: web.Request, *, username: str = "", error: ApiError | None = None) -> web.StreamResponse:
     found = [("core", auth_views.PASSWORD_PROVIDER), *request.config_dict[keys.CONTRIBUTIONS].login_providers]
     found.sort(key=lambda item: (item[1].order, item[1].title))
     runtime = request.config_dict[keys.RUNTIME]
@@ -63,8 +67,25 @@ async def login_page(request: web.Request) -> web.StreamResponse:
             "password": password,
             "signed_out": "signed_out" in request.query,
             "needs_setup": not await admin_exists(request),
+            "username": username,
+            "error": error.message if error is not None else None,
         },
+        status=error.status if error is not None else 200,
+        headers=error.headers if error is not None else None,
     )
+
+
+async def login_form_post(request: web.Request) -> web.StreamResponse:
+    """The sign-in form without script: the same checks as the API, then on to where the person was going, or
+    the form again with the error and the username they typed."""
+    form = await request.post()
+    username = str(form.get("username", ""))
+    body = auth_views.LoginBody(username, str(form.get("password", "")), form.get("remember") == "on")
+    try:
+        await auth_views.sign_in_with_password(request, body)
+    except ApiError as exc:
+        return await _login_form(request, username=username, error=exc)
+    raise web.HTTPFound(_safe_next(request.query.get("next")))
 
 
 async def logout_page(request: web.Request) -> web.StreamResponse:
@@ -348,6 +369,7 @@ async def manifest(request: web.Request) -> web.StreamResponse:
 
 ROUTES = (
     Route("GET", "/login", login_page, name="page-login", access=Access.PUBLIC),
+    Route("POST", "/login", login_form_post, name="page-login-post", access=Access.PUBLIC),
     Route("POST", "/logout", logout_page, name="page-logout"),
     Route("GET", "/setup", setup_page, name="page-setup", access=Access.PUBLIC),
     Route("GET", "/", dashboard, name="page-dashboard"),

@@ -195,6 +195,7 @@ async def shell_context(request: web.Request) -> dict[str, Any]:
         "unread": await unread_count(request, who) if who is not None else 0,
         "theme": theme_of(request),
         "path": request.path,
+        "path_qs": request.path_qs,
         "query": request.query.get("q", "") if request.path == "/search" else "",
         "request_id": request.get(keys.REQUEST_ID, ""),
     }
