@@ -247,8 +247,18 @@ def _refuse(problems: dict[str, str]) -> None:
         raise ApiError(422, ErrorCode.VALIDATION_FAILED, next(iter(problems.values())), details={"fields": problems})
 
 
+def _audit_link(db: Any, request: web.Request, link_id: int, details: dict[str, Any]) -> None:
+    audit.record(
+        db,
+        AuditAction.CONTENT_CHANGED,
+        actor_id=require(request).user_id,
+        target=f"link:{link_id}",
+        details=details,
+        request=request,
+    )
+
+
 async def create_link(request: web.Request) -> web.Response:
-    who = require(request)
     body = await read_body(request, LinkBody)
     _refuse(_check_link(body.name, body.url, body.icon))
     runtime = request.config_dict[keys.RUNTIME]
@@ -262,20 +272,12 @@ async def create_link(request: web.Request) -> web.Response:
         )
         db.add(link)
         await db.flush()
-        audit.record(
-            db,
-            AuditAction.CONTENT_CHANGED,
-            actor_id=who.user_id,
-            target=f"link:{link.id}",
-            details={"created": link.name},
-            request=request,
-        )
+        _audit_link(db, request, link.id, {"created": link.name})
         doc = link_doc(link)
     return web.json_response(doc, status=201)
 
 
 async def update_link(request: web.Request) -> web.Response:
-    who = require(request)
     link_id = path_id(request, "link")
     body = await read_body(request, LinkChange)
     _refuse(_check_link(body.name, body.url, body.icon))
@@ -294,20 +296,12 @@ async def update_link(request: web.Request) -> web.Response:
             link.audience = body.audience.value
         if body.position is not None:
             link.position = body.position
-        audit.record(
-            db,
-            AuditAction.CONTENT_CHANGED,
-            actor_id=who.user_id,
-            target=f"link:{link.id}",
-            details={"updated": link.name},
-            request=request,
-        )
+        _audit_link(db, request, link.id, {"updated": link.name})
         doc = link_doc(link)
     return web.json_response(doc)
 
 
 async def delete_link(request: web.Request) -> web.Response:
-    who = require(request)
     link_id = path_id(request, "link")
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
@@ -315,14 +309,7 @@ async def delete_link(request: web.Request) -> web.Response:
         if link is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such link.")
         await db.delete(link)
-        audit.record(
-            db,
-            AuditAction.CONTENT_CHANGED,
-            actor_id=who.user_id,
-            target=f"link:{link_id}",
-            details={"deleted": link.name},
-            request=request,
-        )
+        _audit_link(db, request, link_id, {"deleted": link.name})
     return web.json_response({"deleted": True})
 
 

@@ -89,11 +89,11 @@ async def alert_admins(runtime: Runtime, title: str, body: str = "", level: Leve
     return await notify(runtime, [a for a in admins if a not in told], title, body, level)
 
 
-async def list_notifications(request: web.Request) -> web.Response:
-    who = require(request)
-    page, per_page = paging(request, default=20)
-    runtime = request.config_dict[keys.RUNTIME]
-    mine = Notification.user_id == who.user_id
+async def notifications_of(
+    runtime: Runtime, user_id: int, page: int, per_page: int
+) -> tuple[int, int, list[Notification]]:
+    """One page of a person's notifications (unread first, then newest first), how many in all, how many unread."""
+    mine = Notification.user_id == user_id
     async with runtime.sessions() as db:
         total = await db.scalar(select(func.count()).select_from(Notification).where(mine))
         unread = await db.scalar(
@@ -108,6 +108,13 @@ async def list_notifications(request: web.Request) -> web.Response:
                 .limit(per_page)
             )
         ).all()
+    return int(total or 0), int(unread or 0), list(rows)
+
+
+async def list_notifications(request: web.Request) -> web.Response:
+    who = require(request)
+    page, per_page = paging(request, default=20)
+    total, unread, rows = await notifications_of(request.config_dict[keys.RUNTIME], who.user_id, page, per_page)
     return web.json_response(
         {
             "notifications": [notification_doc(r) for r in rows],

@@ -4,11 +4,11 @@ audit log. There is always at least one active admin: the last one cannot be dem
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from aiohttp import web
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
@@ -19,6 +19,9 @@ from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.events import UserDeleted
 from medianest_core.models import AuditEntry, QuotaOverride, Role, User, UserStatus
 from medianest_core.types import Access, Route
+
+if TYPE_CHECKING:
+    from medianest_core.runtime import Runtime
 
 MAX_PER_PAGE = 200
 
@@ -46,10 +49,7 @@ def admin_user_doc(user: User) -> dict[str, Any]:
 
 async def list_users(request: web.Request) -> web.Response:
     page, per_page = paging(request)
-    query = select(User)
-    if text := request.query.get("q", "").strip():
-        like = f"%{text.lower()}%"
-        query = query.where(or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like)))
+    query = users_matching(request.query.get("q", "").strip())
     for name, column, kind in (("role", User.role, Role), ("status", User.status, UserStatus)):
         if value := request.query.get(name):
             try:
@@ -254,6 +254,31 @@ def _time(request: web.Request, name: str) -> datetime | None:
         raise ApiError(400, ErrorCode.BAD_REQUEST, f"{name} must be an ISO 8601 time.") from None
 
 
+async def audit_entries(runtime: Runtime, query: Select[AuditEntry], page: int, per_page: int) -> tuple[int, list[Any]]:
+    """One page of audit entries (newest first) with the actor's username, and how many there are in all."""
+    async with runtime.sessions() as db:
+        total = int(await db.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        rows = (
+            await db.execute(
+                query.add_columns(User.username)
+                .outerjoin(User, User.id == AuditEntry.actor_id)
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                .offset((page - 1) * per_page)
+                .limit(per_page)
+            )
+        ).all()
+    return total, list(rows)
+
+
+def users_matching(text: str) -> Select[User]:
+    """Accounts whose username or display name contains ``text`` (any case)."""
+    query = select(User)
+    if text:
+        like = f"%{text.lower()}%"
+        query = query.where(or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like)))
+    return query
+
+
 async def audit_log(request: web.Request) -> web.Response:
     page, per_page = paging(request)
     query = select(AuditEntry)
@@ -271,18 +296,7 @@ async def audit_log(request: web.Request) -> web.Response:
         query = query.where(AuditEntry.at >= since)
     if until := _time(request, "until"):
         query = query.where(AuditEntry.at < until)
-    runtime = request.config_dict[keys.RUNTIME]
-    async with runtime.sessions() as db:
-        total = await db.scalar(select(func.count()).select_from(query.subquery()))
-        rows = (
-            await db.execute(
-                query.add_columns(User.username)
-                .outerjoin(User, User.id == AuditEntry.actor_id)
-                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                .offset((page - 1) * per_page)
-                .limit(per_page)
-            )
-        ).all()
+    total, rows = await audit_entries(request.config_dict[keys.RUNTIME], query, page, per_page)
     entries = [
         {
             "id": entry.id,

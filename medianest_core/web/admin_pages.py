@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Final
 
 from aiohttp import web
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from medianest_core import content, keys, service_settings
 from medianest_core.audit import AuditAction
+from medianest_core.auth.admin_views import audit_entries, users_matching
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode, path_id
 from medianest_core.models import AuditEntry, QuotaOverride, Role, User, UserStatus
@@ -32,10 +33,7 @@ async def admin_index(request: web.Request) -> web.StreamResponse:
 async def users_page(request: web.Request) -> web.StreamResponse:
     page = page_number(request)
     text = request.query.get("q", "").strip()[:150]
-    query = select(User)
-    if text:
-        like = f"%{text.lower()}%"
-        query = query.where(or_(func.lower(User.username).like(like), func.lower(User.display_name).like(like)))
+    query = users_matching(text)
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions() as db:
         total = int(await db.scalar(select(func.count()).select_from(query.subquery())) or 0)
@@ -115,18 +113,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         if action not in {a.value for a in AuditAction}:
             raise ApiError(400, ErrorCode.BAD_REQUEST, f"Unknown action {action[:64]!r}.")
         query = query.where(AuditEntry.action == action)
-    runtime = request.config_dict[keys.RUNTIME]
-    async with runtime.sessions() as db:
-        total = int(await db.scalar(select(func.count()).select_from(query.subquery())) or 0)
-        rows = (
-            await db.execute(
-                query.add_columns(User.username)
-                .outerjoin(User, User.id == AuditEntry.actor_id)
-                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                .offset((page - 1) * AUDIT_PER_PAGE)
-                .limit(AUDIT_PER_PAGE)
-            )
-        ).all()
+    total, rows = await audit_entries(request.config_dict[keys.RUNTIME], query, page, AUDIT_PER_PAGE)
     return await render(
         request,
         "admin/audit.html",

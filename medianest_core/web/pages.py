@@ -15,14 +15,15 @@ from typing import Any, Final
 import attrs
 import structlog
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from medianest_core import content, keys
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.principal import require
 from medianest_core.auth.setup import admin_exists
 from medianest_core.errors import ApiError, ErrorCode
-from medianest_core.models import ApiToken, Notification, User
+from medianest_core.models import ApiToken, User
+from medianest_core.notifications import notifications_of
 from medianest_core.plugins import PluginStatus
 from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route
 from medianest_core.web.shell import render, render_fragment
@@ -233,18 +234,7 @@ async def notifications_page(request: web.Request) -> web.StreamResponse:
     who = require(request)
     page = page_number(request)
     runtime = request.config_dict[keys.RUNTIME]
-    mine = Notification.user_id == who.user_id
-    async with runtime.sessions() as db:
-        total = int(await db.scalar(select(func.count()).select_from(Notification).where(mine)) or 0)
-        rows = (
-            await db.scalars(
-                select(Notification)
-                .where(mine)
-                .order_by(Notification.read_at.is_not(None), Notification.created_at.desc(), Notification.id.desc())
-                .offset((page - 1) * NOTIFICATIONS_PER_PAGE)
-                .limit(NOTIFICATIONS_PER_PAGE)
-            )
-        ).all()
+    total, _, rows = await notifications_of(runtime, who.user_id, page, NOTIFICATIONS_PER_PAGE)
     return await render(
         request,
         "notifications.html",

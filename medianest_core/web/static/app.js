@@ -148,6 +148,13 @@
     }
   }
 
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
   // ---- Unread badge and toasts ----------------------------------------------------------------------------
   function setUnread(count) {
     const badge = document.getElementById("unread-badge");
@@ -167,14 +174,8 @@
     const box = document.createElement(note.link ? "a" : "div");
     box.className = "toast level-" + (note.level || "info");
     if (note.link && note.link.startsWith("/")) box.href = note.link;
-    const title = document.createElement("strong");
-    title.textContent = note.title;
-    box.appendChild(title);
-    if (note.body) {
-      const body = document.createElement("p");
-      body.textContent = note.body;
-      box.appendChild(body);
-    }
+    box.appendChild(el("strong", "", note.title));
+    if (note.body) box.appendChild(el("p", "", note.body));
     holder.appendChild(box);
     setTimeout(() => box.remove(), 8000);
   }
@@ -309,16 +310,9 @@
     } else {
       title.textContent = note.title;
     }
-    const time = document.createElement("span");
-    time.className = "muted";
-    time.textContent = "just now";
-    head.append(title, time);
+    head.append(title, el("span", "muted", "just now"));
     item.appendChild(head);
-    if (note.body) {
-      const body = document.createElement("p");
-      body.textContent = note.body;
-      item.appendChild(body);
-    }
+    if (note.body) item.appendChild(el("p", "", note.body));
     list.prepend(item);
   });
 
