@@ -20,6 +20,7 @@ import structlog
 from medianest_core import db
 from medianest_core.events import ServiceStatusChanged
 from medianest_core.jobs import broker_health
+from medianest_core.models import ServiceStatus
 from medianest_core.plugins import PluginStatus
 from medianest_core.types import HealthCheck, HealthResult, HealthState
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("medianest.health")
 
 CORE_TIMEOUT = 3.0
+STORE_EVERY = 30.0
 
 
 @attrs.define
@@ -38,6 +40,14 @@ class CheckState:
     result: HealthResult = HealthResult(HealthState.UNKNOWN, "not checked yet")
     checked_at: datetime | None = None
     last_success_at: datetime | None = None
+    last_error: str | None = None
+    changed_at: datetime | None = None
+    stored_at: float = float("-inf")
+
+    @property
+    def key(self) -> str:
+        """The service's name in the status table: ``<plugin>/<check>``."""
+        return f"{self.plugin}/{self.check.name}"
 
 
 async def run_check(check: HealthCheck) -> HealthResult:
@@ -70,7 +80,14 @@ class HealthMonitor:
                 return
             result = await run_check(state.check)
             now = datetime.now(UTC)
-            if result.state != state.result.state:
+            before = state.result.state
+            changed = result.state != before
+            state.result, state.checked_at = result, now
+            if result.state is HealthState.UP:
+                state.last_success_at = now
+            else:
+                state.last_error = result.message
+            if changed:
                 log.info(
                     "health_changed",
                     plugin=state.plugin,
@@ -78,15 +95,53 @@ class HealthMonitor:
                     state=result.state.value,
                     message=result.message,
                 )
-            changed = result.state != state.result.state
-            state.result, state.checked_at = result, now
-            if result.state is HealthState.UP:
-                state.last_success_at = now
-            if changed:
-                await self.runtime.events.publish(
-                    ServiceStatusChanged(state.plugin, state.check.name, result.state.value, _public_message(result))
-                )
+                state.changed_at = now
+            try:
+                await self._store(state, changed)
+                if changed:
+                    await self._announce(state, before)
+            except Exception:
+                log.exception("health_store_failed", plugin=state.plugin, check=state.check.name)
             await asyncio.sleep(state.check.interval)
+
+    async def _store(self, state: CheckState, changed: bool) -> None:
+        """Keep the last result in the service status table (for every process and across restarts): at each
+        change, and otherwise at most every ``STORE_EVERY`` seconds."""
+        now = time.monotonic()
+        if not changed and now - state.stored_at < STORE_EVERY:
+            return
+        state.stored_at = now
+        async with self.runtime.sessions.begin() as db:
+            row = await db.get(ServiceStatus, state.key)
+            if row is None:
+                row = ServiceStatus(service=state.key, state=state.result.state.value)
+                db.add(row)
+            row.state = state.result.state.value
+            row.latency_ms = state.result.latency_ms
+            row.message = state.result.message
+            row.checked_at = state.checked_at
+            row.last_success_at = state.last_success_at or row.last_success_at
+            row.last_error = state.last_error or row.last_error
+            if changed or row.changed_at is None:
+                row.changed_at = state.changed_at or state.checked_at
+
+    async def _announce(self, state: CheckState, before: HealthState) -> None:
+        """Open dashboards learn of every change; admins are told when a service goes down and when it is back."""
+        result = state.result
+        await self.runtime.events.publish(
+            ServiceStatusChanged(state.plugin, state.check.name, result.state.value, _public_message(result))
+        )
+        from medianest_core import notifications
+
+        name = state.plugin if state.check.name == "service" else f"{state.plugin} ({state.check.name})"
+        if result.state is HealthState.DOWN:
+            await notifications.alert_admins(
+                self.runtime, f"{name} is down", result.message or "", notifications.Level.ERROR
+            )
+        elif result.state is HealthState.UP and before is HealthState.DOWN:
+            await notifications.alert_admins(
+                self.runtime, f"{name} is back", "It answers again.", notifications.Level.INFO
+            )
 
     def start(self) -> None:
         for state in self.states:

@@ -37,6 +37,7 @@ from medianest_core.types import (
     WebAssets,
     WsCommand,
 )
+from medianest_core.upstream import UpstreamConfig, UpstreamPool
 
 log = structlog.get_logger("medianest.runtime")
 
@@ -88,6 +89,7 @@ class Runtime:
     metrics: CollectorRegistry
     jobs: Jobs
     events: EventBus
+    upstreams: UpstreamPool
     contexts: dict[str, PluginContext] = attrs.field(factory=dict)
     started: list[str] = attrs.field(factory=list)
     _shutdowns: dict[str, Callable[[], Awaitable[None]]] = attrs.field(factory=dict, alias="_shutdowns")
@@ -111,6 +113,7 @@ class Runtime:
                 keyring=self.keyring,
                 events=self.events,
                 jobs=self.jobs,
+                upstreams=self.upstreams,
             )
             self.contexts[record.name] = ctx
         return ctx
@@ -200,6 +203,7 @@ class Runtime:
         self.started.clear()
 
     async def close(self) -> None:
+        await self.upstreams.close()
         await self.engine.dispose()
 
 
@@ -223,6 +227,14 @@ def build_runtime(loaded: LoadedSettings, entry_points: Iterable[EntryPointLike]
         metrics=registry,
         jobs=create_broker(settings),
         events=EventBus(),
+        upstreams=UpstreamPool(
+            UpstreamConfig(
+                connect_timeout=settings.upstream_connect_timeout,
+                timeout=settings.upstream_timeout,
+                breaker_failures=settings.upstream_breaker_failures,
+                breaker_reset=settings.upstream_breaker_reset,
+            )
+        ),
     )
     from medianest_core.jobrunner import JobRunner
 

@@ -175,6 +175,7 @@ async def apply_saved_settings(runtime: Runtime) -> None:
         if record.status is PluginStatus.BAD_SETTINGS:
             runtime.plugins.restore(record)
         record.settings = settings
+        runtime.contexts.pop(record.name, None)  # a context made before holds the settings of the file alone
         log.debug("saved_settings_applied", plugin=record.name, keys=sorted(mine))
 
 

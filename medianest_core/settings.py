@@ -291,6 +291,10 @@ class Settings:
     job_heartbeat_timeout: float = attrs.field(default=60.0)
     api_rate_limit: str = attrs.field(default="100/minute")
     login_rate_limit: str = attrs.field(default="10/minute")
+    upstream_connect_timeout: float = attrs.field(default=3.0)
+    upstream_timeout: float = attrs.field(default=10.0)
+    upstream_breaker_failures: int = attrs.field(default=5)
+    upstream_breaker_reset: float = attrs.field(default=30.0)
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
     @port.validator
@@ -321,6 +325,22 @@ class Settings:
     def _check_queue(self, _: attrs.Attribute[int], value: int) -> None:
         if value < 8:
             raise InvalidValue("ws_queue_size", f"expected at least 8, got {value}")
+
+    @upstream_connect_timeout.validator
+    @upstream_timeout.validator
+    def _check_upstream_timeout(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if not 0.1 <= value <= 120:
+            raise InvalidValue(attribute.name, f"expected 0.1 to 120 seconds, got {value:g}")
+
+    @upstream_breaker_failures.validator
+    def _check_breaker_failures(self, _: attrs.Attribute[int], value: int) -> None:
+        if value < 1:
+            raise InvalidValue("upstream_breaker_failures", f"expected at least 1, got {value}")
+
+    @upstream_breaker_reset.validator
+    def _check_breaker_reset(self, _: attrs.Attribute[float], value: float) -> None:
+        if not 1 <= value <= 3600:
+            raise InvalidValue("upstream_breaker_reset", f"expected 1 to 3600 seconds, got {value:g}")
 
     @api_rate_limit.validator
     @login_rate_limit.validator

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from medianest_core.events import EventBus
     from medianest_core.jobs import Jobs
     from medianest_core.settings import Settings
+    from medianest_core.upstream import UpstreamPool
 
 
 class Access(enum.StrEnum):
@@ -300,3 +301,4 @@ class PluginContext:
     keyring: Keyring | None = None
     events: EventBus | None = None
     jobs: Jobs | None = None
+    upstreams: UpstreamPool | None = None

@@ -1,0 +1,244 @@
+"""The resilient client plugins use for their services, against a small misbehaving server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import attrs
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from conftest import free_port
+from example_plugins import Greeter
+from sqlalchemy import select
+
+from medianest_core import keys
+from medianest_core.models import Notification, ServiceStatus
+from medianest_core.testing import entry_point, sign_in
+from medianest_core.upstream import (
+    AuthFailed,
+    BadResponse,
+    BreakerState,
+    NotFound,
+    Unavailable,
+    Upstream,
+    UpstreamConfig,
+)
+
+FAST = UpstreamConfig(connect_timeout=1, timeout=2, attempts=3, wait_initial=0.01, wait_max=0.05, breaker_failures=3)
+
+
+@attrs.frozen
+class Identity:
+    name: str
+    version: str
+    sections: int = 0
+
+
+class Fake:
+    """A service whose answers the test scripts: each path has a list of answers, the last one repeats."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.script: dict[str, list[Callable[[web.Request], Any]]] = {}
+
+    def on(self, path: str, *answers: Callable[[web.Request], Any]) -> None:
+        self.script[path] = list(answers)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.calls.append(request.path)
+        answers = self.script.get(request.path)
+        if not answers:
+            raise web.HTTPNotFound()
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        result = answer(request)
+        if asyncio.iscoroutine(result):
+            result = await result
+        assert isinstance(result, web.StreamResponse)
+        return result
+
+
+def breaker_state(client: Upstream) -> str:
+    return client.breaker.state.value
+
+
+def status(code: int, **headers: str) -> Callable[[web.Request], web.Response]:
+    return lambda _: web.Response(status=code, headers=headers, text="nope")
+
+
+def ok(doc: Any) -> Callable[[web.Request], web.Response]:
+    return lambda _: web.json_response(doc)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[Fake, str]]:
+    service = Fake()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", service.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield service, str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+@pytest.fixture
+async def client(fake: tuple[Fake, str]) -> AsyncIterator[Upstream]:
+    made = Upstream("plex", fake[1], config=FAST, secrets=["s3cret-token"])
+    yield made
+    await made.close()
+
+
+async def test_answers_are_structured_and_extra_fields_ignored(fake: tuple[Fake, str], client: Upstream) -> None:
+    service, _ = fake
+    service.on("/identity", ok({"name": "Home", "version": "1.41", "sections": 3, "extra": {"x": 1}}))
+    assert await client.request("GET", "/identity", expect=Identity) == Identity("Home", "1.41", 3)
+    service.on("/identity", ok({"name": "Home"}))
+    with pytest.raises(BadResponse) as info:
+        await client.request("GET", "/identity", expect=Identity)
+    assert "version" in str(info.value)
+    assert str(info.value).startswith("plex: unexpected answer")
+    service.on("/identity", lambda _: web.Response(text="<html>login</html>", content_type="text/html"))
+    with pytest.raises(BadResponse, match=r"not JSON \(text/html\)"):
+        await client.request("GET", "/identity")
+
+
+async def test_client_errors_are_not_retried(fake: tuple[Fake, str], client: Upstream) -> None:
+    service, _ = fake
+    for code, kind in ((401, AuthFailed), (403, AuthFailed), (404, NotFound), (400, BadResponse), (422, BadResponse)):
+        service.calls.clear()
+        service.on("/thing", status(code))
+        with pytest.raises(kind) as info:
+            await client.request("GET", "/thing?X-Plex-Token=s3cret-token")
+        assert service.calls == ["/thing"], code
+        assert "s3cret-token" not in str(info.value)
+        assert "GET /thing" in str(info.value)
+    assert client.breaker.state is BreakerState.CLOSED  # the service answered: it is up
+
+
+async def test_transient_failures_are_retried_with_backoff(fake: tuple[Fake, str], client: Upstream) -> None:
+    service, _ = fake
+    service.on("/busy", status(503), status(502), ok({"fine": True}))
+    assert await client.request("GET", "/busy") == {"fine": True}
+    assert service.calls == ["/busy"] * 3
+
+    service.calls.clear()
+    service.on("/slow-down", status(429, **{"Retry-After": "1"}), ok([1, 2]))
+    started = time.monotonic()
+    assert await client.request("GET", "/slow-down") == [1, 2]
+    assert time.monotonic() - started >= 0.9  # the service's Retry-After, not the 10 ms backoff
+    assert len(service.calls) == 2
+
+    service.calls.clear()
+    service.on("/down", status(503))
+    with pytest.raises(Unavailable, match=r"^plex: GET /down answered 503"):
+        await client.request("GET", "/down")
+    assert len(service.calls) == FAST.attempts
+
+
+async def test_a_service_that_never_answers_is_cut_at_the_timeout(fake: tuple[Fake, str]) -> None:
+    service, base = fake
+
+    async def hang(_: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    service.on("/hang", hang)
+    client = Upstream("plex", base, config=attrs.evolve(FAST, timeout=0.3, attempts=2))
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="no answer within the time limit"):
+        await client.request("GET", "/hang")
+    assert time.monotonic() - started < 1.5
+    await client.close()
+
+    refused = Upstream("plex", f"http://127.0.0.1:{free_port()}", config=FAST)
+    with pytest.raises(Unavailable, match="cannot connect"):
+        await refused.request("GET", "/identity")
+    await refused.close()
+
+
+async def test_the_breaker_opens_and_closes_again(fake: tuple[Fake, str]) -> None:
+    service, base = fake
+    now = [1000.0]
+    client = Upstream("plex", base, config=attrs.evolve(FAST, attempts=1, breaker_reset=30), clock=lambda: now[0])
+    service.on("/identity", status(503))
+    for _ in range(FAST.breaker_failures):
+        with pytest.raises(Unavailable):
+            await client.request("GET", "/identity")
+    assert breaker_state(client) == "open"
+    calls = len(service.calls)
+    with pytest.raises(Unavailable, match=r"trying again in 30 s"):
+        await client.request("GET", "/identity")
+    assert len(service.calls) == calls  # not even tried
+
+    now[0] += 31
+    service.on("/identity", ok({"name": "Home", "version": "1.41"}))
+    assert (await client.request("GET", "/identity", expect=Identity)).name == "Home"
+    assert breaker_state(client) == "closed"
+
+    # A failed trial opens it again at once.
+    service.on("/identity", status(503))
+    for _ in range(FAST.breaker_failures):
+        with pytest.raises(Unavailable):
+            await client.request("GET", "/identity")
+    now[0] += 31
+    with pytest.raises(Unavailable, match="answered 503"):
+        await client.request("GET", "/identity")
+    assert breaker_state(client) == "open"
+    await client.close()
+
+
+async def test_the_cache_serves_the_last_good_value_while_the_service_fails(
+    fake: tuple[Fake, str], client: Upstream
+) -> None:
+    service, _ = fake
+    service.on("/sections", ok({"count": 3}))
+
+    async def sections() -> Any:
+        return await client.request("GET", "/sections")
+
+    first = await client.cached("sections", 0.2, sections)
+    assert (first.value, first.stale) == ({"count": 3}, False)
+    again = await client.cached("sections", 0.2, sections)
+    assert again.fetched_at == first.fetched_at
+    assert service.calls == ["/sections"]
+
+    service.on("/sections", status(503))
+    await asyncio.sleep(0.25)
+    stale = await client.cached("sections", 0.2, sections)
+    assert (stale.value, stale.stale) == ({"count": 3}, True)
+    assert stale.error is not None
+    assert "503" in stale.error
+    assert stale.age >= 0.25
+    with pytest.raises(Unavailable):
+        await client.cached("other", 0.2, sections)  # nothing stored yet: the error itself
+
+
+async def test_service_status_is_stored_and_admins_hear_of_down_and_back(medianest_client: Any) -> None:
+    greeter = Greeter()
+    client = await medianest_client(entry_points=[entry_point("greeter", greeter)])
+    admin = await sign_in(client, "root", role="admin")
+    runtime = client.app[keys.RUNTIME]
+    await asyncio.sleep(0.2)
+    greeter.healthy = False
+    await asyncio.sleep(0.3)
+    async with runtime.sessions() as db:
+        row = await db.get(ServiceStatus, "greeter/service")
+    assert row is not None
+    assert row.state == "down"
+    assert row.last_success_at is not None
+    assert "refused the connection" in (row.last_error or "")
+    greeter.healthy = True
+    await asyncio.sleep(0.3)
+    async with runtime.sessions() as db:
+        row = await db.get(ServiceStatus, "greeter/service")
+        titles = (
+            await db.scalars(
+                select(Notification.title).where(Notification.user_id == admin.user_id).order_by(Notification.id)
+            )
+        ).all()
+    assert row is not None
+    assert row.state == "up"
+    assert titles == ["greeter is down", "greeter is back"]
