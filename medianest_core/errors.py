@@ -25,6 +25,7 @@ class ErrorCode(enum.StrEnum):
     INTERNAL_ERROR = "internal_error"
     PLUGIN_UNAVAILABLE = "plugin_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    BAD_GATEWAY = "bad_gateway"
 
 
 STATUS_CODES: Mapping[int, ErrorCode] = {
@@ -38,6 +39,7 @@ STATUS_CODES: Mapping[int, ErrorCode] = {
     422: ErrorCode.VALIDATION_FAILED,
     429: ErrorCode.RATE_LIMITED,
     500: ErrorCode.INTERNAL_ERROR,
+    502: ErrorCode.BAD_GATEWAY,
     503: ErrorCode.SERVICE_UNAVAILABLE,
 }
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
-from sqlalchemy import Column, Table, select, update
+from sqlalchemy import Column, Table, inspect, select, update
 
 from medianest_core.crypto import Keyring, key_id, new_key, pending_path, write_key_file
 from medianest_core.models import Base
@@ -57,7 +57,11 @@ async def rotate_key(runtime: Runtime, announce: Callable[[bytes], None] | None 
     target = Keyring(current=fresh, source=ring.source)
     count = 0
     async with runtime.sessions.begin() as session:
+        conn = await session.connection()
+        present = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         for table, column in encrypted_columns():
+            if table.name not in present:  # a plugin's table whose migrations this database never ran
+                continue
             pk = list(table.primary_key.columns)
             rows = (await session.execute(select(*pk, column).where(column.isnot(None)))).all()
             context = context_of(table, column)

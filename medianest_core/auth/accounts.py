@@ -66,3 +66,43 @@ async def create_local_user(
         request=request,
     )
     return user
+
+
+def _usable(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.@-]+", "-", name.strip()).strip("-_.@")[:140]
+    return cleaned or "user"
+
+
+async def create_external_user(
+    db: AsyncSession,
+    wanted: str,
+    role: Role,
+    *,
+    provider: str,
+    display_name: str | None = None,
+    email: str | None = None,
+    request: web.Request | None = None,
+) -> User:
+    """Add an account that signs in through another service (Plex, say): no password. Its username is
+    ``wanted`` made valid, with ``-2``, ``-3``… when a local account already has it. Audited."""
+    base = _usable(wanted)
+    username = base
+    for n in range(2, 1000):
+        taken = await db.scalar(
+            select(func.count()).select_from(User).where(func.lower(User.username) == username.lower())
+        )
+        if not taken:
+            break
+        username = f"{base}-{n}"
+    user = User(username=username, role=role, display_name=display_name, email=email, password_hash=None)
+    db.add(user)
+    await db.flush()
+    audit.record(
+        db,
+        AuditAction.USER_CREATED,
+        actor_id=user.id,
+        target=f"user:{user.id}",
+        details={"username": username, "role": role.value, "by": provider},
+        request=request,
+    )
+    return user

@@ -12,15 +12,13 @@ from datetime import UTC, datetime
 import attrs
 import structlog
 from aiohttp import web
-from aiohttp_session import new_session
 from sqlalchemy import func, select
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import AccountError, create_local_user
 from medianest_core.auth.net import client_ip
-from medianest_core.auth.sessions import CSRF, REMEMBER, UID, new_csrf_token
-from medianest_core.auth.views import read_body, user_doc
+from medianest_core.auth.views import begin_session, read_body, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import Role, User, UserStatus
 from medianest_core.types import Access, Route
@@ -87,9 +85,7 @@ async def first_admin(request: web.Request) -> web.Response:
     except AccountError as exc:
         raise ApiError(422, ErrorCode.VALIDATION_FAILED, str(exc), details={"fields": {exc.field: str(exc)}}) from None
     holder.clear()
-    session = await new_session(request)
-    csrf = new_csrf_token()
-    session[UID], session[CSRF], session[REMEMBER] = doc["id"], csrf, False
+    csrf = await begin_session(request, doc["id"])
     log.info("setup_done", admin=doc["username"])
     return web.json_response({"user": doc, "csrf_token": csrf}, status=201)
 

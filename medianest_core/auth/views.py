@@ -118,16 +118,21 @@ async def sign_in_with_password(request: web.Request, body: LoginBody) -> dict[s
             doc = user_doc(user)
     if failure is not None:
         raise failure
-    # A new session id at every sign-in: a session id planted before cannot be carried over.
+    return {"user": doc, "csrf_token": await begin_session(request, doc["id"], body.remember)}
+
+
+async def begin_session(request: web.Request, user_id: int, remember: bool = False) -> str:
+    """Sign ``user_id`` in on this browser with a new session (never one planted before); returns its CSRF
+    token. Login providers call it once they know who the person is."""
     old = await get_session(request)
     if old.get(ROW):
         await request.config_dict[keys.SESSION_STORE].delete(str(old[ROW]))
     session = await new_session(request)
     csrf = new_csrf_token()
-    session[UID] = doc["id"]
+    session[UID] = user_id
     session[CSRF] = csrf
-    session[REMEMBER] = body.remember
-    return {"user": doc, "csrf_token": csrf}
+    session[REMEMBER] = remember
+    return csrf
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -1,0 +1,325 @@
+"""Clients of plex.tv (PIN sign-in, accounts, who may use the server) and of the Plex Media Server (libraries,
+items, collections, search, images, scans), on the core's resilient upstream client.
+
+Every call asks for JSON (``Accept: application/json``) and structures the ``MediaContainer`` envelope into the
+attrs classes below; fields keep Plex's own names. Tokens travel in the ``X-Plex-Token`` header, never in a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
+
+import attrs
+
+from medianest_core.upstream import NotFound, Upstream
+
+T = TypeVar("T")
+
+
+def plex_headers(product: str, client_id: str, version: str) -> dict[str, str]:
+    """How MediaNest introduces itself to Plex: the product shown in the person's authorized devices, and a
+    client identifier generated once and kept."""
+    return {
+        "Accept": "application/json",
+        "X-Plex-Product": product,
+        "X-Plex-Client-Identifier": client_id,
+        "X-Plex-Version": version,
+        "X-Plex-Platform": "Web",
+        "X-Plex-Device": "MediaNest",
+        "X-Plex-Device-Name": product,
+        "X-Plex-Provides": "controller",
+    }
+
+
+# ---- plex.tv ----------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Pin:
+    id: int
+    code: str
+    expiresIn: int = 0
+    expiresAt: str | None = None
+    authToken: str | None = None
+
+
+@attrs.frozen
+class PlexAccount:
+    id: int
+    uuid: str
+    username: str
+    title: str = ""
+    email: str | None = None
+    thumb: str | None = None
+
+
+@attrs.frozen
+class Resource:
+    name: str
+    clientIdentifier: str
+    provides: str = ""
+    owned: bool = False
+    accessToken: str | None = None
+    sourceTitle: str | None = None
+
+
+class PlexTv:
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+
+    async def create_pin(self, strong: bool) -> Pin:
+        path = "/api/v2/pins?strong=true" if strong else "/api/v2/pins"
+        pin: Pin = await self.upstream.request("POST", path, expect=Pin)
+        return pin
+
+    async def check_pin(self, pin_id: int) -> Pin | None:
+        """The PIN now; ``None`` once it has expired (plex.tv forgets it)."""
+        try:
+            pin: Pin = await self.upstream.request("GET", f"/api/v2/pins/{pin_id}", expect=Pin)
+        except NotFound:
+            return None
+        return pin
+
+    async def account(self, token: str) -> PlexAccount:
+        account: PlexAccount = await self.upstream.request(
+            "GET", "/api/v2/user", headers={"X-Plex-Token": token}, expect=PlexAccount
+        )
+        return account
+
+    async def resources(self, token: str) -> list[Resource]:
+        found: list[Resource] = await self.upstream.request(
+            "GET",
+            "/api/v2/resources?includeHttps=1&includeRelay=1",
+            headers={"X-Plex-Token": token},
+            expect=list[Resource],
+        )
+        return found
+
+
+def auth_app_url(client_id: str, code: str, product: str) -> str:
+    """Where the person approves MediaNest in the Plex app (for a strong PIN)."""
+    params = {"clientID": client_id, "code": code, "context[device][product]": product}
+    return "https://app.plex.tv/auth#?" + urlencode(params)
+
+
+# ---- Plex Media Server ------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Envelope(Generic[T]):
+    MediaContainer: T
+
+
+@attrs.frozen
+class Identity:
+    machineIdentifier: str
+    version: str = ""
+
+
+@attrs.frozen
+class ServerInfo:
+    machineIdentifier: str
+    friendlyName: str = ""
+    version: str = ""
+    platform: str = ""
+    platformVersion: str = ""
+
+
+@attrs.frozen
+class Location:
+    path: str
+    id: int | None = None
+
+
+@attrs.frozen
+class Section:
+    key: str
+    title: str
+    type: str
+    thumb: str | None = None
+    art: str | None = None
+    Location: list[Location] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Part:
+    file: str | None = None
+
+
+@attrs.frozen
+class Media:
+    Part: list[Part] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Item:
+    ratingKey: str
+    title: str
+    type: str = ""
+    key: str | None = None
+    year: int | None = None
+    summary: str | None = None
+    thumb: str | None = None
+    art: str | None = None
+    addedAt: int | None = None
+    duration: int | None = None
+    librarySectionID: int | None = None
+    librarySectionTitle: str | None = None
+    childCount: int | None = None
+    leafCount: int | None = None
+    subtype: str | None = None
+    Media: list[Media] = attrs.field(factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return [part.file for media in self.Media for part in media.Part if part.file]
+
+
+@attrs.frozen
+class Sections:
+    Directory: list[Section] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Items:
+    size: int = 0
+    totalSize: int | None = None
+    offset: int | None = None
+    Metadata: list[Item] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Hub:
+    title: str
+    type: str = ""
+    hubIdentifier: str = ""
+    Metadata: list[Item] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Hubs:
+    Hub: list[Hub] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Sessions:
+    size: int = 0
+
+
+@attrs.frozen
+class Page:
+    items: list[Item]
+    total: int
+    offset: int
+
+
+# Plex's numbers for item types, for creating collections.
+TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "artist": 8, "album": 9, "track": 10, "clip": 12}
+
+
+class PlexServer:
+    """The owner's Plex Media Server. Each call says whose token it uses: the owner's, or the person's own server
+    token, with which Plex shows only the libraries shared with them."""
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+
+    async def _get(self, path: str, token: str | None, cls: type[T], params: Mapping[str, Any] | None = None) -> T:
+        headers = {"X-Plex-Token": token} if token else None
+        envelope: Envelope[T] = await self.upstream.request(
+            "GET",
+            path,
+            params=params,
+            headers=headers,
+            expect=Envelope[cls],  # type: ignore[valid-type]
+        )
+        return envelope.MediaContainer
+
+    async def identity(self) -> Identity:
+        return await self._get("/identity", None, Identity)
+
+    async def info(self, token: str) -> ServerInfo:
+        return await self._get("/", token, ServerInfo)
+
+    async def sections(self, token: str) -> list[Section]:
+        return (await self._get("/library/sections", token, Sections)).Directory
+
+    async def items(
+        self, token: str, section: str, *, start: int = 0, size: int = 50, sort: str | None = None, title: str = ""
+    ) -> Page:
+        params: dict[str, Any] = {"X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
+        if sort:
+            params["sort"] = sort
+        if title:
+            params["title"] = title
+        found = await self._get(f"/library/sections/{section}/all", token, Items, params)
+        return _page(found, start)
+
+    async def recently_added(self, token: str, size: int = 20) -> list[Item]:
+        params = {"X-Plex-Container-Start": 0, "X-Plex-Container-Size": size}
+        return (await self._get("/library/recentlyAdded", token, Items, params)).Metadata[:size]
+
+    async def item(self, token: str, rating_key: str) -> Item:
+        found = (await self._get(f"/library/metadata/{rating_key}", token, Items)).Metadata
+        if not found:
+            raise NotFound(self.upstream.service, "no such item")
+        return found[0]
+
+    async def collections(self, token: str, section: str) -> list[Item]:
+        return (await self._get(f"/library/sections/{section}/collections", token, Items)).Metadata
+
+    async def collection_items(self, token: str, collection: str, *, start: int = 0, size: int = 50) -> Page:
+        params = {"X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
+        found = await self._get(f"/library/collections/{collection}/items", token, Items, params)
+        return _page(found, start)
+
+    async def search(self, token: str, query: str, limit: int = 10) -> list[Item]:
+        hubs = (await self._get("/hubs/search", token, Hubs, {"query": query, "limit": limit})).Hub
+        return [item for hub in hubs for item in hub.Metadata]
+
+    async def playing(self, owner_token: str) -> int:
+        return (await self._get("/status/sessions", owner_token, Sessions)).size
+
+    async def image(self, token: str, path: str) -> tuple[bytes, str]:
+        return await self.upstream.fetch_bytes(path, headers={"X-Plex-Token": token})
+
+    async def refresh(self, owner_token: str, section: str, path: str | None = None) -> None:
+        params = {"path": path} if path else None
+        await self.upstream.request(
+            "GET", f"/library/sections/{section}/refresh", params=params, headers={"X-Plex-Token": owner_token}
+        )
+
+    def _uri(self, machine: str, rating_keys: Sequence[str]) -> str:
+        return f"server://{machine}/com.plexapp.plugins.library/library/metadata/{','.join(rating_keys)}"
+
+    async def create_collection(
+        self, owner_token: str, machine: str, section: str, title: str, kind: str, rating_keys: Sequence[str]
+    ) -> Item:
+        params = {
+            "type": TYPE_NUMBERS.get(kind, 1),
+            "title": title,
+            "smart": 0,
+            "sectionId": section,
+            "uri": self._uri(machine, rating_keys),
+        }
+        envelope: Envelope[Items] = await self.upstream.request(
+            "POST", "/library/collections", params=params, headers={"X-Plex-Token": owner_token}, expect=Envelope[Items]
+        )
+        return envelope.MediaContainer.Metadata[0]
+
+    async def add_to_collection(
+        self, owner_token: str, machine: str, collection: str, rating_keys: Sequence[str]
+    ) -> None:
+        await self.upstream.request(
+            "PUT",
+            f"/library/collections/{collection}/items",
+            params={"uri": self._uri(machine, rating_keys)},
+            headers={"X-Plex-Token": owner_token},
+        )
+
+
+def _page(found: Items, start: int) -> Page:
+    total = found.totalSize if found.totalSize is not None else found.size
+    return Page(found.Metadata, total, found.offset if found.offset is not None else start)

@@ -1,0 +1,248 @@
+"""Signing in with Plex: the PIN flow of plex.tv, then admission of the server's owner and of the people the
+server is shared with only.
+
+1. ``GET /auth/plex/pin`` (the login provider's start) asks plex.tv for two PINs: a strong one for the Plex app's
+   approval page, and a 4-character one to type at plex.tv/link. The browser gets a random token in a cookie; the
+   database keeps its SHA-256 with the PINs.
+2. The page polls ``POST /api/v1/plex/login/poll`` about every second and a half; MediaNest asks plex.tv whether
+   either PIN was approved.
+3. With the person's Plex token, MediaNest reads their account and their resources: the server's owner, or someone
+   the server is shared with, gets in (the owner as an admin at the first sign-in); anyone else is refused and no
+   account is made. The person's server token is kept sealed, to browse the server as them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import structlog
+from aiohttp import web
+from sqlalchemy import delete, select
+
+from medianest_core import audit
+from medianest_core.audit import AuditAction
+from medianest_core.auth.accounts import create_external_user
+from medianest_core.auth.net import is_https
+from medianest_core.auth.views import begin_session, user_doc
+from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.models import Role, User, UserStatus
+from medianest_core.types import PluginContext
+from medianest_core.upstream import AuthFailed, UpstreamError
+from medianest_core.web import render
+from medianest_plex.client import PlexAccount as Account
+from medianest_plex.client import auth_app_url
+from medianest_plex.models import PlexAccount, PlexLogin
+from medianest_plex.service import Plex
+
+log = structlog.get_logger("medianest.plugins.plex")
+
+COOKIE: Final = "medianest_plex_login"
+LOGIN_LIFETIME: Final = timedelta(minutes=15)
+LINK_URL: Final = "https://plex.tv/link"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value[:500]
+    return "/"
+
+
+class Refused(Exception):
+    """This Plex account may not use this server; the message says why, for the person."""
+
+
+async def start(ctx: PluginContext, plex: Plex, request: web.Request) -> web.StreamResponse:
+    """The sign-in page: the PINs, the link to approve in the Plex app, and the script that waits."""
+    if not plex.configured:
+        raise ApiError(
+            503,
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "Signing in with Plex is not set up yet: the admin sets the Plex server first.",
+        )
+    try:
+        strong = await plex.tv.create_pin(strong=True)
+        short = await plex.tv.create_pin(strong=False)
+    except UpstreamError as exc:
+        log.warning("plex_pin_failed", error=str(exc))
+        raise ApiError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "plex.tv cannot be reached just now; try again in a moment."
+        ) from None
+    token = secrets.token_urlsafe(32)
+    assert ctx.sessions is not None
+    now = datetime.now(UTC)
+    async with ctx.sessions.begin() as db:
+        await db.execute(delete(PlexLogin).where(PlexLogin.expires_at < now))
+        db.add(
+            PlexLogin(
+                id=_digest(token),
+                pin_id=strong.id,
+                code=strong.code,
+                link_pin_id=short.id,
+                link_code=short.code,
+                next=_safe_next(request.query.get("next")),
+                expires_at=now + LOGIN_LIFETIME,
+            )
+        )
+    response = await render(
+        request,
+        "plex/login.html",
+        {
+            "app_url": auth_app_url(plex.client_id, strong.code, plex.product),
+            "link_code": short.code,
+            "link_url": LINK_URL,
+            "minutes": int(LOGIN_LIFETIME.total_seconds() // 60),
+        },
+    )
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(LOGIN_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=is_https(request),
+        path="/",
+    )
+    return response
+
+
+async def poll(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Response:
+    """Where the sign-in stands: ``waiting``, ``signed_in`` (with ``next``), ``refused`` or ``expired``."""
+    token = request.cookies.get(COOKIE)
+    assert ctx.sessions is not None
+    async with ctx.sessions() as db:
+        pending = await db.get(PlexLogin, _digest(token)) if token else None
+    if pending is None or pending.expires_at <= datetime.now(UTC):
+        return _answer({"status": "expired", "message": "This sign-in has expired. Start again."}, clear=True)
+    approved: str | None = None
+    alive = False
+    try:
+        for pin_id in (pending.pin_id, pending.link_pin_id):
+            pin = await plex.tv.check_pin(pin_id)
+            if pin is not None:
+                alive = True
+                if pin.authToken:
+                    approved = pin.authToken
+                    break
+    except UpstreamError as exc:
+        log.info("plex_pin_poll_failed", error=str(exc))
+        return _answer({"status": "waiting", "message": "plex.tv is slow to answer; still waiting."})
+    if approved is None:
+        if not alive:
+            await _forget(ctx, pending.id)
+            return _answer({"status": "expired", "message": "The code has expired. Start again."}, clear=True)
+        return _answer({"status": "waiting"})
+    await _forget(ctx, pending.id)
+    try:
+        user = await admit(ctx, plex, approved, request)
+    except Refused as exc:
+        return _answer({"status": "refused", "message": str(exc)}, clear=True)
+    except UpstreamError as exc:
+        log.warning("plex_admission_failed", error=str(exc))
+        return _answer(
+            {"status": "failed", "message": "Plex could not confirm your access just now; try again."}, clear=True
+        )
+    await begin_session(request, user["id"])
+    return _answer({"status": "signed_in", "next": pending.next, "user": user}, clear=True)
+
+
+def _answer(doc: dict[str, Any], clear: bool = False) -> web.Response:
+    response = web.json_response(doc, headers={"Cache-Control": "no-store"})
+    if clear:
+        response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def _forget(ctx: PluginContext, login_id: str) -> None:
+    assert ctx.sessions is not None
+    async with ctx.sessions.begin() as db:
+        await db.execute(delete(PlexLogin).where(PlexLogin.id == login_id))
+
+
+async def admit(ctx: PluginContext, plex: Plex, person_token: str, request: web.Request) -> dict[str, Any]:
+    """The MediaNest account of the Plex account behind ``person_token``, made at the first sign-in; raises
+    :class:`Refused` for anyone the server is not shared with."""
+    try:
+        account = await plex.tv.account(person_token)
+    except AuthFailed:
+        raise Refused("Plex did not accept the sign-in. Start again.") from None
+    owner = (await plex.owner()).value
+    machine = (await plex.identity()).value.machineIdentifier
+    is_owner = account.id == owner.id
+    server_token = None
+    for resource in await plex.tv.resources(person_token):
+        if resource.clientIdentifier == machine and "server" in resource.provides.split(","):
+            server_token = resource.accessToken
+            break
+    if is_owner and server_token is None:
+        server_token = plex.owner_token
+    if server_token is None:
+        await _audit_refusal(ctx, request, account)
+        name = (await plex.info()).value.friendlyName or "this Plex server"
+        raise Refused(
+            f"Your Plex account {account.username} does not have access to {name}. "
+            "Ask its owner to share it with you, then sign in again."
+        )
+    return await _account_for(ctx, account, server_token, is_owner, request)
+
+
+async def _audit_refusal(ctx: PluginContext, request: web.Request, account: Account) -> None:
+    assert ctx.sessions is not None
+    async with ctx.sessions.begin() as db:
+        audit.record(
+            db,
+            AuditAction.LOGIN_FAILED,
+            actor_id=None,
+            details={"provider": "plex", "plex_username": account.username[:150], "reason": "not shared"},
+            request=request,
+        )
+
+
+async def _account_for(
+    ctx: PluginContext, account: Account, server_token: str, is_owner: bool, request: web.Request
+) -> dict[str, Any]:
+    assert ctx.sessions is not None
+    assert ctx.keyring is not None
+    sealed = ctx.keyring.encrypt(server_token, "plex_accounts.server_token")
+    async with ctx.sessions.begin() as db:
+        link = await db.scalar(select(PlexAccount).where(PlexAccount.plex_id == account.id))
+        if link is None:
+            user = await create_external_user(
+                db,
+                account.username or account.title or f"plex-{account.id}",
+                Role.ADMIN if is_owner else Role.USER,
+                provider="plex",
+                display_name=account.title or None,
+                email=account.email,
+                request=request,
+            )
+            link = PlexAccount(user_id=user.id, plex_id=account.id, server_token=sealed)
+            db.add(link)
+        else:
+            found = await db.get(User, link.user_id)
+            assert found is not None
+            user = found
+        if user.status is not UserStatus.ACTIVE:
+            raise Refused("This MediaNest account is disabled; ask the admin.")
+        link.uuid, link.username, link.thumb = account.uuid, account.username, account.thumb
+        link.server_token, link.is_owner = sealed, is_owner
+        user.last_login_at = datetime.now(UTC)
+        audit.record(db, AuditAction.LOGIN, actor_id=user.id, details={"provider": "plex"}, request=request)
+        return user_doc(user)
+
+
+async def server_token(ctx: PluginContext, user_id: int) -> str | None:
+    """The person's own token for the owner's server; ``None`` for an account that does not sign in with Plex."""
+    assert ctx.sessions is not None
+    assert ctx.keyring is not None
+    async with ctx.sessions() as db:
+        link = await db.get(PlexAccount, user_id)
+    if link is None:
+        return None
+    return ctx.keyring.decrypt(link.server_token, "plex_accounts.server_token")

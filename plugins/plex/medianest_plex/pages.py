@@ -1,0 +1,128 @@
+"""The library in the web shell: libraries, collections and recently added; a library's posters (paged, sorted,
+filtered by title); a collection; an item. Each page is what the person asking may see in Plex."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Final
+
+from aiohttp import web
+
+from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.types import Page, PluginContext
+from medianest_core.upstream import UpstreamError
+from medianest_core.web import render
+from medianest_plex.api import SORTS, Browse, failure, item_doc, section_doc
+from medianest_plex.service import Plex
+
+PER_PAGE: Final = 48
+
+
+def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
+    browse = Browse(ctx, get_plex)
+
+    async def home(request: web.Request) -> web.StreamResponse:
+        server, token = await browse.viewer(request)
+        try:
+            sections = await server.sections(token)
+            recent = await server.recently_added(token, 12)
+            collections = [
+                {**item_doc(item), "library": section.title}
+                for section in sections
+                for item in await server.collections(token, section.key)
+            ]
+        except UpstreamError as exc:
+            raise failure(exc) from None
+        return await render(
+            request,
+            "plex/home.html",
+            {
+                "libraries": [section_doc(s) for s in sections],
+                "recent": [item_doc(i) for i in recent],
+                "collections": collections,
+            },
+        )
+
+    async def library(request: web.Request) -> web.StreamResponse:
+        server, token = await browse.viewer(request)
+        section_id = _digits(request)
+        page = _page_number(request)
+        sort = request.query.get("sort", "title")
+        if sort not in SORTS:
+            sort = "title"
+        order = "desc" if sort == "added" else "asc"
+        title = request.query.get("title", "").strip()[:100]
+        try:
+            sections = {s.key: s for s in await server.sections(token)}
+            if section_id not in sections:
+                raise ApiError(404, ErrorCode.NOT_FOUND, "No such library, or it is not shared with you.")
+            found = await server.items(
+                token,
+                section_id,
+                start=(page - 1) * PER_PAGE,
+                size=PER_PAGE,
+                sort=f"{SORTS[sort]}:{order}",
+                title=title,
+            )
+        except UpstreamError as exc:
+            raise failure(exc) from None
+        return await render(
+            request,
+            "plex/library.html",
+            {
+                "library": section_doc(sections[section_id]),
+                "items": [item_doc(i) for i in found.items],
+                "total": found.total,
+                "page": page,
+                "pages": max(1, math.ceil(found.total / PER_PAGE)),
+                "sort": sort,
+                "title": title,
+            },
+        )
+
+    async def collection(request: web.Request) -> web.StreamResponse:
+        server, token = await browse.viewer(request)
+        collection_id = _digits(request)
+        try:
+            head = await server.item(token, collection_id)
+            found = await server.collection_items(token, collection_id, start=0, size=200)
+        except UpstreamError as exc:
+            raise failure(exc) from None
+        return await render(
+            request,
+            "plex/collection.html",
+            {"collection": item_doc(head), "items": [item_doc(i) for i in found.items], "total": found.total},
+        )
+
+    async def item(request: web.Request) -> web.StreamResponse:
+        server, token = await browse.viewer(request)
+        try:
+            found = await server.item(token, _digits(request))
+        except UpstreamError as exc:
+            raise failure(exc) from None
+        return await render(request, "plex/item.html", {"item": item_doc(found)})
+
+    return [
+        Page("/", home, "Library", name="plex-home"),
+        Page("/libraries/{id}", library, "Library", name="plex-library"),
+        Page("/collections/{id}", collection, "Collection", name="plex-collection"),
+        Page("/items/{id}", item, "Item", name="plex-item-page"),
+    ]
+
+
+def _digits(request: web.Request) -> str:
+    value = request.match_info["id"]
+    if not value.isdigit():
+        raise ApiError(404, ErrorCode.NOT_FOUND, "No such thing in Plex.")
+    return value
+
+
+def _page_number(request: web.Request) -> int:
+    try:
+        page = int(request.query.get("page", "1"))
+    except ValueError:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "page is a whole number.") from None
+    if page < 1:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "page starts at 1.")
+    return page

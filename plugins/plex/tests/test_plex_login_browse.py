@@ -1,0 +1,219 @@
+"""Signing in with Plex and browsing as oneself, against the fake plex.tv and Plex Media Server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from medianest_plex import PlexPlugin
+from medianest_plex.fake import FakeAccount, FakePlex
+from medianest_plex.models import PlexAccount
+from sqlalchemy import func, select
+
+from medianest_core import keys
+from medianest_core.models import User
+from medianest_core.testing import entry_point, sign_in
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakePlex]:
+    plex = FakePlex(friendly_name="Alice's Plex")
+    plex.add_section("1", "Films", "movie")
+    plex.add_section("2", "Shows", "show")
+    plex.add_item("1", "Alien", year=1979, summary="In space no one can hear you scream.")
+    plex.add_item("1", "Aliens", year=1986)
+    plex.add_item("2", "Andor", year=2022)
+    await plex.start()
+    yield plex
+    await plex.stop()
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (background checks run on their own time)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def plex_client(medianest_client: Any, fake: FakePlex, **extra: Any) -> Any:
+    section = {"url": fake.url, "plextv_url": fake.url, "token": fake.owner.token, **extra}
+    return await medianest_client(entry_points=[entry_point("plex", PlexPlugin())], plugins={"plex": section})
+
+
+async def sign_in_with_plex(client: Any, fake: FakePlex, account: FakeAccount, next_path: str = "/") -> dict[str, Any]:
+    """What a browser does: open the PIN page, have the person approve in Plex, poll until done."""
+    resp = await client.get(f"/auth/plex/pin?next={next_path}", headers=HTML)
+    page = await resp.text()
+    assert resp.status == 200, page
+    strong = next(pid for pid, pin in fake.pins.items() if pin["strong"] and pin["code"] in page)
+    first = await (await client.post("/api/v1/plex/login/poll")).json()
+    assert first["status"] == "waiting"
+    fake.approve_pin(strong, account)
+    answer: dict[str, Any] = await (await client.post("/api/v1/plex/login/poll")).json()
+    return answer
+
+
+async def test_the_pin_page_offers_the_plex_app_and_the_link_code(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake)
+    login = await (await client.get("/login", headers=HTML)).text()
+    assert 'href="/auth/plex/pin"' in login
+    assert "Sign in with Plex" in login
+    page = await (await client.get("/auth/plex/pin", headers=HTML)).text()
+    strong = next(pin for pin in fake.pins.values() if pin["strong"])
+    short = next(pin for pin in fake.pins.values() if not pin["strong"])
+    assert "https://app.plex.tv/auth#?clientID=medianest-" in page
+    assert f"code={strong['code']}" in page
+    assert f"<code>{short['code']}</code>" in page
+    assert "plex.tv/link" in page
+    assert '<script src="/static/plex/login.js" defer></script>' in page
+    assert (await client.get("/static/plex/login.js")).status == 200
+    # One client identifier, kept: the same on every PIN.
+    assert len({pin["clientIdentifier"] for pin in fake.pins.values()}) == 1
+
+
+async def test_an_invited_person_gets_in_and_a_stranger_does_not(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake)
+    bob = fake.add_account("bob", email="bob@example.org")
+    fake.share(bob, ["1"])
+    answer = await sign_in_with_plex(client, fake, bob, next_path="/plex/")
+    assert answer["status"] == "signed_in"
+    assert answer["next"] == "/plex/"
+    assert (answer["user"]["username"], answer["user"]["role"]) == ("bob", "user")
+    session = await (await client.get("/api/v1/auth/session")).json()
+    assert session["user"]["username"] == "bob"
+
+    runtime = client.app[keys.RUNTIME]
+    async with runtime.sessions() as db:
+        link = (await db.scalars(select(PlexAccount))).one()
+    assert link.plex_id == bob.id
+    assert bob.token not in link.server_token  # sealed
+
+    eve_browser = await medianest_client(browser_of=client)
+    eve = fake.add_account("eve")
+    answer = await sign_in_with_plex(eve_browser, fake, eve)
+    assert answer["status"] == "refused"
+    assert answer["message"] == (
+        "Your Plex account eve does not have access to Alice's Plex. Ask its owner to share it with you, then sign "
+        "in again."
+    )
+    async with runtime.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(User)) == 1
+    assert (await eve_browser.get("/api/v1/auth/session")).status == 401
+
+
+async def test_the_owner_becomes_an_admin_and_a_second_sign_in_finds_the_same_account(
+    medianest_client: Any, fake: FakePlex
+) -> None:
+    client = await plex_client(medianest_client, fake)
+    answer = await sign_in_with_plex(client, fake, fake.owner)
+    assert (answer["status"], answer["user"]["role"]) == ("signed_in", "admin")
+    again = await medianest_client(browser_of=client)
+    second = await sign_in_with_plex(again, fake, fake.owner)
+    assert second["user"]["id"] == answer["user"]["id"]
+
+
+async def test_an_expired_code_says_so(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake)
+    await client.get("/auth/plex/pin", headers=HTML)
+    for pin_id in list(fake.pins):
+        fake.expire_pin(pin_id)
+    answer = await (await client.post("/api/v1/plex/login/poll")).json()
+    assert answer["status"] == "expired"
+    fresh = await medianest_client(browser_of=client)
+    assert (await (await fresh.post("/api/v1/plex/login/poll")).json())["status"] == "expired"
+
+
+async def test_people_browse_only_what_is_shared_with_them(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake)
+    bob = fake.add_account("bob")
+    fake.share(bob, ["1"])
+    await sign_in_with_plex(client, fake, bob)
+
+    libraries = await (await client.get("/api/v1/plex/libraries")).json()
+    assert libraries == {"libraries": [{"id": "1", "title": "Films", "type": "movie"}]}
+    films = await (await client.get("/api/v1/plex/libraries/1/items?sort=year&order=desc")).json()
+    assert [(i["title"], i["year"]) for i in films["items"]] == [("Aliens", 1986), ("Alien", 1979)]
+    assert films["total"] == 2
+    filtered = await (await client.get("/api/v1/plex/libraries/1/items?title=aliens")).json()
+    assert [i["title"] for i in filtered["items"]] == ["Aliens"]
+    assert (await client.get("/api/v1/plex/libraries/2/items")).status == 404
+    andor = next(item for item in fake._metadata.values() if item["title"] == "Andor")
+    assert (await client.get(f"/api/v1/plex/items/{andor['ratingKey']}")).status == 404
+
+    alien = films["items"][1]
+    assert alien["poster"].startswith("/api/v1/plex/images?path=%2Flibrary%2Fmetadata%2F")
+    image = await client.get(alien["poster"])
+    assert image.status == 200
+    assert image.headers["Content-Type"] == "image/png"
+    assert (await image.read())[:8] == b"\x89PNG\r\n\x1a\n"
+    for bad in ("http://10.0.0.1/x.png", "/library/metadata/1/thumb/1/../../../../etc/passwd", "/:/prefs"):
+        assert (await client.get("/api/v1/plex/images", params={"path": bad})).status == 400
+
+    # Nothing that reaches the browser names the Plex server or carries a Plex token.
+    address = re.escape(fake.url.removeprefix("http://"))
+    for path in (
+        "/api/v1/plex/server",
+        "/api/v1/plex/libraries",
+        "/api/v1/plex/libraries/1/items",
+        "/api/v1/plex/recently-added",
+        "/api/v1/plex/collections",
+        f"/api/v1/plex/items/{alien['id']}",
+        "/plex/",
+        "/plex/libraries/1",
+        f"/plex/items/{alien['id']}",
+        "/search?q=alien",
+        "/api/v1/search/plex.library?q=alien",
+        "/",
+    ):
+        resp = await client.get(path, headers=HTML if not path.startswith("/api/") else None)
+        text = await resp.text()
+        assert resp.status == 200, (path, text[:500])
+        assert not re.search(address, text), path
+        for token in (fake.owner.token, bob.token, *fake._shares):
+            assert token not in text, path
+
+    found = await (await client.get("/api/v1/search/plex.library?q=alien")).json()
+    assert [(r["title"], r["available"]) for r in found["results"]] == [("Alien", True), ("Aliens", True)]
+    page = await (await client.get(f"/plex/items/{alien['id']}", headers=HTML)).text()
+    assert "In space no one can hear you scream." in page
+
+
+async def test_the_dashboard_does_not_wait_for_a_plex_that_is_gone(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake, refresh_interval=0.2)
+    await sign_in(client, "root", role="admin")
+    await asyncio.sleep(0.6)
+    page = await (await client.get("/", headers=HTML)).text()
+    card = page[page.index('id="card-plex-server"') :]
+    assert "<dt>Films</dt><dd>2</dd>" in card
+    assert "Alice&#39;s Plex · version 1.41.0.8992" in card or "Alice's Plex · version 1.41.0.8992" in card
+
+    await fake.stop()
+    runtime = client.app[keys.RUNTIME]
+    upstream = runtime.plugins.get("plex").plugin.plex.server_upstream
+    await eventually(lambda: upstream.breaker.state.value == "open")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    page = await (await client.get("/", headers=HTML)).text()
+    assert loop.time() - started < 1.0
+    card = page[page.index('id="card-plex-server"') :]
+    assert 'class="card unavailable"' in page[page.index('id="card-plex-server"') - 60 :][:200]
+    assert "Plex is not answering." in card
+    assert "<dt>Films</dt><dd>2</dd>" in card  # the last figures, with their age
+
+    await fake.start()
+    upstream.breaker.opened_at -= upstream.breaker.reset  # as if the breaker's wait were over
+    await eventually(lambda: upstream.breaker.state.value == "closed")
+    monitor = client.app[keys.HEALTH]
+    await eventually(lambda: all(s.result.state.value == "up" for s in monitor.states))
+    await asyncio.sleep(0.5)  # the next card refresh
+    page = await (await client.get("/", headers=HTML)).text()
+    assert "Plex is not answering." not in page
+    health = await (await client.get("/api/v1/health")).json()
+    assert {c["name"]: c["state"] for c in health["components"]}["plex/server"] == "up"
