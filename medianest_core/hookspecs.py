@@ -24,6 +24,7 @@ from medianest_core.types import (
     EventSubscription,
     HealthCheck,
     LoginProvider,
+    MediaLibrary,
     Migrations,
     NavLink,
     Page,
@@ -100,6 +101,15 @@ def settings_test(ctx: PluginContext, settings: Any) -> HealthCheck:
 
     The core runs it once, cut at its ``timeout``; an exception or an overrun counts as "down", and the result's
     message is shown to the admin. Build the check from ``settings``, never from ``ctx.settings``.
+    """
+
+
+@hookspec
+def media_libraries(ctx: PluginContext) -> Sequence[MediaLibrary]:
+    """Return the media servers this plugin can put new media into (Plex, say).
+
+    Other plugins ask through ``ctx.libraries.import_folder(LibraryImport(...))``: the library refreshes that
+    folder, waits for its items and gathers them into a collection of that title (created or completed).
     """
 
 

@@ -21,6 +21,7 @@ from medianest_core import db
 from medianest_core.crypto import Keyring, load_keyring
 from medianest_core.events import EventBus
 from medianest_core.jobs import Jobs, create_broker, declare_actors
+from medianest_core.libraries import Libraries
 from medianest_core.plugins import EntryPointLike, PluginHost, PluginRecord, PluginStatus, describe_exception
 from medianest_core.settings import LoadedSettings
 from medianest_core.types import (
@@ -90,9 +91,13 @@ class Runtime:
     jobs: Jobs
     events: EventBus
     upstreams: UpstreamPool
+    libraries: Libraries = attrs.field(init=False)
     contexts: dict[str, PluginContext] = attrs.field(factory=dict)
     started: list[str] = attrs.field(factory=list)
     _shutdowns: dict[str, Callable[[], Awaitable[None]]] = attrs.field(factory=dict, alias="_shutdowns")
+
+    def __attrs_post_init__(self) -> None:
+        self.libraries = Libraries(self)
 
     @property
     def settings(self) -> Any:
@@ -114,6 +119,7 @@ class Runtime:
                 events=self.events,
                 jobs=self.jobs,
                 upstreams=self.upstreams,
+                libraries=self.libraries,
             )
             self.contexts[record.name] = ctx
         return ctx

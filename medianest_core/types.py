@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from medianest_core.crypto import Keyring
     from medianest_core.events import EventBus
     from medianest_core.jobs import Jobs
+    from medianest_core.libraries import Libraries
     from medianest_core.settings import Settings
     from medianest_core.upstream import UpstreamPool
 
@@ -270,6 +271,40 @@ class EventSubscription:
 
 
 @attrs.frozen
+class LibraryImport:
+    """A folder of new media to put into a media server's library, gathered as a collection: ``path`` is the
+    folder as the media server sees it, ``library`` the library's title there ("YouTube"), ``collection`` the
+    collection's title. The server scans after it is asked, so the import waits up to ``wait`` seconds for the
+    items to appear (all ``expected`` of them, when given)."""
+
+    library: str
+    path: str
+    collection: str
+    expected: int | None = None
+    wait: float = 120.0
+
+
+@attrs.frozen
+class ImportResult:
+    """The collection's id in the media server, how many items of the folder it holds, and how many of the
+    ``expected`` did not appear in time."""
+
+    collection_id: str
+    items: int
+    missing: int = 0
+
+
+@attrs.frozen
+class MediaLibrary:
+    """A media server that takes folders of new media (the ``media_libraries`` hook); other plugins reach it
+    through ``ctx.libraries``, never by importing its plugin."""
+
+    key: str
+    title: str
+    import_folder: Callable[[LibraryImport], Awaitable[ImportResult]]
+
+
+@attrs.frozen
 class WebAssets:
     """A plugin's own ``templates`` folder (found before the core's) and ``static`` folder (served under
     ``/static/<plugin>/``)."""
@@ -302,3 +337,4 @@ class PluginContext:
     events: EventBus | None = None
     jobs: Jobs | None = None
     upstreams: UpstreamPool | None = None
+    libraries: Libraries | None = None

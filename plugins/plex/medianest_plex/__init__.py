@@ -15,7 +15,10 @@ from medianest_core import (
     HealthCheck,
     HealthResult,
     HealthState,
+    ImportResult,
+    LibraryImport,
     LoginProvider,
+    MediaLibrary,
     Migrations,
     NavLink,
     Page,
@@ -157,6 +160,15 @@ class PlexPlugin:
             return await card.load(ctx, self.plex)
 
         return [Card("server", "Plex", load, template="plex/card.html", order=10)]
+
+    @hookimpl
+    def media_libraries(self) -> list[MediaLibrary]:
+        async def import_folder(request: LibraryImport) -> ImportResult:
+            from medianest_plex import library
+
+            return await library.import_folder(self._plex(), request)
+
+        return [MediaLibrary("plex", "Plex Media Server", import_folder)]
 
     @hookimpl
     def search_providers(self, ctx: PluginContext) -> list[SearchProvider]:

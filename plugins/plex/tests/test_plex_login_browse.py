@@ -217,3 +217,40 @@ async def test_the_dashboard_does_not_wait_for_a_plex_that_is_gone(medianest_cli
     assert "Plex is not answering." not in page
     health = await (await client.get("/api/v1/health")).json()
     assert {c["name"]: c["state"] for c in health["components"]}["plex/server"] == "up"
+
+
+async def test_a_folder_becomes_a_collection_and_later_files_join_it(medianest_client: Any, fake: FakePlex) -> None:
+    from medianest_core import LibraryImport
+
+    fake.add_section("3", "YouTube", "movie", location="/plex/youtube")
+    folder = "/plex/youtube/bob/Cooking [PL123]"
+    for n in range(3):
+        fake.add_pending_file("3", f"{folder}/Dish {n}.mp4", f"Dish {n}")
+    fake.add_pending_file("3", "/plex/youtube/carol/Other [PL9]/Else.mp4", "Something else")
+    fake.scan_delay = 0.6
+    client = await plex_client(medianest_client, fake)
+    libraries = client.app[keys.RUNTIME].libraries
+    assert [(plugin, lib.key) for plugin, lib in libraries.available()] == [("plex", "plex")]
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await libraries.import_folder(LibraryImport("YouTube", folder, "Cooking", expected=3, wait=10))
+    assert loop.time() - started >= 0.6  # it waited for Plex's scan instead of assuming the items
+    assert (result.items, result.missing) == (3, 0)
+    assert fake.refreshes[-1] == ("3", folder)
+    collection = fake._metadata[result.collection_id]
+    assert (collection["type"], collection["title"]) == ("collection", "Cooking")
+    members = sorted(fake._metadata[key]["title"] for key in fake._members[result.collection_id])
+    assert members == ["Dish 0", "Dish 1", "Dish 2"]
+
+    for n in range(3, 5):
+        fake.add_pending_file("3", f"{folder}/Dish {n}.mp4", f"Dish {n}")
+    again = await libraries.import_folder(LibraryImport("YouTube", folder, "Cooking", expected=5, wait=10))
+    assert again.collection_id == result.collection_id
+    assert again.items == 5
+    assert len(fake._members[result.collection_id]) == 5
+    titles = [m["title"] for m in fake._metadata.values() if m["type"] == "collection"]
+    assert titles == ["Cooking"]
+
+    short = await libraries.import_folder(LibraryImport("YouTube", folder, "Cooking", expected=7, wait=0.5))
+    assert (short.items, short.missing) == (5, 2)
