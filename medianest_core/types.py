@@ -307,10 +307,12 @@ class MediaLibrary:
 @attrs.frozen
 class WebAssets:
     """A plugin's own ``templates`` folder (found before the core's) and ``static`` folder (served under
-    ``/static/<plugin>/``)."""
+    ``/static/<plugin>/``); ``scripts`` and ``styles`` are files of that folder every signed-in page loads."""
 
     templates: Path | None = None
     static: Path | None = None
+    scripts: Sequence[str] = ()
+    styles: Sequence[str] = ()
 
 
 @attrs.frozen

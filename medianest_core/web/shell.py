@@ -198,7 +198,21 @@ async def shell_context(request: web.Request) -> dict[str, Any]:
         "path_qs": request.path_qs,
         "query": request.query.get("q", "") if request.path == "/search" else "",
         "request_id": request.get(keys.REQUEST_ID, ""),
+        "plugin_scripts": _plugin_files(contributions, "scripts") if who is not None else [],
+        "plugin_styles": _plugin_files(contributions, "styles") if who is not None else [],
     }
+
+
+def _plugin_files(contributions: Any, kind: str) -> list[str]:
+    """The URLs of the scripts or stylesheets that plugins load on every signed-in page."""
+    if contributions is None:
+        return []
+    return [
+        f"/static/{name}/{path.lstrip('/')}"
+        for name, assets in contributions.assets
+        if assets.static is not None
+        for path in getattr(assets, kind)
+    ]
 
 
 async def render(

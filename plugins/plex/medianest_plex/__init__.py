@@ -86,7 +86,7 @@ class PlexPlugin:
 
     @hookimpl
     def web_assets(self) -> WebAssets:
-        return WebAssets(templates=HERE / "templates", static=HERE / "static")
+        return WebAssets(templates=HERE / "templates", static=HERE / "static", scripts=["card.js"], styles=["plex.css"])
 
     @hookimpl
     async def startup(self, ctx: PluginContext) -> None:

@@ -254,3 +254,18 @@ async def test_a_folder_becomes_a_collection_and_later_files_join_it(medianest_c
 
     short = await libraries.import_folder(LibraryImport("YouTube", folder, "Cooking", expected=7, wait=0.5))
     assert (short.items, short.missing) == (5, 2)
+
+
+async def test_the_card_strip_is_filled_with_what_the_person_may_see(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake, refresh_interval=0.2)
+    bob = fake.add_account("bob")
+    fake.share(bob, ["2"])
+    await sign_in_with_plex(client, fake, bob)
+    await asyncio.sleep(0.5)
+    page = await (await client.get("/", headers=HTML)).text()
+    assert '<script src="/static/plex/card.js" defer></script>' in page
+    assert '<link rel="stylesheet" href="/static/plex/plex.css">' in page
+    assert 'data-plex-recent="/api/v1/plex/recently-added?limit=8"' in page
+    recent = await (await client.get("/api/v1/plex/recently-added?limit=8")).json()
+    assert [item["title"] for item in recent["items"]] == ["Andor"]  # only the shared library
+    assert (await client.get("/static/plex/card.js")).status == 200
