@@ -18,6 +18,7 @@ from medianest_core import keys
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.types import Route, SearchProvider, SearchQuery
+from medianest_core.upstream import UpstreamError
 
 log = structlog.get_logger("medianest.search")
 
@@ -63,6 +64,9 @@ async def ask(plugin: str, provider: SearchProvider, query: SearchQuery) -> dict
             results = list(await provider.search(query))[: query.limit]
     except TimeoutError:
         return {**doc, "ok": False, "message": f"{provider.title} did not answer in time.", "results": []}
+    except UpstreamError as exc:  # the source's service is down or refused: worth a line, not a traceback
+        log.info("search_provider_failed", provider=doc["provider"], error=str(exc))
+        return {**doc, "ok": False, "message": f"{provider.title} could not search just now.", "results": []}
     except Exception:
         log.exception("search_provider_failed", provider=doc["provider"])
         return {**doc, "ok": False, "message": f"{provider.title} could not search just now.", "results": []}

@@ -130,9 +130,9 @@ class PlexPlugin:
     def health_checks(self, ctx: PluginContext) -> list[HealthCheck]:
         async def check() -> HealthResult:
             plex = self._plex()
-            server, _ = plex.require()
-            identity = await server.identity()
-            return HealthResult(HealthState.UP, f"Plex Media Server {identity.version}")
+            server, token = plex.require()
+            info = await server.info(token)  # with the owner's token: a refused token is a broken service too
+            return HealthResult(HealthState.UP, f"Plex Media Server {info.version}")
 
         return [HealthCheck("server", check, interval=ctx.settings.refresh_interval, timeout=5.0)]
 

@@ -13,7 +13,7 @@ import structlog
 from medianest_core.events import CardUpdated
 from medianest_core.models import ServiceStatus
 from medianest_core.types import CardData, CardState, PluginContext
-from medianest_core.upstream import UpstreamError
+from medianest_core.upstream import AuthFailed, UpstreamError
 from medianest_plex.models import PlexState
 from medianest_plex.service import Plex
 
@@ -49,7 +49,7 @@ async def refresh(ctx: PluginContext, plex: Plex) -> None:
         }
     except UpstreamError as exc:
         log.info("plex_card_refresh_failed", error=str(exc))
-        snapshot["error"] = exc.message
+        snapshot["error"] = "auth" if isinstance(exc, AuthFailed) else "down"
         snapshot["failed_at"] = datetime.now(UTC).isoformat()
     async with ctx.sessions.begin() as db:
         stored = await db.get(PlexState, SNAPSHOT_KEY)
@@ -74,7 +74,12 @@ async def load(ctx: PluginContext, plex: Plex | None) -> CardData:
         figures["Playing now"] = snapshot["playing"]
     at = datetime.fromisoformat(snapshot["at"]) if "at" in snapshot else None
     if down or ("error" in snapshot and snapshot.get("failed_at", "") > snapshot.get("at", "")):
-        message = "Plex is not answering."
+        refused = snapshot.get("error") == "auth" and snapshot.get("failed_at", "") > snapshot.get("at", "")
+        message = (
+            "Plex refuses MediaNest's token: the admin checks the Plex settings."
+            if refused
+            else ("Plex is not answering.")
+        )
         if at is not None:
             message += " These figures are from before."
         return CardData(CardState.UNAVAILABLE, figures=figures, message=message, updated_at=at)

@@ -269,3 +269,17 @@ async def test_the_card_strip_is_filled_with_what_the_person_may_see(medianest_c
     recent = await (await client.get("/api/v1/plex/recently-added?limit=8")).json()
     assert [item["title"] for item in recent["items"]] == ["Andor"]  # only the shared library
     assert (await client.get("/static/plex/card.js")).status == 200
+
+
+async def test_a_refused_owner_token_is_named_as_such(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake, refresh_interval=0.2, token="not-the-owner-token")
+    await sign_in(client, "root", role="admin")
+    monitor = client.app[keys.HEALTH]
+    await eventually(lambda: all(s.result.state.value == "down" for s in monitor.states))
+    await asyncio.sleep(0.5)
+    page = await (await client.get("/", headers=HTML)).text()
+    assert "Plex refuses MediaNest&#39;s token: the admin checks the Plex settings." in page
+    health = await (await client.get("/api/v1/health")).json()
+    check = {c["name"]: c for c in health["components"]}["plex/server"]
+    assert check["state"] == "down"
+    assert "refused the credentials" in check["message"]
