@@ -126,7 +126,7 @@ class Browse:
         title = request.query.get("title", "").strip()[:100]
         try:
             page = await server.items(
-                token, _plex_id(request), start=start, size=size, sort=f"{SORTS[sort_key]}:{order}", title=title
+                token, plex_id(request), start=start, size=size, sort=f"{SORTS[sort_key]}:{order}", title=title
             )
         except UpstreamError as exc:
             raise failure(exc) from None
@@ -158,7 +158,7 @@ class Browse:
         server, token = await self.viewer(request)
         start, size = _paging(request)
         try:
-            page = await server.collection_items(token, _plex_id(request), start=start, size=size)
+            page = await server.collection_items(token, plex_id(request), start=start, size=size)
         except UpstreamError as exc:
             raise failure(exc) from None
         return web.json_response(
@@ -168,7 +168,7 @@ class Browse:
     async def item(self, request: web.Request) -> web.Response:
         server, token = await self.viewer(request)
         try:
-            found = await server.item(token, _plex_id(request))
+            found = await server.item(token, plex_id(request))
         except UpstreamError as exc:
             raise failure(exc) from None
         return web.json_response(item_doc(found))
@@ -210,7 +210,7 @@ class Browse:
         ]
 
 
-def _plex_id(request: web.Request) -> str:
+def plex_id(request: web.Request) -> str:
     value = request.match_info["id"]
     if not value.isdigit():
         raise ApiError(404, ErrorCode.NOT_FOUND, "No such thing in Plex.")

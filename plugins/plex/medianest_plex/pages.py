@@ -13,7 +13,8 @@ from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.types import Page, PluginContext
 from medianest_core.upstream import UpstreamError
 from medianest_core.web import render
-from medianest_plex.api import SORTS, Browse, failure, item_doc, section_doc
+from medianest_core.web.pages import page_number
+from medianest_plex.api import SORTS, Browse, failure, item_doc, plex_id, section_doc
 from medianest_plex.service import Plex
 
 PER_PAGE: Final = 48
@@ -46,8 +47,8 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
 
     async def library(request: web.Request) -> web.StreamResponse:
         server, token = await browse.viewer(request)
-        section_id = _digits(request)
-        page = _page_number(request)
+        section_id = plex_id(request)
+        page = page_number(request)
         sort = request.query.get("sort", "title")
         if sort not in SORTS:
             sort = "title"
@@ -83,7 +84,7 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
 
     async def collection(request: web.Request) -> web.StreamResponse:
         server, token = await browse.viewer(request)
-        collection_id = _digits(request)
+        collection_id = plex_id(request)
         try:
             head = await server.item(token, collection_id)
             found = await server.collection_items(token, collection_id, start=0, size=200)
@@ -98,7 +99,7 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
     async def item(request: web.Request) -> web.StreamResponse:
         server, token = await browse.viewer(request)
         try:
-            found = await server.item(token, _digits(request))
+            found = await server.item(token, plex_id(request))
         except UpstreamError as exc:
             raise failure(exc) from None
         return await render(request, "plex/item.html", {"item": item_doc(found)})
@@ -109,20 +110,3 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
         Page("/collections/{id}", collection, "Collection", name="plex-collection"),
         Page("/items/{id}", item, "Item", name="plex-item-page"),
     ]
-
-
-def _digits(request: web.Request) -> str:
-    value = request.match_info["id"]
-    if not value.isdigit():
-        raise ApiError(404, ErrorCode.NOT_FOUND, "No such thing in Plex.")
-    return value
-
-
-def _page_number(request: web.Request) -> int:
-    try:
-        page = int(request.query.get("page", "1"))
-    except ValueError:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "page is a whole number.") from None
-    if page < 1:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "page starts at 1.")
-    return page
