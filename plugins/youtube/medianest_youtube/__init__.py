@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from medianest_core import Quota, hookimpl
+from medianest_core import PluginContext, Quota, Route, hookimpl
 from medianest_core.settings import InvalidValue
 
 try:
@@ -35,6 +35,7 @@ class YoutubeSettings:
     concurrent_downloads: int = attrs.field(default=2)
     free_space_floor_mb: int = 2048
     user_storage_cap_mb: int | None = None
+    extractors: list[str] = attrs.field(factory=list, metadata={"help": "yt-dlp extractors allowed (empty: all)."})
 
     @default_quality.validator
     def _check_default_quality(self, _: attrs.Attribute[str], value: str) -> None:
@@ -56,6 +57,12 @@ class YouTubePlugin:
     @hookimpl
     def settings_class(self) -> type[Any]:
         return YoutubeSettings
+
+    @hookimpl
+    def api_routes(self, ctx: PluginContext) -> list[Route]:
+        from medianest_youtube import api
+
+        return api.routes(ctx)
 
     @hookimpl
     def quotas(self) -> list[Quota]:
