@@ -34,7 +34,7 @@ CARD_TIMEOUT: Final = 2.0
 NOTIFICATIONS_PER_PAGE: Final = 20
 
 
-def _safe_next(value: str | None) -> str:
+def safe_next(value: str | None) -> str:
     """Where to go after signing in: a path on this site only, never another site."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
@@ -46,7 +46,7 @@ def _safe_next(value: str | None) -> str:
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     if request.get(keys.PRINCIPAL) is not None:
-        raise web.HTTPFound(_safe_next(request.query.get("next")))
+        raise web.HTTPFound(safe_next(request.query.get("next")))
     return await _login_form(request)
 
 
@@ -86,7 +86,7 @@ async def login_form_post(request: web.Request) -> web.StreamResponse:
         await auth_views.sign_in_with_password(request, body)
     except ApiError as exc:
         return await _login_form(request, username=username, error=exc)
-    raise web.HTTPFound(_safe_next(request.query.get("next")))
+    raise web.HTTPFound(safe_next(request.query.get("next")))
 
 
 async def logout_page(request: web.Request) -> web.StreamResponse:

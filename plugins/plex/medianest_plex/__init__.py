@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from aiohttp import web
@@ -34,6 +34,9 @@ from medianest_core import (
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.settings import HttpUrl, Secret
 from medianest_core.upstream import UpstreamError
+
+if TYPE_CHECKING:
+    from medianest_plex.service import Plex
 
 try:
     __version__ = metadata.version("medianest-plex")
@@ -66,8 +69,6 @@ class PlexPlugin:
     version = __version__
 
     def __init__(self) -> None:
-        from medianest_plex.service import Plex
-
         self.plex: Plex | None = None
         self.ctx: PluginContext | None = None
 
@@ -197,22 +198,20 @@ class PlexPlugin:
 
 
 async def _token_for(ctx: PluginContext, plex: Any, user_id: int | None) -> tuple[Any, str]:
-    """The server and the token to search with for this person: their own, or the owner's for a local admin."""
+    """The server and the token to search with for this person (see :func:`login.browse_token`)."""
     from medianest_core.models import Role, User
     from medianest_plex import login
 
     server, owner_token = plex.require()
     if user_id is None:
         raise UpstreamError("plex", "no one to search for")
-    token = await login.server_token(ctx, user_id)
-    if token is not None:
-        return server, token
     assert ctx.sessions is not None
     async with ctx.sessions() as db:
         user = await db.get(User, user_id)
-    if user is not None and user.role is Role.ADMIN:
-        return server, owner_token
-    raise UpstreamError("plex", "this account does not sign in with Plex")
+    token = await login.browse_token(ctx, owner_token, user_id, user is not None and user.role is Role.ADMIN)
+    if token is None:
+        raise UpstreamError("plex", "this account does not sign in with Plex")
+    return server, token
 
 
 plugin = PlexPlugin()

@@ -21,7 +21,7 @@ from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.types import PluginContext, Route
 from medianest_core.upstream import AuthFailed, BadResponse, NotFound, UpstreamError
 from medianest_plex import login
-from medianest_plex.client import Item, PlexServer, Section
+from medianest_plex.client import Item, Page, PlexServer, Section
 from medianest_plex.service import NotConfigured, Plex
 
 IMAGE_PATH: Final = re.compile(r"^/library/(metadata|collections)/\d+/(thumb|art|composite)/\d+$")
@@ -85,12 +85,10 @@ class Browse:
             server, owner_token = self.plex.require()
         except UpstreamError as exc:
             raise failure(exc) from None
-        token = await login.server_token(self.ctx, who.user_id)
-        if token is not None:
-            return server, token
-        if who.is_admin:
-            return server, owner_token
-        raise ApiError(403, ErrorCode.FORBIDDEN, "Sign in with Plex to browse its libraries.")
+        token = await login.browse_token(self.ctx, owner_token, who.user_id, who.is_admin)
+        if token is None:
+            raise ApiError(403, ErrorCode.FORBIDDEN, "Sign in with Plex to browse its libraries.")
+        return server, token
 
     async def server_info(self, request: web.Request) -> web.Response:
         await self.viewer(request)
@@ -130,9 +128,7 @@ class Browse:
             )
         except UpstreamError as exc:
             raise failure(exc) from None
-        return web.json_response(
-            {"items": [item_doc(i) for i in page.items], "total": page.total, "offset": start, "limit": size}
-        )
+        return _page_doc(page, start, size)
 
     async def recently_added(self, request: web.Request) -> web.Response:
         server, token = await self.viewer(request)
@@ -161,9 +157,7 @@ class Browse:
             page = await server.collection_items(token, plex_id(request), start=start, size=size)
         except UpstreamError as exc:
             raise failure(exc) from None
-        return web.json_response(
-            {"items": [item_doc(i) for i in page.items], "total": page.total, "offset": start, "limit": size}
-        )
+        return _page_doc(page, start, size)
 
     async def item(self, request: web.Request) -> web.Response:
         server, token = await self.viewer(request)
@@ -208,6 +202,12 @@ class Browse:
             Route("GET", "/items/{id}", self.item, name="plex-item"),
             Route("GET", "/images", self.image, name="plex-image"),
         ]
+
+
+def _page_doc(page: Page, start: int, size: int) -> web.Response:
+    return web.json_response(
+        {"items": [item_doc(i) for i in page.items], "total": page.total, "offset": start, "limit": size}
+    )
 
 
 def plex_id(request: web.Request) -> str:

@@ -32,6 +32,7 @@ from medianest_core.models import Role, User, UserStatus
 from medianest_core.types import PluginContext
 from medianest_core.upstream import AuthFailed, UpstreamError
 from medianest_core.web import render
+from medianest_core.web.pages import safe_next
 from medianest_plex.client import PlexAccount as Account
 from medianest_plex.client import auth_app_url
 from medianest_plex.models import PlexAccount, PlexLogin
@@ -46,12 +47,6 @@ LINK_URL: Final = "https://plex.tv/link"
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value[:500]
-    return "/"
 
 
 class Refused(Exception):
@@ -86,7 +81,7 @@ async def start(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Str
                 code=strong.code,
                 link_pin_id=short.id,
                 link_code=short.code,
-                next=_safe_next(request.query.get("next")),
+                next=safe_next(request.query.get("next"))[:500],
                 expires_at=now + LOGIN_LIFETIME,
             )
         )
@@ -235,6 +230,15 @@ async def _account_for(
         user.last_login_at = datetime.now(UTC)
         audit.record(db, AuditAction.LOGIN, actor_id=user.id, details={"provider": "plex"}, request=request)
         return user_doc(user)
+
+
+async def browse_token(ctx: PluginContext, owner_token: str, user_id: int, is_admin: bool) -> str | None:
+    """The token to browse the server with for this person: their own, the owner's for an admin who does not
+    sign in with Plex, or ``None`` (they are asked to sign in with Plex)."""
+    token = await server_token(ctx, user_id)
+    if token is not None:
+        return token
+    return owner_token if is_admin else None
 
 
 async def server_token(ctx: PluginContext, user_id: int) -> str | None:
