@@ -26,6 +26,7 @@ class ErrorCode(enum.StrEnum):
     PLUGIN_UNAVAILABLE = "plugin_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
     BAD_GATEWAY = "bad_gateway"
+    INSUFFICIENT_STORAGE = "insufficient_storage"
 
 
 STATUS_CODES: Mapping[int, ErrorCode] = {
@@ -41,6 +42,7 @@ STATUS_CODES: Mapping[int, ErrorCode] = {
     500: ErrorCode.INTERNAL_ERROR,
     502: ErrorCode.BAD_GATEWAY,
     503: ErrorCode.SERVICE_UNAVAILABLE,
+    507: ErrorCode.INSUFFICIENT_STORAGE,
 }
 
 

@@ -61,6 +61,20 @@ async def notify(
     return [doc["id"] for _, doc in docs]
 
 
+@attrs.define
+class Notifier:
+    """What a plugin's context offers for notifying people (``ctx.notifier``): stored, and pushed live to
+    their open pages."""
+
+    runtime: Runtime
+
+    async def notify(
+        self, user_ids: list[int], title: str, body: str = "", level: Level = Level.INFO, link: str | None = None
+    ) -> list[int]:
+        """Notify each of ``user_ids``; returns the new notifications' ids."""
+        return await notify(self.runtime, user_ids, title, body, level, link)
+
+
 async def active_users(runtime: Runtime, admins_only: bool = False) -> list[int]:
     query = select(User.id).where(User.status == UserStatus.ACTIVE)
     if admins_only:

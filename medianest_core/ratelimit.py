@@ -150,3 +150,14 @@ def _period(seconds: float) -> str:
 async def spend(request: web.Request, name: str, cost: int = 1) -> None:
     """Spend ``cost`` of the signed-in user's quota ``name`` (``"<plugin>.<quota>"``), or answer 429."""
     await request.config_dict[keys.LIMITS].spend(request, name, cost)
+
+
+async def quota_use(request: web.Request, name: str) -> QuotaUse:
+    """The signed-in user's use of quota ``name`` (``"<plugin>.<quota>"``): limit, used, remaining, reset."""
+    from medianest_core.auth.principal import require
+
+    who = require(request)
+    for use in await request.config_dict[keys.LIMITS].usage(request, who.user_id, who.role):
+        if use.name == name:
+            return use
+    raise KeyError(f"no quota named {name!r}")

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import structlog
@@ -38,6 +38,9 @@ from medianest_core.types import (
     WebAssets,
     WsCommand,
 )
+
+if TYPE_CHECKING:
+    from medianest_core.notifications import Notifier
 from medianest_core.upstream import UpstreamConfig, UpstreamPool
 
 log = structlog.get_logger("medianest.runtime")
@@ -120,9 +123,15 @@ class Runtime:
                 jobs=self.jobs,
                 upstreams=self.upstreams,
                 libraries=self.libraries,
+                notifier=self._notifier(),
             )
             self.contexts[record.name] = ctx
         return ctx
+
+    def _notifier(self) -> Notifier:
+        from medianest_core.notifications import Notifier
+
+        return Notifier(self)
 
     def migration_locations(self) -> dict[str, Path]:
         """The revision folders of the active plugins that own tables, by plugin name."""

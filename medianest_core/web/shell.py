@@ -100,6 +100,7 @@ def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]
     env.globals["password_min_length"] = MIN_LENGTH
     env.filters["period"] = period
     env.filters["sentence"] = sentence
+    env.filters["size"] = size
 
 
 ICONS: Final = frozenset(
@@ -159,6 +160,18 @@ def period(seconds: float) -> str:
 def sentence(text: str) -> str:
     """The first letter in capitals, the rest as written ("YouTube downloads" stays so)."""
     return text[:1].upper() + text[1:]
+
+
+def size(count: float | None) -> str:
+    """A number of bytes as a person reads it: "512 KB", "1.4 GB" (units of 1024)."""
+    if count is None:
+        return "—"
+    value = float(max(count, 0))
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit in ("bytes", "KB") or value >= 100 else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"  # pragma: no cover - the loop returns at TB
 
 
 def when(moment: datetime | None) -> str:

@@ -184,6 +184,7 @@
   const handlers = {};
   function on(topic, handler) { (handlers[topic] = handlers[topic] || []).push(handler); }
   window.MediaNest.on = on;
+  Object.assign(window.MediaNest, { clearErrors, showErrors, toast });
   const status = () => document.getElementById("live-status");
   function setLive(state) {
     const el = status();
