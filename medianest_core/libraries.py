@@ -2,7 +2,8 @@
 
 A plugin that downloads media (YouTube, say) never imports the plugin of the media server: it asks
 ``ctx.libraries.import_folder(LibraryImport(...))``, and the core hands the request to whichever active plugin
-offers a library. The hook is asked when needed, so this works in ``medianest worker`` processes too.
+offers a library; later ``ctx.libraries.remove_collection(collection_id)`` removes the collection it made. The hook
+is asked when needed, so this works in ``medianest worker`` processes too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from medianest_core.types import ImportResult, LibraryImport, MediaLibrary
+from medianest_core.upstream import NotFound
 
 if TYPE_CHECKING:
     from medianest_core.runtime import Runtime
@@ -50,3 +52,21 @@ class Libraries:
         plugin, library = offered[0]
         log.info("library_import", plugin=plugin, library=request.library, collection=request.collection)
         return await library.import_folder(request)
+
+    async def remove_collection(self, collection_id: str) -> bool:
+        """Remove the collection ``import_folder`` returned, from the library that made it (the first offered).
+
+        True when it is gone, a collection the library does not know included; False when no library offers
+        removal. The library's other errors pass through, so the caller can say so or try again later."""
+        offered = self.available()
+        remove = offered[0][1].remove_collection if offered else None
+        if remove is None:
+            return False
+        plugin = offered[0][0]
+        try:
+            await remove(collection_id)
+        except NotFound:
+            log.info("library_collection_already_gone", plugin=plugin, collection_id=collection_id)
+            return True
+        log.info("library_collection_removed", plugin=plugin, collection_id=collection_id)
+        return True

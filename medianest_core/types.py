@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from medianest_core.events import EventBus
     from medianest_core.jobs import Jobs
     from medianest_core.libraries import Libraries
+    from medianest_core.notifications import Notifier
     from medianest_core.settings import Settings
     from medianest_core.upstream import UpstreamPool
 
@@ -297,11 +298,16 @@ class ImportResult:
 @attrs.frozen
 class MediaLibrary:
     """A media server that takes folders of new media (the ``media_libraries`` hook); other plugins reach it
-    through ``ctx.libraries``, never by importing its plugin."""
+    through ``ctx.libraries``, never by importing its plugin.
+
+    ``remove_collection``, when offered, removes a collection by the id ``import_folder`` returned (its items and
+    their files stay); it raises :class:`~medianest_core.upstream.NotFound` when the library has no such
+    collection."""
 
     key: str
     title: str
     import_folder: Callable[[LibraryImport], Awaitable[ImportResult]]
+    remove_collection: Callable[[str], Awaitable[None]] | None = None
 
 
 @attrs.frozen
@@ -340,3 +346,4 @@ class PluginContext:
     jobs: Jobs | None = None
     upstreams: UpstreamPool | None = None
     libraries: Libraries | None = None
+    notifier: Notifier | None = None

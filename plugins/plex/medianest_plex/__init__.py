@@ -169,7 +169,12 @@ class PlexPlugin:
 
             return await library.import_folder(self._plex(), request)
 
-        return [MediaLibrary("plex", "Plex Media Server", import_folder)]
+        async def remove_collection(collection_id: str) -> None:
+            from medianest_plex import library
+
+            await library.remove_collection(self._plex(), collection_id)
+
+        return [MediaLibrary("plex", "Plex Media Server", import_folder, remove_collection=remove_collection)]
 
     @hookimpl
     def search_providers(self, ctx: PluginContext) -> list[SearchProvider]:

@@ -319,6 +319,12 @@ class PlexServer:
             headers={"X-Plex-Token": owner_token},
         )
 
+    async def delete_collection(self, owner_token: str, collection: str) -> None:
+        """Remove the collection; its items stay. :class:`NotFound` when the server has no such collection."""
+        await self.upstream.request(
+            "DELETE", f"/library/collections/{collection}", headers={"X-Plex-Token": owner_token}
+        )
+
 
 def _page(found: Items, start: int) -> Page:
     total = found.totalSize if found.totalSize is not None else found.size

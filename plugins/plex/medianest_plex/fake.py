@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
 import secrets
 import string
@@ -31,6 +32,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -38,7 +40,7 @@ import attrs
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-__all__ = ["ART_PNG", "POSTER_PNG", "TYPE_NUMBERS", "FakeAccount", "FakePlex", "FakeSection"]
+__all__ = ["ART_PNG", "MEDIA_SUFFIXES", "POSTER_PNG", "TYPE_NUMBERS", "FakeAccount", "FakePlex", "FakeSection"]
 
 TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "artist": 8, "album": 9, "track": 10, "photo": 13}
 """Metadata type numbers of the ``type=`` parameters; collections are type 18."""
@@ -67,6 +69,11 @@ _LOCATION = {
 }
 _PLEX_HEADERS = ("X-Plex-Client-Identifier", "X-Plex-Product", "X-Plex-Token")
 _URI = re.compile(r"server://(?P<machine>[^/]+)/com\.plexapp\.plugins\.library/library/metadata/(?P<keys>\d+(?:,\d+)*)")
+MEDIA_SUFFIXES = frozenset(
+    {".mp4", ".mkv", ".webm", ".m4v", ".mov", ".avi", ".m4a", ".mp3", ".ogg", ".opus", ".flac", ".wav", ".aac"}
+)
+"""File extensions a refresh finds on disk; anything else (``.part``, ``.ytdl``, subtitles, images) is skipped."""
+_ID_SUFFIX = re.compile(r" \[[^\[\]]*\]$")
 
 
 def _png(width: int, height: int) -> bytes:
@@ -214,7 +221,17 @@ class _Viewer:
 class FakePlex:
     """plex.tv and one Plex Media Server in one aiohttp app on 127.0.0.1. plex.tv paths are under /api/v2/ (and
     /api/v2/pins...), PMS paths are /identity, /, /library/..., /hubs/search, /status/sessions, images; so the same
-    base URL serves as both `plextv_url` and the server `url`."""
+    base URL serves as both `plextv_url` and the server `url`.
+
+    Scans: a refresh of a section (``?path=`` for one folder) takes ``scan_delay`` seconds, then what it found is
+    items of the section. It finds the files registered with :meth:`add_pending_file` under that path and, when
+    the section's ``location`` is a folder on this machine, the media files on disk under that path (the whole
+    location without one): those with a suffix in :data:`MEDIA_SUFFIXES`, hidden ones and those in hidden folders
+    left out, each titled by its file name without the extension and a trailing " [id]", its ``file`` the absolute
+    path. A file that is an item already, or is being scanned, is not added twice.
+
+    Collections are removed with ``DELETE /library/collections/{ratingKey}`` (their items stay); the removed
+    ratingKeys are in :attr:`deleted_collections`."""
 
     def __init__(
         self,
@@ -234,6 +251,8 @@ class FakePlex:
         """PIN id -> the PIN container plex.tv answers, plus ``strong``."""
         self.refreshes: list[tuple[str, str | None]] = []
         """(section key, path) of every refresh request."""
+        self.deleted_collections: list[str] = []
+        """ratingKeys of the collections removed through the API, in order."""
         self.scan_delay = 0.0
         """Seconds from a refresh until the pending files it scans are items."""
         self.streams = 0
@@ -289,6 +308,7 @@ class FakePlex:
                 web.post("/library/collections", self._create_collection),
                 web.get("/library/collections/{key}/items", self._collection_items),
                 web.put("/library/collections/{key}/items", self._add_to_collection),
+                web.delete("/library/collections/{key}", self._delete_collection),
                 web.get("/hubs/search", self._search),
                 web.get("/status/sessions", self._sessions),
             ]
@@ -826,16 +846,63 @@ class FakePlex:
             request, {"size": 1, "Metadata": [self._add_members(collection["ratingKey"], rating_keys)]}
         )
 
+    async def _delete_collection(self, request: web.Request) -> web.Response:
+        self._viewer(request, owner_only=True)
+        collection = self._metadata.get(request.match_info["key"])
+        if collection is None or collection["type"] != "collection":
+            raise _html_error(web.HTTPNotFound)
+        del self._metadata[collection["ratingKey"]]
+        del self._members[collection["ratingKey"]]
+        self.deleted_collections.append(collection["ratingKey"])
+        return web.Response()
+
+    def _files_on_disk(self, section: FakeSection, path: str | None) -> list[Path]:
+        """Media files under ``path`` (the section's location when None) if that is inside the location and the
+        location is a folder here; absolute, not resolved, hidden files and folders left out."""
+        location = Path(os.path.abspath(section.location))
+        root = Path(os.path.abspath(path)) if path else location
+        if not location.is_dir() or not root.is_relative_to(location):
+            return []
+        candidates = [root] if root.is_file() else sorted(root.rglob("*"))
+        return [
+            file
+            for file in candidates
+            if file.suffix.lower() in MEDIA_SUFFIXES
+            and not any(part.startswith(".") for part in file.relative_to(location).parts)
+            and file.is_file()
+        ]
+
+    def _find_new_files(self, section: FakeSection, path: str | None) -> None:
+        """Files on disk that are neither items of the section nor pending join the pending files."""
+        known = {
+            file
+            for entry in self._metadata.values()
+            if entry["type"] != "collection" and str(entry["librarySectionID"]) == section.key
+            for media in entry.get("Media", [])
+            for part in media.get("Part", [])
+            if (file := part.get("file"))
+        }
+        known |= {p.file for p in self._pending if p.section_key == section.key}
+        for file in self._files_on_disk(section, path):
+            if str(file) not in known:
+                self._pending.append(_Pending(section.key, str(file), _ID_SUFFIX.sub("", file.stem)))
+
     async def _refresh(self, request: web.Request) -> web.Response:
         section = self._section(request, self._viewer(request, owner_only=True))
         path = request.query.get("path")
         self.refreshes.append((section.key, path))
+        self._start_scan(section, path)
+        return web.Response()
+
+    def _start_scan(self, section: FakeSection, path: str | None) -> None:
+        """The section's pending files under ``path``, the new ones on disk included, are items in ``scan_delay``."""
+        self._find_new_files(section, path)
         scan_at = time.monotonic() + self.scan_delay
+        folder = os.path.abspath(path) if path else None
         for pending in self._pending:
-            in_path = path is None or pending.file == path or pending.file.startswith(path.rstrip("/") + "/")
+            in_path = folder is None or pending.file == folder or pending.file.startswith(folder.rstrip("/") + "/")
             if pending.section_key == section.key and in_path and pending.scan_at is None:
                 pending.scan_at = scan_at
-        return web.Response()
 
     def _finish_scans(self) -> None:
         """Pending files whose scan is over become items (checked at each request)."""

@@ -1,5 +1,5 @@
 """Plex as a media library for other plugins: scan one folder of a library, wait for its items, and gather them
-into a collection of the given title (created the first time, completed afterwards)."""
+into a collection of the given title (created the first time, completed afterwards); remove such a collection."""
 
 from __future__ import annotations
 
@@ -65,3 +65,11 @@ async def import_folder(plex: Plex, request: LibraryImport) -> ImportResult:
     short = max(0, request.expected - len(items)) if request.expected is not None else 0
     log.info("plex_collection_updated", collection=request.collection, items=len(items), missing=short)
     return ImportResult(collection_id=collection_id, items=len(items), missing=short)
+
+
+async def remove_collection(plex: Plex, collection_id: str) -> None:
+    """Remove the collection ``import_folder`` returned; the items and their files stay. :class:`NotFound` when Plex
+    has no such collection."""
+    server, token = plex.require()
+    await server.delete_collection(token, collection_id)
+    log.info("plex_collection_removed", collection_id=collection_id)

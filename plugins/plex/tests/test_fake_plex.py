@@ -6,6 +6,7 @@ import asyncio
 import struct
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -277,6 +278,66 @@ async def test_refresh_scans_pending_files_after_the_delay(plex: FakePlex, http:
 
     async with http.get(f"{url}/refresh", headers=pms(plex.share(plex.add_account("a"), ["1"]))) as response:
         assert response.status == 403
+
+
+async def test_a_collection_is_deleted_and_its_items_stay(plex: FakePlex, http: aiohttp.ClientSession) -> None:
+    heat = next(m for m in plex._metadata.values() if m["title"] == "Heat")
+    collection = plex.add_collection("1", "Crime", [heat["ratingKey"]])
+    url, owner = f"{plex.url}/library/collections/{collection['ratingKey']}", pms(plex.owner.token)
+    async with http.delete(url, headers=pms(plex.share(plex.add_account("a"), ["1"]))) as response:
+        assert response.status == 403
+    async with http.delete(f"{plex.url}/library/collections/{heat['ratingKey']}", headers=owner) as response:
+        assert response.status == 404  # an item, not a collection
+
+    async with http.delete(url, headers=owner) as response:
+        assert response.status == 200
+    listed = await get_json(http, f"{plex.url}/library/sections/1/collections", plex.owner.token)
+    assert "Metadata" not in listed["MediaContainer"]
+    async with http.get(f"{url}/items", headers=owner) as response:
+        assert response.status == 404
+    items = await get_json(http, f"{plex.url}/library/sections/1/all", plex.owner.token)
+    assert [m["title"] for m in items["MediaContainer"]["Metadata"]] == ["Alien", "Heat", "The Matrix"]
+    assert plex.deleted_collections == [collection["ratingKey"]]
+    async with http.delete(url, headers=owner) as response:
+        assert response.status == 404
+
+
+async def test_refresh_finds_media_files_on_disk(plex: FakePlex, http: aiohttp.ClientSession, tmp_path: Path) -> None:
+    plex.add_section("3", "YouTube", "movie", location=str(tmp_path))
+    folder = tmp_path / "bob" / "Cooking [PL123]"
+    (folder / ".trash").mkdir(parents=True)
+    names = ["Pasta [abc123].mp4", "Soup [def456].webm", "Pie.mkv", "Stew [x1].m4a"]
+    partial = ["Cake [ghi789].mp4.part", "Cake [ghi789].mp4.ytdl", ".Hidden [jkl].mp4", ".trash/Old.mp4", "cover.jpg"]
+    for name in names + partial:
+        (folder / name).write_bytes(b"media")
+    (tmp_path / "carol").mkdir()
+    (tmp_path / "carol" / "Else [zzz].mp4").write_bytes(b"media")
+    plex.scan_delay = 0.3
+    url, owner = f"{plex.url}/library/sections/3", pms(plex.owner.token)
+
+    async def files() -> list[tuple[str, str]]:
+        found = (await get_json(http, f"{url}/all", plex.owner.token))["MediaContainer"].get("Metadata", [])
+        return [(m["title"], m["Media"][0]["Part"][0]["file"]) for m in found]
+
+    async with http.post(f"{url}/refresh", params={"path": str(folder)}, headers=owner) as response:
+        assert response.status == 200
+    assert await files() == []
+    await asyncio.sleep(0.35)
+    assert await files() == [
+        ("Pasta", str(folder / "Pasta [abc123].mp4")),
+        ("Pie", str(folder / "Pie.mkv")),
+        ("Soup", str(folder / "Soup [def456].webm")),
+        ("Stew", str(folder / "Stew [x1].m4a")),
+    ]
+
+    (folder / "Cake [ghi789].mp4.part").rename(folder / "Cake [ghi789].mp4")
+    for params in ({"path": str(folder)}, {"path": str(folder)}, {}):  # the second while the first still scans
+        async with http.get(f"{url}/refresh", params=params, headers=owner) as response:
+            assert response.status == 200
+    await asyncio.sleep(0.35)
+    found = await files()
+    assert [title for title, _ in found] == ["Cake", "Else", "Pasta", "Pie", "Soup", "Stew"]  # each once
+    assert ("Else", str(tmp_path / "carol" / "Else [zzz].mp4")) in found  # found by the refresh of the whole location
 
 
 async def test_images_are_png(plex: FakePlex, http: aiohttp.ClientSession) -> None:

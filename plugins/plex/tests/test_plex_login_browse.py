@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -254,6 +255,42 @@ async def test_a_folder_becomes_a_collection_and_later_files_join_it(medianest_c
 
     short = await libraries.import_folder(LibraryImport("YouTube", folder, "Cooking", expected=7, wait=0.5))
     assert (short.items, short.missing) == (5, 2)
+
+
+async def test_downloaded_files_become_a_collection_that_can_be_removed(
+    medianest_client: Any, fake: FakePlex, tmp_path: Path
+) -> None:
+    from medianest_core import LibraryImport
+
+    fake.add_section("3", "YouTube", "movie", location=str(tmp_path))
+    folder = tmp_path / "bob" / "Cooking [PL123]"
+    folder.mkdir(parents=True)
+    for n in range(3):
+        (folder / f"Dish {n} [vid{n}].mp4").write_bytes(b"video")
+    (folder / "Dish 3 [vid3].mp4.part").write_bytes(b"half a video")
+    fake.scan_delay = 0.3
+    client = await plex_client(medianest_client, fake)
+    libraries = client.app[keys.RUNTIME].libraries
+
+    result = await libraries.import_folder(LibraryImport("YouTube", str(folder), "Cooking", expected=3, wait=10))
+    assert (result.items, result.missing) == (3, 0)
+    members = [fake._metadata[key] for key in fake._members[result.collection_id]]
+    assert sorted(m["title"] for m in members) == ["Dish 0", "Dish 1", "Dish 2"]
+    assert {m["Media"][0]["Part"][0]["file"] for m in members} == {
+        str(folder / f"Dish {n} [vid{n}].mp4") for n in range(3)
+    }
+
+    assert await libraries.remove_collection(result.collection_id) is True
+    assert fake.deleted_collections == [result.collection_id]
+    assert [m for m in fake._metadata.values() if m["type"] == "collection"] == []
+    assert sorted(m["title"] for m in fake._metadata.values() if m["librarySectionID"] == 3) == [
+        "Dish 0",
+        "Dish 1",
+        "Dish 2",
+    ]  # Plex keeps the items; the files are the downloader's to delete
+    assert await libraries.remove_collection(result.collection_id) is True  # already gone counts as removed
+    assert await libraries.remove_collection("424242") is True
+    assert fake.deleted_collections == [result.collection_id]
 
 
 async def test_the_card_strip_is_filled_with_what_the_person_may_see(medianest_client: Any, fake: FakePlex) -> None:
