@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from medianest_core import PluginContext, Quota, Route, hookimpl
 from medianest_core.settings import InvalidValue
+from medianest_core.types import (
+    ActorSpec,
+    Card,
+    HealthCheck,
+    Migrations,
+    NavLink,
+    Page,
+    PeriodicTask,
+    WebAssets,
+)
+
+if TYPE_CHECKING:
+    from medianest_youtube.worker import Downloader
+
+HERE = Path(__file__).parent
 
 try:
     __version__ = metadata.version("medianest-youtube")
@@ -18,6 +33,7 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare 
 
 
 DEFAULT_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtu.be")
+DEFAULT_MEDIA_HOSTS = ("googlevideo.com",)
 QUALITIES = ("best", "1080p", "720p", "480p", "audio")
 
 
@@ -26,16 +42,51 @@ class YoutubeSettings:
     """``[plugins.youtube]``: where downloads go, how Plex sees that folder, and the limits that keep the disk
     healthy."""
 
-    library_root: Path | None = None
-    plex_library: str = "YouTube"
-    plex_path: Path | None = None
-    allowed_hosts: list[str] = attrs.field(factory=lambda: list(DEFAULT_HOSTS))
+    library_root: Path | None = attrs.field(
+        default=None,
+        metadata={"help": "The folder the Plex YouTube library watches (default: <data_dir>/youtube)."},
+    )
+    plex_library: str = attrs.field(default="YouTube", metadata={"help": "That library's title in Plex."})
+    plex_path: Path | None = attrs.field(
+        default=None,
+        metadata={"help": "The same folder as the Plex server sees it, if that differs (default: library_root)."},
+    )
+    allowed_hosts: list[str] = attrs.field(
+        factory=lambda: list(DEFAULT_HOSTS), metadata={"help": "Sites whose links may be downloaded."}
+    )
+    media_hosts: list[str] = attrs.field(
+        factory=lambda: list(DEFAULT_MEDIA_HOSTS),
+        metadata={"help": "Domains the video files themselves may come from (with their subdomains)."},
+    )
     qualities: list[str] = attrs.field(factory=lambda: list(QUALITIES))
     default_quality: str = attrs.field(default="best")
-    concurrent_downloads: int = attrs.field(default=2)
-    free_space_floor_mb: int = 2048
-    user_storage_cap_mb: int | None = None
+    concurrent_downloads: int = attrs.field(
+        default=2, metadata={"help": "Downloads that run at once in each process; the others wait their turn."}
+    )
+    free_space_floor_mb: int = attrs.field(
+        default=2048, metadata={"help": "Downloads stop, and none start, when less than this is free (MB)."}
+    )
+    user_storage_cap_mb: int | None = attrs.field(
+        default=None, metadata={"help": "The most one person's downloads may take (MB); empty: no cap."}
+    )
+    time_limit_hours: float = attrs.field(
+        default=12.0, metadata={"help": "How long one download may run before it is stopped (hours)."}
+    )
+    import_wait: float = attrs.field(
+        default=300.0, metadata={"help": "Seconds to wait for Plex to show the new videos after a scan."}
+    )
+    import_retry_every: float = attrs.field(
+        default=60.0, metadata={"help": "Seconds between tries to add finished downloads to Plex while it is away."}
+    )
     extractors: list[str] = attrs.field(factory=list, metadata={"help": "yt-dlp extractors allowed (empty: all)."})
+
+    @qualities.validator
+    def _check_qualities(self, _: attrs.Attribute[list[str]], value: list[str]) -> None:
+        unknown = [q for q in value if q not in QUALITIES]
+        if unknown or not value:
+            raise InvalidValue(
+                "qualities", f"expected some of {', '.join(QUALITIES)}, got {', '.join(unknown) or 'none'}"
+            )
 
     @default_quality.validator
     def _check_default_quality(self, _: attrs.Attribute[str], value: str) -> None:
@@ -47,6 +98,27 @@ class YoutubeSettings:
         if not 1 <= value <= 16:
             raise InvalidValue("concurrent_downloads", f"expected 1 to 16, got {value}")
 
+    @free_space_floor_mb.validator
+    def _check_floor(self, _: attrs.Attribute[int], value: int) -> None:
+        if value < 0:
+            raise InvalidValue("free_space_floor_mb", f"expected 0 or more, got {value}")
+
+    @user_storage_cap_mb.validator
+    def _check_cap(self, _: attrs.Attribute[int | None], value: int | None) -> None:
+        if value is not None and value < 1:
+            raise InvalidValue("user_storage_cap_mb", f"expected 1 or more (or empty for no cap), got {value}")
+
+    @time_limit_hours.validator
+    def _check_time_limit(self, _: attrs.Attribute[float], value: float) -> None:
+        if not 0 < value <= 168:
+            raise InvalidValue("time_limit_hours", f"expected more than 0 and at most 168, got {value:g}")
+
+    @import_wait.validator
+    @import_retry_every.validator
+    def _check_seconds(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if not 0 < value <= 86400:
+            raise InvalidValue(attribute.name, f"expected more than 0 and at most 86400 seconds, got {value:g}")
+
 
 class YouTubePlugin:
     """The YouTube plugin: its settings section is ``[plugins.youtube]``."""
@@ -54,15 +126,66 @@ class YouTubePlugin:
     name = "youtube"
     version = __version__
 
+    def __init__(self) -> None:
+        self._downloaders: dict[int, Downloader] = {}
+
+    def downloader(self, ctx: PluginContext) -> Downloader:
+        """The actor and its slots, one per running MediaNest (tests run several in one process)."""
+        from medianest_youtube.worker import Downloader
+
+        found = self._downloaders.get(id(ctx))
+        if found is None:
+            found = self._downloaders[id(ctx)] = Downloader(ctx)
+        return found
+
     @hookimpl
     def settings_class(self) -> type[Any]:
         return YoutubeSettings
+
+    @hookimpl
+    def migrations(self) -> Migrations:
+        return Migrations(HERE / "migrations")
+
+    @hookimpl
+    def web_assets(self) -> WebAssets:
+        return WebAssets(templates=HERE / "templates", static=HERE / "static", styles=["youtube.css"])
 
     @hookimpl
     def api_routes(self, ctx: PluginContext) -> list[Route]:
         from medianest_youtube import api
 
         return api.routes(ctx)
+
+    @hookimpl
+    def pages(self, ctx: PluginContext) -> list[Page]:
+        from medianest_youtube import pages
+
+        return pages.pages(ctx)
+
+    @hookimpl
+    def nav_links(self) -> list[NavLink]:
+        return [NavLink("YouTube", "/youtube/", icon="download", order=40)]
+
+    @hookimpl
+    def dashboard_cards(self, ctx: PluginContext) -> list[Card]:
+        from medianest_youtube import pages
+
+        return [pages.card(ctx)]
+
+    @hookimpl
+    def health_checks(self, ctx: PluginContext) -> list[HealthCheck]:
+        from medianest_youtube import pages
+
+        return [HealthCheck("storage", lambda: pages.storage_health(ctx), interval=60.0, timeout=5.0)]
+
+    @hookimpl
+    def actors(self, ctx: PluginContext) -> list[ActorSpec]:
+        return [self.downloader(ctx).spec()]
+
+    @hookimpl
+    def periodic_tasks(self, ctx: PluginContext) -> list[PeriodicTask]:
+        every = min(ctx.settings.import_retry_every, 60.0)
+        return [PeriodicTask("maintain", every, self.downloader(ctx).maintain)]
 
     @hookimpl
     def quotas(self) -> list[Quota]:

@@ -1,15 +1,35 @@
-"""The YouTube plugin's JSON API."""
+"""The YouTube plugin's JSON API: preview a link, ask for a download, follow and manage one's downloads.
+
+A download belongs to the person who asked for it: anyone else gets 404, except the admins, who see and manage
+everyone's (``?scope=all`` lists them).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
 import attrs
 from aiohttp import web
+from sqlalchemy import func, select
 
+from medianest_core.auth.admin_views import paging
+from medianest_core.auth.principal import Principal, require
 from medianest_core.auth.views import read_body
-from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
+from medianest_core.models import User
+from medianest_core.ratelimit import quota_use, spend
 from medianest_core.types import PluginContext, Route
-from medianest_youtube.preview import PreviewFailed, preview
+from medianest_youtube.models import ACTIVE, Download, DownloadItem, DownloadState, ImportState, ItemState
+from medianest_youtube.preview import Preview, PreviewFailed, preview
+from medianest_youtube.store import MB, Storage, Store, download_doc, folder_name, item_doc, source_key
 from medianest_youtube.urls import UrlRefused
+
+if TYPE_CHECKING:
+    from medianest_youtube import YoutubeSettings
+
+QUOTA = "youtube.downloads"
+ACTOR = "youtube.download"
 
 
 @attrs.frozen
@@ -17,18 +37,300 @@ class PreviewBody:
     url: str
 
 
-def routes(ctx: PluginContext) -> list[Route]:
-    async def show_preview(request: web.Request) -> web.Response:
+@attrs.frozen
+class DownloadBody:
+    url: str
+    quality: str | None = None
+
+
+def refused(exc: UrlRefused) -> ApiError:
+    # A host that is not allowed is a 400: the request is refused, not merely mistyped.
+    return ApiError(400, ErrorCode.BAD_REQUEST, str(exc), details={"fields": {"url": str(exc)}})
+
+
+def unreadable(exc: PreviewFailed) -> ApiError:
+    return ApiError(422, ErrorCode.VALIDATION_FAILED, str(exc), details={"fields": {"url": str(exc)}})
+
+
+def not_found() -> ApiError:
+    return ApiError(404, ErrorCode.NOT_FOUND, "No such download.")
+
+
+class Downloads:
+    """The routes, sharing the plugin's store and storage."""
+
+    def __init__(self, ctx: PluginContext) -> None:
+        self.ctx = ctx
+        self.settings: YoutubeSettings = ctx.settings
+        self.store = Store(ctx)
+        self.storage = Storage.of(ctx)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("POST", "/preview", self.show_preview, name="youtube-preview"),
+            Route("GET", "/downloads", self.list, name="youtube-downloads"),
+            Route("POST", "/downloads", self.create),
+            Route("GET", "/downloads/{id}", self.detail, name="youtube-download"),
+            Route("DELETE", "/downloads/{id}", self.delete),
+            Route("POST", "/downloads/{id}/cancel", self.cancel, name="youtube-download-cancel"),
+            Route("POST", "/downloads/{id}/retry", self.retry, name="youtube-download-retry"),
+            Route("GET", "/limits", self.limits, name="youtube-limits"),
+        ]
+
+    async def read(self, url: str) -> Preview:
+        try:
+            return await preview(url, self.settings.allowed_hosts, self.settings.extractors or None)
+        except UrlRefused as exc:
+            raise refused(exc) from None
+        except PreviewFailed as exc:
+            raise unreadable(exc) from None
+
+    async def show_preview(self, request: web.Request) -> web.Response:
         """What a link holds (title, number of items, the first titles), read without downloading."""
         body = await read_body(request, PreviewBody)
-        settings = ctx.settings
-        try:
-            found = await preview(body.url, settings.allowed_hosts, settings.extractors or None)
-        except UrlRefused as exc:
-            # A host that is not allowed is a 400: the request is refused, not merely mistyped.
-            raise ApiError(400, ErrorCode.BAD_REQUEST, str(exc), details={"fields": {"url": str(exc)}}) from None
-        except PreviewFailed as exc:
-            raise ApiError(422, ErrorCode.VALIDATION_FAILED, str(exc), details={"fields": {"url": str(exc)}}) from None
-        return web.json_response(found.doc())
+        return web.json_response((await self.read(body.url)).doc())
 
-    return [Route("POST", "/preview", show_preview, name="youtube-preview")]
+    async def owned(self, request: web.Request) -> tuple[Principal, Download]:
+        """The download named in the path, if the person asking may see it; otherwise 404."""
+        who = require(request)
+        download_id = path_id(request, "download")
+        row = await self.store.get(download_id)
+        if row is None or (row.owner_id != who.user_id and not who.is_admin):
+            raise not_found()
+        return who, row
+
+    def check_space(self, used: int) -> None:
+        """Refuse, with nothing queued, when the disk is at its floor or the person at their cap."""
+        free = self.storage.free()
+        if free < self.storage.floor:
+            raise ApiError(
+                507,
+                ErrorCode.INSUFFICIENT_STORAGE,
+                f"The library's disk is almost full ({free // MB} MB free; downloads need "
+                f"{self.storage.floor // MB} MB to stay free). Ask the admin to make room.",
+                details={"free_mb": free // MB, "floor_mb": self.storage.floor // MB},
+            )
+        cap = self.storage.cap
+        if cap is not None and used >= cap:
+            raise ApiError(
+                507,
+                ErrorCode.INSUFFICIENT_STORAGE,
+                f"Your downloads take {used // MB} MB of your {cap // MB} MB: delete some to make room.",
+                details={"used_mb": used // MB, "cap_mb": cap // MB},
+            )
+
+    async def create(self, request: web.Request) -> web.Response:
+        who = require(request)
+        body = await read_body(request, DownloadBody)
+        quality = body.quality or self.settings.default_quality
+        if quality not in self.settings.qualities:
+            raise field_error(
+                "quality", f"one of {', '.join(self.settings.qualities)}", "Choose one of the qualities offered."
+            )
+        found = await self.read(body.url)
+        key = source_key(found.kind, found.id, found.url)
+        already = await self.store.active_for(who.user_id, key)
+        if already is not None:
+            raise ApiError(
+                409,
+                ErrorCode.CONFLICT,
+                f"“{already.title}” is already {'queued' if already.state == 'queued' else 'downloading'} for you.",
+                details={"download_id": already.id},
+            )
+        self.check_space(await self.store.used_by(who.user_id))
+        await spend(request, QUOTA)
+        row = Download(
+            owner_id=who.user_id,
+            url=found.url,
+            kind=found.kind,
+            source_id=found.id[:500],
+            source_key=key,
+            title=found.title[:300] or "Untitled",
+            quality=quality,
+            folder=folder_name(who.username, found.title, found.id),
+            state=DownloadState.QUEUED.value,
+            items_total=found.count,
+            progress={},
+        )
+        assert self.ctx.sessions is not None
+        assert self.ctx.jobs is not None
+        async with self.ctx.sessions.begin() as db:
+            db.add(row)
+        job_id = await self.ctx.jobs.submit(ACTOR, {"download_id": row.id}, owner_id=who.user_id)
+        row = await self.store.update(row.id, job_id=job_id) or row
+        self.ctx.log.info("youtube_download_queued", download_id=row.id, items=found.count, user_id=who.user_id)
+        return web.json_response(download_doc(row, who.username), status=201)
+
+    async def list(self, request: web.Request) -> web.Response:
+        who = require(request)
+        page, per_page = paging(request, default=20)
+        scope = request.query.get("scope", "own")
+        if scope not in ("own", "all"):
+            raise ApiError(400, ErrorCode.BAD_REQUEST, "scope is own or all.")
+        if scope == "all" and not who.is_admin:
+            raise ApiError(403, ErrorCode.FORBIDDEN, "Only admins see everyone's downloads.")
+        query = select(Download, User.username).join(User, User.id == Download.owner_id)
+        count = select(func.count()).select_from(Download)
+        if scope == "own":
+            query = query.where(Download.owner_id == who.user_id)
+            count = count.where(Download.owner_id == who.user_id)
+        assert self.ctx.sessions is not None
+        async with self.ctx.sessions() as db:
+            total = int(await db.scalar(count) or 0)
+            rows = (
+                await db.execute(
+                    query.order_by(Download.created_at.desc(), Download.id.desc())
+                    .offset((page - 1) * per_page)
+                    .limit(per_page)
+                )
+            ).all()
+        return web.json_response(
+            {
+                "downloads": [download_doc(row, username) for row, username in rows],
+                "page": page,
+                "per_page": per_page,
+                "total": total,
+            }
+        )
+
+    async def detail(self, request: web.Request) -> web.Response:
+        _, row = await self.owned(request)
+        items = await self.store.items(row.id)
+        return web.json_response(
+            {**download_doc(row, await self.username(row.owner_id)), "entries": [item_doc(i) for i in items]}
+        )
+
+    async def username(self, user_id: int) -> str | None:
+        assert self.ctx.sessions is not None
+        async with self.ctx.sessions() as db:
+            return await db.scalar(select(User.username).where(User.id == user_id))
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        """Stop a queued or running download (within seconds) or one waiting for Plex; unfinished files go."""
+        _, row = await self.owned(request)
+        cancellable = (DownloadState.QUEUED, DownloadState.RUNNING, DownloadState.WAITING)
+        if row.state not in {s.value for s in cancellable}:
+            raise ApiError(
+                409,
+                ErrorCode.CONFLICT,
+                f"This download is {row.state}: there is nothing to cancel.",
+                details={"state": row.state},
+            )
+        updated = await self.store.update(
+            row.id,
+            only_in=cancellable,
+            state=DownloadState.CANCELLED,
+            import_state=ImportState.NONE.value,
+            import_next_at=None,
+            finished_at=datetime.now(UTC),
+        )
+        if updated is None:
+            raise ApiError(409, ErrorCode.CONFLICT, "This download has just finished: there is nothing to cancel.")
+        if row.job_id is not None and self.ctx.jobs is not None:
+            await self.ctx.jobs.cancel(row.job_id)
+        return web.json_response(download_doc(updated))
+
+    async def retry(self, request: web.Request) -> web.Response:
+        """Download again what is missing (failed items, or what a cancel or a failure left), or try Plex now."""
+        _, row = await self.owned(request)
+        if row.state == DownloadState.WAITING.value:
+            updated = await self.store.update(
+                row.id, only_in=(DownloadState.WAITING,), import_next_at=datetime.now(UTC)
+            )
+            return web.json_response(download_doc(updated or row))
+        missing = row.items_failed or row.items_done < row.items_total
+        retryable = row.state in (DownloadState.FAILED.value, DownloadState.CANCELLED.value) or (
+            row.state == DownloadState.DONE.value and missing
+        )
+        if not retryable:
+            raise ApiError(
+                409,
+                ErrorCode.CONFLICT,
+                f"This download is {row.state}: there is nothing to retry.",
+                details={"state": row.state},
+            )
+        self.check_space(await self.store.used_by(row.owner_id))
+        assert self.ctx.sessions is not None
+        assert self.ctx.jobs is not None
+        async with self.ctx.sessions.begin() as db:
+            for item in (
+                await db.scalars(
+                    select(DownloadItem).where(
+                        DownloadItem.download_id == row.id, DownloadItem.state == ItemState.FAILED.value
+                    )
+                )
+            ).all():
+                item.state, item.error = ItemState.PENDING.value, None
+        queued = await self.store.update(
+            row.id,
+            only_in=(DownloadState.FAILED, DownloadState.CANCELLED, DownloadState.DONE),
+            state=DownloadState.QUEUED,
+            error=None,
+            items_failed=0,
+            finished_at=None,
+        )
+        if queued is None:
+            raise ApiError(409, ErrorCode.CONFLICT, "This download changed meanwhile; look again.")
+        job_id = await self.ctx.jobs.submit(ACTOR, {"download_id": row.id}, owner_id=row.owner_id)
+        queued = await self.store.update(row.id, job_id=job_id) or queued
+        return web.json_response(download_doc(queued), status=202)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        """Remove the download's files and record, and its Plex collection with ``?collection=true``."""
+        _, row = await self.owned(request)
+        if row.state in {s.value for s in ACTIVE}:
+            raise ApiError(
+                409, ErrorCode.CONFLICT, "Cancel this download before deleting it.", details={"state": row.state}
+            )
+        with_collection = request.query.get("collection", "false").lower() in ("1", "true", "yes")
+        removed_collection = False
+        if with_collection and row.collection_id:
+            assert self.ctx.libraries is not None
+            try:
+                removed_collection = await self.ctx.libraries.remove_collection(row.collection_id)
+            except Exception as exc:
+                raise ApiError(
+                    503,
+                    ErrorCode.SERVICE_UNAVAILABLE,
+                    "The collection could not be removed from Plex (nothing was deleted); try again later.",
+                    details={"reason": type(exc).__name__},
+                ) from None
+        try:
+            self.storage.remove(row.folder)
+        except OSError as exc:
+            raise ApiError(
+                503, ErrorCode.SERVICE_UNAVAILABLE, f"The files could not be removed: {exc.strerror or exc}."
+            ) from None
+        assert self.ctx.sessions is not None
+        async with self.ctx.sessions.begin() as db:
+            found = await db.get(Download, row.id)
+            if found is not None:
+                await db.delete(found)
+        self.ctx.log.info("youtube_download_deleted", download_id=row.id, collection=removed_collection)
+        return web.json_response({"deleted": row.id, "collection_removed": removed_collection})
+
+    async def limits(self, request: web.Request) -> web.Response:
+        """What the person may still do: the quota's use and the room left on the disk and under their cap."""
+        who = require(request)
+        use = await quota_use(request, QUOTA)
+        used = await self.store.used_by(who.user_id)
+        cap = self.storage.cap
+        return web.json_response(
+            {
+                "quota": use.doc(),
+                "storage": {
+                    "free_bytes": self.storage.free(),
+                    "available_bytes": self.storage.available(),
+                    "floor_bytes": self.storage.floor,
+                    "used_bytes": used,
+                    "cap_bytes": cap,
+                    "left_bytes": None if cap is None else max(cap - used, 0),
+                },
+                "qualities": list(self.settings.qualities),
+                "default_quality": self.settings.default_quality,
+            }
+        )
+
+
+def routes(ctx: PluginContext) -> list[Route]:
+    return Downloads(ctx).routes()

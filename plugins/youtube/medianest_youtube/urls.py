@@ -3,7 +3,8 @@
 ``allowed_hosts`` entries are host names (``youtube.com``), matched exactly; an entry ``host:port`` also admits
 that explicit port. The check runs once when a person submits a link, and again for every request yt-dlp makes
 while reading a page or playlist (:class:`GuardedYoutubeDL`), so a redirect or a playlist entry cannot lead it
-elsewhere. Media files themselves come from the hosts the extractor names (YouTube's video servers).
+elsewhere. While downloading, the video files may also come from ``media_hosts``: domains matched with their
+subdomains (``googlevideo.com`` admits ``rr1---sn-x.googlevideo.com``), over https only.
 """
 
 from __future__ import annotations
@@ -55,15 +56,28 @@ def host_allowed(url: str, allowed_hosts: Sequence[str]) -> bool:
     return True
 
 
-def guarded_ydl(options: dict[str, Any], allowed_hosts: Sequence[str]) -> Any:
-    """A ``YoutubeDL`` whose page and playlist requests may only go to allowed hosts (imported lazily: yt-dlp
-    is heavy)."""
+def media_host_allowed(url: str, media_hosts: Sequence[str]) -> bool:
+    """Whether ``url`` is an https address on one of ``media_hosts`` or a subdomain of one."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme != "https" or not host or parts.username or parts.password:
+        return False
+    domains = {entry.strip().lower().lstrip(".") for entry in media_hosts if entry.strip()}
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def guarded_ydl(options: dict[str, Any], allowed_hosts: Sequence[str], media_hosts: Sequence[str] = ()) -> Any:
+    """A ``YoutubeDL`` whose requests may only go to allowed hosts, and to ``media_hosts`` for the files
+    (imported lazily: yt-dlp is heavy)."""
     from yt_dlp import YoutubeDL
 
     class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
         def urlopen(self, req: Any) -> Any:
             url = str(req if isinstance(req, str) else getattr(req, "url", ""))
-            if not host_allowed(url, allowed_hosts):
+            if not host_allowed(url, allowed_hosts) and not media_host_allowed(url, media_hosts):
                 raise HostRefused(urlsplit(url).netloc or url[:100])
             return super().urlopen(req)
 

@@ -1,0 +1,542 @@
+"""The download itself: a Dramatiq actor that runs yt-dlp's Python API item by item into the download's folder,
+reports progress to its owner, and hands the folder to the media library when it is done.
+
+The actor is idempotent: items already downloaded (in the database, or in the folder's yt-dlp download archive)
+are skipped, so a retry or a recovered job only fetches what is missing. One failed item is recorded and the
+others go on. A cancel or a full disk stops it within a moment (``DownloadCancelled`` raised from the progress
+hook) and its unfinished files are removed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+
+from medianest_core.jobrunner import JobCancelled, JobContext
+from medianest_core.libraries import NoLibrary
+from medianest_core.models import Job
+from medianest_core.notifications import Level
+from medianest_core.types import ActorSpec, LibraryImport, PluginContext
+from medianest_youtube.models import Download, DownloadState, ImportState, ItemState
+from medianest_youtube.store import MB, Storage, Store, recount, remove_partials
+from medianest_youtube.urls import HostRefused, guarded_ydl
+
+if TYPE_CHECKING:
+    from medianest_youtube import YoutubeSettings
+
+log = structlog.get_logger("medianest.plugins.youtube")
+
+ARCHIVE: Final = ".medianest-archive.txt"
+REPORT_EVERY: Final = 0.5
+SPACE_EVERY: Final = 2.0
+FORMATS: Final = {
+    "best": "bv*+ba/b",
+    "1080p": "bv*[height<=1080]+ba/b[height<=1080]/b",
+    "720p": "bv*[height<=720]+ba/b[height<=720]/b",
+    "480p": "bv*[height<=480]+ba/b[height<=480]/b",
+    "audio": "ba[ext=m4a]/ba/b",
+}
+
+
+class Stopped(Exception):
+    """The download stopped before its end; ``state`` and ``reason`` say how it ends."""
+
+    def __init__(self, state: DownloadState, reason: str | None = None) -> None:
+        super().__init__(reason or state.value)
+        self.state = state
+        self.reason = reason
+
+
+def _cancel_error(reason: str) -> Exception:
+    from yt_dlp.utils import DownloadCancelled
+
+    return DownloadCancelled(reason)  # type: ignore[no-any-return]
+
+
+class _Logger:
+    """yt-dlp's messages in MediaNest's log (errors also surface as exceptions, handled per item)."""
+
+    def __init__(self, download_id: int) -> None:
+        self.log = log.bind(download_id=download_id)
+
+    def debug(self, message: str) -> None:
+        if not message.startswith("[download]"):
+            self.log.debug("ytdlp", message=message[:500])
+
+    def info(self, message: str) -> None:
+        self.log.debug("ytdlp", message=message[:500])
+
+    def warning(self, message: str) -> None:
+        self.log.info("ytdlp_warning", message=message[:500])
+
+    def error(self, message: str) -> None:
+        self.log.info("ytdlp_error", message=message[:500])
+
+
+def reason_of(exc: BaseException) -> str:
+    """yt-dlp's error as one line for a person."""
+    cause = exc
+    while cause.__cause__ is not None or getattr(cause, "exc_info", None):
+        inner = cause.__cause__ or (getattr(cause, "exc_info", None) or (None, None))[1]
+        if inner is None or inner is cause:
+            break
+        cause = inner
+    if isinstance(cause, HostRefused):
+        return f"it leads to {cause.host}, which is not allowed"
+    text = str(exc).removeprefix("ERROR: ").strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+class Run:
+    """One attempt at one download, in a broker thread."""
+
+    def __init__(self, downloader: Downloader, job: JobContext, row: Download) -> None:
+        self.d = downloader
+        self.job = job
+        self.row = row
+        self.id = row.id
+        self.folder = downloader.storage.folder(row.folder)
+        self.total = 0
+        self.position = 0
+        self.done_before = 0
+        self.bytes_before = 0
+        self.owner_used = 0
+        self.current = ""
+        self._reported = 0.0
+        self._space_checked = 0.0
+        self.stopped: Stopped | None = None
+
+    def call(self, coro: Any) -> Any:
+        return self.job.runner.call(coro)
+
+    # -- yt-dlp's side -----------------------------------------------------------------------------------------
+
+    def options(self) -> dict[str, Any]:
+        settings = self.d.settings
+        options: dict[str, Any] = {
+            "format": FORMATS[self.row.quality],
+            "merge_output_format": "mp4/mkv",
+            "paths": {"home": str(self.folder), "temp": str(self.folder)},
+            "outtmpl": {"default": "%(title).150B [%(id).60B].%(ext)s"},
+            "windowsfilenames": True,
+            "trim_file_name": 200,
+            "download_archive": str(self.folder / ARCHIVE),
+            "noplaylist": True,
+            "continuedl": True,
+            "overwrites": False,
+            "retries": 5,
+            "fragment_retries": 10,
+            "file_access_retries": 3,
+            "socket_timeout": 30,
+            "ignoreerrors": False,
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "logger": _Logger(self.id),
+            "progress_hooks": [self.hook],
+            "extract_flat": "in_playlist",
+            "lazy_playlist": False,
+        }
+        if settings.extractors:
+            options["allowed_extractors"] = list(settings.extractors)
+        return options
+
+    def hook(self, status: dict[str, Any]) -> None:
+        """yt-dlp's progress: throttled to the owner, and the point where a cancel or a full disk stops it."""
+        if status.get("status") not in ("downloading", "finished"):
+            return
+        now = time.monotonic()
+        finished = status.get("status") == "finished"
+        if now - self._space_checked >= SPACE_EVERY:
+            self._space_checked = now
+            self.check_space(int(status.get("downloaded_bytes") or 0))
+        if not finished and now - self._reported < REPORT_EVERY:
+            return
+        self._reported = now
+        got = int(status.get("downloaded_bytes") or 0)
+        size = status.get("total_bytes") or status.get("total_bytes_estimate")
+        item_fraction = 1.0 if finished else (got / size if size else 0.0)
+        overall = (self.position - 1 + min(item_fraction, 1.0)) / max(self.total, 1)
+        figures = {
+            "item": self.position,
+            "of": self.total,
+            "title": self.current,
+            "item_bytes": got,
+            "item_size": int(size) if size else None,
+            "item_fraction": round(min(item_fraction, 1.0), 4),
+            "fraction": round(min(overall, 1.0), 4),
+            "bytes": self.bytes_before + got,
+            "speed": round(float(status["speed"]), 1) if status.get("speed") else None,
+            "eta": int(status["eta"]) if status.get("eta") is not None else None,
+        }
+        self.report(overall, figures)
+
+    def report(self, fraction: float, figures: dict[str, Any]) -> None:
+        self.call(self.d.store.update(self.id, only_in=(DownloadState.RUNNING,), progress=figures))
+        try:
+            self.job.progress(min(fraction, 0.999), download_id=self.id)
+        except JobCancelled:
+            raise _cancel_error("cancelled") from None
+
+    def check_space(self, writing: int) -> None:
+        """Stop (through yt-dlp's cancel) when the disk would go below the floor or the person over their cap."""
+        storage = self.d.storage
+        if storage.free() < storage.floor:
+            self.stopped = Stopped(
+                DownloadState.FAILED,
+                f"Stopped: less than {storage.floor // MB} MB is left free on the library's disk.",
+            )
+        elif storage.cap is not None and self.owner_used + writing > storage.cap:
+            self.stopped = Stopped(
+                DownloadState.FAILED, f"Stopped: your downloads would take more than your {storage.cap // MB} MB."
+            )
+        if self.stopped is not None:
+            raise _cancel_error(str(self.stopped))
+
+    # -- the download ------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        from yt_dlp.utils import DownloadCancelled, DownloadError
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with guarded_ydl(self.options(), self.d.settings.allowed_hosts, self.d.settings.media_hosts) as ydl:
+            entries = self.list_entries(ydl)
+            items = self.call(self.d.store.set_items(self.id, [(e["id"], e["title"]) for e in entries]))
+            self.total = len(items)
+            by_position = {item.position: entry for item, entry in zip(items, entries, strict=False)}
+            for item in items:
+                self.position = item.position
+                self.current = item.title
+                if item.state == ItemState.DONE.value and item.file and (self.folder / item.file).exists():
+                    continue
+                if self.call(self.d.store.get(self.id)).state != DownloadState.RUNNING.value:
+                    raise _cancel_error("cancelled")
+                self.call(recount(self.d.store, self.id))
+                self.bytes_before = self.call(self.d.store.get(self.id)).bytes_done
+                self.owner_used = self.call(self.d.store.used_by(self.row.owner_id))
+                self.check_space(0)
+                self.report(
+                    (item.position - 1) / max(self.total, 1),
+                    {"item": item.position, "of": self.total, "title": item.title, "bytes": self.bytes_before},
+                )
+                entry = by_position.get(item.position)
+                if entry is None:  # downloaded before, gone from the playlist since
+                    continue
+                try:
+                    result = ydl.process_ie_result(dict(entry["raw"]), download=True)
+                except DownloadCancelled:
+                    raise
+                except (DownloadError, HostRefused, OSError) as exc:
+                    remove_partials(self.folder)
+                    self.call(self.d.store.finish_item(self.id, item.position, ItemState.FAILED, error=reason_of(exc)))
+                    log.info("youtube_item_failed", download_id=self.id, item=item.position, error=reason_of(exc))
+                    continue
+                path = self.final_path(result, entry["id"])
+                size = path.stat().st_size if path is not None and path.exists() else 0
+                self.call(
+                    self.d.store.finish_item(
+                        self.id, item.position, ItemState.DONE, file=path.name if path else None, size=size
+                    )
+                )
+
+    def list_entries(self, ydl: Any) -> list[dict[str, Any]]:
+        """The playlist's items as yt-dlp lists them without downloading (a video is a list of one)."""
+        from yt_dlp.utils import DownloadError
+
+        try:
+            info = ydl.extract_info(self.row.url, download=False)
+        except (DownloadError, HostRefused) as exc:
+            raise Stopped(DownloadState.FAILED, f"The link could not be read: {reason_of(exc)}") from None
+        if not isinstance(info, dict):
+            raise Stopped(DownloadState.FAILED, "The link could not be read.")
+        if info.get("_type") != "playlist":
+            page = str(info.get("webpage_url") or self.row.url)
+            raw = {"_type": "url", "url": page, "id": info.get("id"), "title": info.get("title")}
+            return [{"id": str(info.get("id") or page), "title": str(info.get("title") or "Video"), "raw": raw}]
+        from yt_dlp.utils import unsmuggle_url
+
+        found = []
+        for entry in info.get("entries") or []:
+            if not isinstance(entry, dict) or not entry.get("url"):
+                continue
+            # A feed's entries carry their id (the item's guid) inside the address yt-dlp will resolve.
+            plain, smuggled = unsmuggle_url(str(entry["url"]), {})
+            video_id = str(entry.get("id") or (smuggled or {}).get("force_videoid") or plain)
+            found.append({"id": video_id, "title": str(entry.get("title") or video_id), "raw": entry})
+        if not found:
+            raise Stopped(DownloadState.FAILED, "The playlist has no videos.")
+        return found
+
+    def final_path(self, result: Any, video_id: str) -> Path | None:
+        """Where the item's file ended up (after any merge), or the file already there for an archived item."""
+        if isinstance(result, dict):
+            for download in result.get("requested_downloads") or []:
+                if download.get("filepath"):
+                    return Path(download["filepath"])
+            if result.get("filepath"):
+                return Path(result["filepath"])
+        from yt_dlp.utils import sanitize_filename
+
+        marker = f"[{sanitize_filename(video_id, is_id=True)[:60]}]."
+        for path in sorted(self.folder.iterdir()):
+            if marker in path.name and path.is_file() and not path.name.startswith("."):
+                return path
+        return None
+
+
+class Downloader:
+    """The plugin's actor, its slots (``concurrent_downloads`` per process) and the media library step."""
+
+    def __init__(self, ctx: PluginContext) -> None:
+        self.ctx = ctx
+        self.settings: YoutubeSettings = ctx.settings
+        self.store = Store(ctx)
+        self.storage = Storage.of(ctx)
+        self.slots = threading.BoundedSemaphore(self.settings.concurrent_downloads)
+
+    def spec(self) -> ActorSpec:
+        return ActorSpec(
+            "download",
+            self.actor,
+            time_limit=self.settings.time_limit_hours * 3600,
+            max_retries=3,
+            queue="youtube",
+            min_backoff=30.0,
+            max_backoff=600.0,
+        )
+
+    def actor(self, job: JobContext) -> None:
+        download_id = int(job.payload["download_id"])
+        call: Callable[[Any], Any] = job.runner.call
+        row: Download | None = call(self.store.get(download_id))
+        if row is None or row.state not in (DownloadState.QUEUED.value, DownloadState.RUNNING.value):
+            return
+        while not self.slots.acquire(timeout=1.0):
+            if call(self.store.get(download_id)).state == DownloadState.CANCELLED.value:
+                return
+            job.progress(0.0, download_id=download_id, waiting=True)
+        try:
+            self._run(job, download_id)
+        finally:
+            self.slots.release()
+
+    def _run(self, job: JobContext, download_id: int) -> None:
+        from yt_dlp.utils import DownloadCancelled
+
+        call: Callable[[Any], Any] = job.runner.call
+        row = call(
+            self.store.update(
+                download_id,
+                only_in=(DownloadState.QUEUED, DownloadState.RUNNING),
+                state=DownloadState.RUNNING,
+                error=None,
+                progress={},
+            )
+        )
+        if row is None:
+            return
+        run = Run(self, job, row)
+        try:
+            run.run()
+        except (DownloadCancelled, Stopped) as exc:
+            removed = remove_partials(run.folder)
+            call(recount(self.store, download_id))
+            stop = exc if isinstance(exc, Stopped) else run.stopped
+            if stop is not None:
+                call(self._end(download_id, stop.state, stop.reason))
+                return
+            call(self.store.update(download_id, progress={}))
+            log.info("youtube_download_cancelled", download_id=download_id, removed=removed)
+            raise JobCancelled(job.job_id) from None
+        except Exception as exc:
+            # The job runner tries again while attempts remain; the record says what happened either way.
+            remove_partials(run.folder)
+            call(recount(self.store, download_id))
+            call(self._failed_attempt(job, download_id, reason_of(exc)))
+            raise
+        except BaseException:
+            remove_partials(run.folder)
+            call(self._end(download_id, DownloadState.FAILED, f"Stopped after {self.settings.time_limit_hours:g} h."))
+            raise
+        call(self.finished(download_id))
+
+    async def _failed_attempt(self, job: JobContext, download_id: int, reason: str) -> None:
+        assert self.ctx.sessions is not None
+        async with self.ctx.sessions() as db:
+            record = await db.get(Job, job.job_id)
+        if record is not None and record.attempts > self.spec().max_retries:
+            await self._end(download_id, DownloadState.FAILED, reason)
+        else:
+            await self.store.update(
+                download_id,
+                only_in=(DownloadState.RUNNING,),
+                state=DownloadState.QUEUED,
+                error=f"Trying again: {reason}",
+            )
+
+    async def _end(self, download_id: int, state: DownloadState, reason: str | None) -> None:
+        row = await self.store.update(
+            download_id,
+            only_in=(DownloadState.RUNNING, DownloadState.QUEUED),
+            state=state,
+            error=reason,
+            progress={},
+            finished_at=datetime.now(UTC),
+        )
+        if row is not None and state is DownloadState.FAILED and self.ctx.notifier is not None:
+            await self.ctx.notifier.notify(
+                [row.owner_id], f"“{row.title}” could not be downloaded", reason or "", Level.ERROR, link(row.id)
+            )
+
+    async def finished(self, download_id: int) -> None:
+        """Every item has been tried: hand the folder to the media library, or say that nothing came."""
+        row = await self.store.get(download_id)
+        if row is None or row.state != DownloadState.RUNNING.value:
+            return
+        if row.items_done == 0:
+            first = next((i.error for i in await self.store.items(download_id) if i.error), None)
+            await self._end(
+                download_id, DownloadState.FAILED, f"None of the {row.items_total} items could be downloaded: {first}"
+            )
+            return
+        await self.store.update(
+            download_id,
+            only_in=(DownloadState.RUNNING,),
+            state=DownloadState.IMPORTING,
+            progress={},
+            import_state=ImportState.PENDING.value,
+            import_error=None,
+        )
+        await self.import_into_library(download_id)
+
+    async def import_into_library(self, download_id: int) -> None:
+        """Ask the media library to scan the folder and gather it as a collection named after the playlist;
+        when it cannot be reached, the download waits and the periodic task tries again."""
+        row = await self.store.get(download_id)
+        if row is None or row.state != DownloadState.IMPORTING.value:
+            return
+        assert self.ctx.libraries is not None
+        request = LibraryImport(
+            library=self.settings.plex_library,
+            path=self.storage.plex_folder(row.folder),
+            collection=row.title,
+            expected=row.items_done,
+            wait=self.settings.import_wait,
+        )
+        try:
+            result = await self.ctx.libraries.import_folder(request)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, NoLibrary) else f"{type(exc).__name__}: {exc}"
+            log.info("youtube_import_later", download_id=download_id, error=reason)
+            later = datetime.now(UTC) + timedelta(seconds=self.settings.import_retry_every)
+            waiting = await self.store.update(
+                download_id,
+                only_in=(DownloadState.IMPORTING,),
+                state=DownloadState.WAITING,
+                import_error=reason[:1000],
+                import_attempts=row.import_attempts + 1,
+                import_next_at=later,
+            )
+            if waiting is not None and row.import_attempts == 0 and self.ctx.notifier is not None:
+                await self.ctx.notifier.notify(
+                    [row.owner_id],
+                    f"“{row.title}” is downloaded",
+                    f"It will be added to {self.settings.plex_library} in Plex as soon as Plex can be reached.",
+                    Level.WARNING,
+                    link(row.id),
+                )
+            return
+        note = (
+            f"{result.missing} of {row.items_done} videos had not appeared in Plex yet; they will once its scan ends."
+            if result.missing
+            else None
+        )
+        done = await self.store.update(
+            download_id,
+            only_in=(DownloadState.IMPORTING,),
+            state=DownloadState.DONE,
+            collection_id=result.collection_id,
+            import_state=ImportState.DONE.value,
+            import_error=note,
+            import_next_at=None,
+            finished_at=datetime.now(UTC),
+        )
+        if done is not None and self.ctx.notifier is not None:
+            failed = f" ({done.items_failed} could not be downloaded)" if done.items_failed else ""
+            await self.ctx.notifier.notify(
+                [done.owner_id],
+                f"“{done.title}” is ready in Plex",
+                f"{done.items_done} videos{failed} in the collection “{done.title}” of {self.settings.plex_library}.",
+                Level.SUCCESS,
+                link(done.id),
+            )
+
+    async def maintain(self) -> None:
+        """The periodic task: end downloads whose job has ended without them (a process stopped for good), and
+        try the media library again for those waiting on it."""
+        await self.reconcile()
+        await self.retry_imports()
+
+    async def reconcile(self) -> None:
+        from sqlalchemy import select
+
+        settled = datetime.now(UTC) - timedelta(seconds=30)
+        assert self.ctx.sessions is not None
+        async with self.ctx.sessions() as db:
+            orphans = (
+                await db.execute(
+                    select(Download.id, Job.state, Job.error)
+                    .join(Job, Job.id == Download.job_id)
+                    .where(
+                        Download.state.in_([DownloadState.QUEUED.value, DownloadState.RUNNING.value]),
+                        Job.state.in_(["failed", "cancelled", "succeeded"]),
+                        Job.finished_at < settled,
+                    )
+                )
+            ).all()
+        for download_id, job_state, error in orphans:
+            if job_state == "cancelled":
+                await self.store.update(
+                    download_id,
+                    only_in=(DownloadState.QUEUED, DownloadState.RUNNING),
+                    state=DownloadState.CANCELLED,
+                    progress={},
+                    finished_at=datetime.now(UTC),
+                )
+            else:
+                await self._end(download_id, DownloadState.FAILED, error or "The download stopped unexpectedly.")
+
+    async def retry_imports(self) -> None:
+        from sqlalchemy import select
+
+        now = datetime.now(UTC)
+        assert self.ctx.sessions is not None
+        async with self.ctx.sessions() as db:
+            due = (
+                await db.scalars(
+                    select(Download.id)
+                    .where(
+                        Download.state == DownloadState.WAITING.value,
+                        Download.import_state == ImportState.PENDING.value,
+                        Download.import_next_at <= now,
+                    )
+                    .order_by(Download.import_next_at)
+                    .limit(20)
+                )
+            ).all()
+        for download_id in due:
+            claimed = await self.store.update(
+                download_id, only_in=(DownloadState.WAITING,), state=DownloadState.IMPORTING
+            )
+            if claimed is not None:
+                await self.import_into_library(download_id)
+
+
+def link(download_id: int) -> str:
+    return f"/youtube/#download-{download_id}"
