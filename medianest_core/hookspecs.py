@@ -109,7 +109,9 @@ def media_libraries(ctx: PluginContext) -> Sequence[MediaLibrary]:
     """Return the media servers this plugin can put new media into (Plex, say).
 
     Other plugins ask through ``ctx.libraries.import_folder(LibraryImport(...))``: the library refreshes that
-    folder, waits for its items and gathers them into a collection of that title (created or completed).
+    folder, waits for its items and gathers them into a collection of that title (created or completed);
+    ``ctx.libraries.remove_collection(collection_id)`` removes such a collection again, when the library offers
+    ``remove_collection``.
     """
 
 

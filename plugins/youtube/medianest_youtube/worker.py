@@ -315,6 +315,10 @@ class Downloader:
         download_id = int(job.payload["download_id"])
         call: Callable[[Any], Any] = job.runner.call
         row: Download | None = call(self.store.get(download_id))
+        if row is not None and row.state == DownloadState.IMPORTING.value:
+            # The process stopped while Plex was being asked: ask again.
+            call(self.import_into_library(download_id))
+            return
         if row is None or row.state not in (DownloadState.QUEUED.value, DownloadState.RUNNING.value):
             return
         while not self.slots.acquire(timeout=1.0):
@@ -500,6 +504,22 @@ class Downloader:
                     )
                 )
             ).all()
+            # Asked of Plex by a process that stopped before the answer: offered again.
+            stalled = (
+                await db.scalars(
+                    select(Download.id).where(
+                        Download.state == DownloadState.IMPORTING.value,
+                        Download.updated_at < datetime.now(UTC) - timedelta(seconds=self.settings.import_wait + 120),
+                    )
+                )
+            ).all()
+        for download_id in stalled:
+            await self.store.update(
+                download_id,
+                only_in=(DownloadState.IMPORTING,),
+                state=DownloadState.WAITING,
+                import_next_at=datetime.now(UTC),
+            )
         for download_id, job_state, error in orphans:
             if job_state == "cancelled":
                 await self.store.update(

@@ -383,3 +383,68 @@ async def test_plex_away_at_the_end_the_collection_is_made_once_it_is_back(
     async with runtime.sessions() as db:
         titles = (await db.scalars(select(Notification.title).where(Notification.user_id == alice.user_id))).all()
     assert sorted(titles) == ["“Cooking Basics” is downloaded", "“Cooking Basics” is ready in Plex"]
+
+
+async def test_a_download_left_running_by_a_stopped_process_is_finished_at_start(
+    medianest_runtime: Any, medianest_settings: Any, feeds: FeedServer, tmp_path: Path
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+    from medianest_youtube.models import Download
+    from medianest_youtube.store import folder_name, source_key
+
+    from medianest_core.app import create_app
+    from medianest_core.runtime import prepare_database
+    from medianest_core.testing import add_user
+
+    section = {
+        "library_root": str(tmp_path / "library"),
+        "allowed_hosts": [feeds.base_url.removeprefix("http://")],
+        "extractors": ["generic"],
+        "free_space_floor_mb": 0,
+    }
+    loaded = medianest_settings(plugins={"youtube": section})
+    first = medianest_runtime(entry_points=[entry_point("youtube", YouTubePlugin())], settings=loaded)
+    await prepare_database(first)
+    alice = await add_user(first, "alice", "alice-password-123", "user")
+    url = feeds.base_url + "/feeds/course.xml"
+    # A process stopped while it downloaded: the records still say "running".
+    async with first.sessions.begin() as db:
+        row = Download(
+            owner_id=alice,
+            url=url,
+            kind="playlist",
+            source_id=url,
+            source_key=source_key("playlist", url, url),
+            title="Cooking Basics",
+            quality="best",
+            folder=folder_name("alice", "Cooking Basics", url),
+            state="running",
+            items_total=3,
+            progress={"item": 2, "of": 3},
+        )
+        db.add(row)
+        await db.flush()
+        job = Job(
+            actor="youtube.download", owner_id=alice, payload={"download_id": row.id}, state="running", attempts=1
+        )
+        db.add(job)
+        await db.flush()
+        row.job_id, job.worker = job.id, "gone:1"
+        download_id = row.id
+    await first.close()
+
+    second = medianest_runtime(entry_points=[entry_point("youtube", YouTubePlugin())], settings=loaded)
+    client = TestClient(TestServer(create_app(second)))
+    await client.start_server()
+    try:
+        await sign_in_as(client, "alice", "alice-password-123")
+        waiting = await state_of(client, download_id, "waiting", "failed", "done")
+        assert waiting["state"] == "waiting", waiting  # downloaded; no media library installed here
+        assert waiting["items"] == {"total": 3, "done": 3, "failed": 0}
+    finally:
+        await client.close()
+
+
+async def sign_in_as(client: Any, username: str, password: str) -> None:
+    resp = await client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert resp.status == 200, await resp.text()
