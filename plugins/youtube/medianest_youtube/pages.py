@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from datetime import UTC, datetime
 from typing import Final
 
@@ -151,4 +152,8 @@ async def storage_health(ctx: PluginContext) -> HealthResult:
         return HealthResult(HealthState.DOWN, f"MediaNest may not write to {storage.root}")
     if free < storage.floor:
         return HealthResult(HealthState.DEGRADED, f"{size(free)} free, below the floor of {size(storage.floor)}")
+    if shutil.which("ffmpeg") is None:
+        return HealthResult(
+            HealthState.DEGRADED, "ffmpeg is not installed: only formats that need no merging are downloaded"
+        )
     return HealthResult(HealthState.UP, f"{size(free - storage.floor)} left for downloads")

@@ -43,7 +43,7 @@ def check_url(url: str, allowed_hosts: Sequence[str]) -> str:
     host = (parts.hostname or "").lower().rstrip(".")
     allowed = {entry.strip().lower() for entry in allowed_hosts}
     if not host or not (host in allowed if port is None else f"{host}:{port}" in allowed):
-        names = ", ".join(sorted(h for h in allowed if ":" not in h)) or "none"
+        names = ", ".join(sorted(h for h in allowed if ":" not in h) or sorted(allowed)) or "none"
         raise UrlRefused(f"Only links to these sites can be downloaded: {names}.")
     return text
 

@@ -9,6 +9,7 @@ hook) and its unfinished files are removed.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,18 @@ FORMATS: Final = {
     "480p": "bv*[height<=480]+ba/b[height<=480]/b",
     "audio": "ba[ext=m4a]/ba/b",
 }
+SINGLE_FILE_FORMATS: Final = {
+    "best": "b/bv*+ba",
+    "1080p": "b[height<=1080]/b",
+    "720p": "b[height<=720]/b",
+    "480p": "b[height<=480]/b",
+    "audio": "ba[ext=m4a]/ba/b",
+}
+"""Without ffmpeg, separate video and audio streams cannot be merged: formats that hold both are chosen."""
+
+
+def format_for(quality: str) -> str:
+    return (FORMATS if shutil.which("ffmpeg") else SINGLE_FILE_FORMATS)[quality]
 
 
 class Stopped(Exception):
@@ -120,7 +133,7 @@ class Run:
     def options(self) -> dict[str, Any]:
         settings = self.d.settings
         options: dict[str, Any] = {
-            "format": FORMATS[self.row.quality],
+            "format": format_for(self.row.quality),
             "merge_output_format": "mp4/mkv",
             "paths": {"home": str(self.folder), "temp": str(self.folder)},
             "outtmpl": {"default": "%(title).150B [%(id).60B].%(ext)s"},
@@ -221,9 +234,16 @@ class Run:
                 self.bytes_before = self.call(self.d.store.get(self.id)).bytes_done
                 self.owner_used = self.call(self.d.store.used_by(self.row.owner_id))
                 self.check_space(0)
+                start = (item.position - 1) / max(self.total, 1)
                 self.report(
-                    (item.position - 1) / max(self.total, 1),
-                    {"item": item.position, "of": self.total, "title": item.title, "bytes": self.bytes_before},
+                    start,
+                    {
+                        "item": item.position,
+                        "of": self.total,
+                        "title": item.title,
+                        "bytes": self.bytes_before,
+                        "fraction": round(start, 4),
+                    },
                 )
                 entry = by_position.get(item.position)
                 if entry is None:  # downloaded before, gone from the playlist since

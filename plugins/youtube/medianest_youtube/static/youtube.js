@@ -19,6 +19,13 @@
     if (seconds >= 60) return Math.round(seconds / 60) + " min";
     return Math.round(seconds) + " s";
   }
+  // How far the whole download is: the worker's fraction, or, when a report has none (as when an item starts),
+  // the items before the current one, so the bar does not jump back to empty.
+  function fraction(d) {
+    const p = d.progress || {};
+    if (typeof p.fraction === "number") return p.fraction;
+    return p.item && p.of ? (p.item - 1) / p.of : 0;
+  }
   function figures(d) {
     const p = d.progress || {};
     if (d.state === "queued") return "Waiting for its turn…";
@@ -37,8 +44,20 @@
     holder.innerHTML = await response.text();
     return holder.querySelector("li.yt-row");
   }
+  // Refreshes of one row may overlap (events come quickly as a download changes state) and their answers may come
+  // back out of order: only the latest one is shown, inserting the row if any of those it overtook would have.
+  const pending = new Map();
   async function refreshRow(id, insert) {
-    const fresh = await fetchRow(id);
+    const key = String(id);
+    const before = pending.get(key);
+    const mine = { insert: insert || !!(before && before.insert) };
+    pending.set(key, mine);
+    let fresh;
+    try { fresh = await fetchRow(id); }
+    catch (failure) { if (pending.get(key) === mine) pending.delete(key); throw failure; }
+    if (pending.get(key) !== mine) return;  // overtaken: the latest refresh shows the row
+    pending.delete(key);
+    insert = mine.insert;
     const old = document.getElementById("download-" + id);
     if (!fresh) { if (old) old.remove(); return; }
     if (old) old.replaceWith(fresh);
@@ -52,7 +71,7 @@
     const row = document.getElementById("download-" + d.id);
     if (row && row.dataset.state === d.state && (d.state === "running" || d.state === "queued")) {
       const bar = row.querySelector('[data-role="bar"]');
-      if (bar) bar.value = (d.progress && d.progress.fraction) || 0;
+      if (bar) bar.value = fraction(d);
       const text = row.querySelector('[data-role="figures"]');
       if (text) text.textContent = figures(d);
       return;

@@ -1,0 +1,445 @@
+"""The YouTube page in a real browser: Debian's chromium driven by Playwright, against a real ``medianest serve``
+whose downloads run yt-dlp, offline, on short videos made with ffmpeg and served as feeds from 127.0.0.1.
+
+Each test keeps screenshots of its key moments in ``test-artifacts/browser/<test>/``; a failing one also leaves a
+screenshot and the HTML of every page it had open. Chromium is never downloaded: without ``/usr/bin/chromium`` these
+tests are skipped, unless ``MEDIANEST_REQUIRE_BROWSER_TESTS`` is set, when they fail; likewise without ffmpeg and
+``MEDIANEST_REQUIRE_MEDIA_TESTS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from medianest_youtube.fake import FeedItem, FeedServer, ffmpeg_available, make_media
+
+CHROMIUM = os.environ.get("MEDIANEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "browser"
+MEDIANEST = str(Path(sys.executable).with_name("medianest"))
+
+if not shutil.which(CHROMIUM):
+    if os.environ.get("MEDIANEST_REQUIRE_BROWSER_TESTS"):
+        raise RuntimeError(f"browser tests need chromium at {CHROMIUM} (apt-get install chromium)")
+    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+if not ffmpeg_available():
+    if os.environ.get("MEDIANEST_REQUIRE_MEDIA_TESTS"):
+        raise RuntimeError("media tests need ffmpeg on PATH (apt-get install ffmpeg)")
+    pytest.skip("no ffmpeg on PATH (apt-get install ffmpeg)", allow_module_level=True)
+
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    FloatRect,
+    Locator,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+COURSE = [
+    FeedItem("Knife skills", "vid-1", "knife"),
+    FeedItem("Stock", "vid-2", "stock"),
+    FeedItem("Sauces", "vid-3", "sauce"),
+]
+LONG_TITLE = "Slow-cooked Sunday roasts, gravies and everything that goes with them — the complete series"
+_names = itertools.count(1)
+T = TypeVar("T")
+
+
+class Feeds:
+    """A :class:`FeedServer` on its own event loop in a background thread: the Playwright sync API blocks the
+    test's thread, and the server must keep answering yt-dlp meanwhile."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="feed-server", daemon=True)
+        self.thread.start()
+        self.server: FeedServer = self.run(self._start())
+
+    @staticmethod
+    async def _start() -> FeedServer:
+        server = FeedServer()
+        await server.start()
+        return server
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
+
+    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``function(*args, **kwargs)`` on the server's loop."""
+
+        async def call() -> T:
+            return function(*args, **kwargs)
+
+        return self.run(call())
+
+    def close(self) -> None:
+        self.run(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+class Server:
+    """``medianest serve`` on a free port, stopped with SIGTERM."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.port = free_port()
+        self.log = log
+        self._out = log.open("w")
+        self.proc = subprocess.Popen(
+            [MEDIANEST, "serve", "--port", str(self.port)], env=env, stdout=self._out, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"serve did not answer /health within {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(*args: str, env: dict[str, str], stdin: str) -> None:
+    done = subprocess.run(
+        [MEDIANEST, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Feeds]:
+    """The videos, and feeds of them: ``course`` runs a few seconds (each item is throttled), ``roast`` runs long
+    enough to be cancelled, ``quick`` is done at once."""
+    folder = tmp_path_factory.mktemp("clips")
+    feeds = Feeds()
+    try:
+        for name in ("knife", "stock", "sauce"):
+            # About 17 kB each, at 12 kB/s: the download takes a few seconds, with progress every half second.
+            feeds.call(feeds.server.add_media, name, make_media(folder, name, seconds=1.0), rate=12_000)
+        feeds.call(feeds.server.add_media, "roast", make_media(folder, "roast", seconds=2.0), rate=2_000)
+        feeds.call(feeds.server.add_media, "bite", make_media(folder, "bite", seconds=0.5))
+        feeds.call(feeds.server.add_feed, "course", "Cooking Basics", COURSE)
+        feeds.call(feeds.server.add_feed, "roast", "Sunday Roast", [FeedItem("The roast", "vid-r", "roast")])
+        feeds.call(feeds.server.add_feed, "quick", LONG_TITLE, [FeedItem("A quick bite", "vid-q", "bite")])
+        yield feeds
+    finally:
+        feeds.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, feeds: Feeds) -> Iterator[Server]:
+    """One ``medianest serve`` for the module with the youtube plugin, which may read the feeds; no Plex."""
+    root = tmp_path_factory.mktemp("youtube-browser")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
+    env |= {
+        "MEDIANEST_DATA_DIR": str(root / "data"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
+        "MEDIANEST_YOUTUBE_LIBRARY_ROOT": str(root / "library"),
+        "MEDIANEST_YOUTUBE_ALLOWED_HOSTS": feeds.server.base_url.removeprefix("http://"),
+        "MEDIANEST_YOUTUBE_EXTRACTORS": "generic",
+        "MEDIANEST_YOUTUBE_FREE_SPACE_FLOOR_MB": "0",
+        # The other installed plugins would only reach for services that are not there.
+        "MEDIANEST_PLEX_ENABLED": "false",
+        "MEDIANEST_TMDB_ENABLED": "false",
+        "MEDIANEST_OVERSEERR_ENABLED": "false",
+        "MEDIANEST_UPTIME_KUMA_ENABLED": "false",
+    }
+    srv = Server(env, root / "serve.log")
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
+        )
+        yield chromium
+        chromium.close()
+
+
+class Browsing:
+    """One test's browser contexts, and its folder of screenshots."""
+
+    def __init__(self, browser: Browser, folder: Path) -> None:
+        self.browser = browser
+        self.folder = folder
+        self.contexts: list[BrowserContext] = []
+
+    def context(self, viewport: ViewportSize = DESKTOP, **kw: Any) -> BrowserContext:
+        context = self.browser.new_context(viewport=viewport, **kw)
+        context.set_default_timeout(10_000)
+        self.contexts.append(context)
+        return context
+
+    def snap(self, page: Page, name: str, full_page: bool = True) -> None:
+        """A screenshot of the page (or of what the window shows), kept whether the test passes or not."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=self.folder / f"{name}.png", full_page=full_page)
+
+
+@pytest.fixture
+def browsing(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browsing]:
+    """Browser contexts for the test; when it fails, a screenshot and the HTML of every page they had open."""
+    folder = ARTIFACTS / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    failed_before = request.session.testsfailed
+    session = Browsing(browser, folder)
+    yield session
+    if request.session.testsfailed > failed_before:  # the test's own report is counted before its teardown
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, context in enumerate(session.contexts):
+            for j, page in enumerate(context.pages):
+                stem = folder / f"failed-context{i}-page{j}"
+                try:
+                    page.screenshot(path=f"{stem}.png", full_page=True)
+                    stem.with_suffix(".html").write_text(page.content())
+                except Exception as exc:
+                    stem.with_suffix(".txt").write_text(f"could not save: {exc}")
+        print(f"browser artifacts in {folder}")
+    for context in session.contexts:
+        context.close()
+
+
+def new_user(server: Server) -> tuple[str, str]:
+    name = f"cook{next(_names)}"
+    password = f"{name}-password-123"
+    run_cli("user", "create", name, env=server.env, stdin=password + "\n")
+    return name, password
+
+
+def open_youtube(page: Page, server: Server) -> None:
+    """Sign in as a new person and open the YouTube page, its live connection up."""
+    who = new_user(server)
+    page.goto(server.url + "/login?next=/youtube/")
+    page.get_by_label("Username").fill(who[0])
+    page.get_by_label("Password").fill(who[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(server.url + "/youtube/")
+    expect(page.get_by_role("heading", name="YouTube", exact=True)).to_be_visible()
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+
+def box_of(element: Locator) -> FloatRect:
+    box = element.bounding_box()
+    assert box is not None, f"{element} is not shown"
+    return box
+
+
+def edges(field: Locator) -> tuple[int, int]:
+    """Where ``field`` starts and ends, top to bottom, in whole pixels."""
+    box = box_of(field)
+    return round(box["y"]), round(box["y"] + box["height"])
+
+
+def within_phone_width(element: Locator) -> None:
+    box = box_of(element)
+    assert box["x"] >= 0, box
+    assert box["x"] + box["width"] <= PHONE["width"], box
+
+
+def preview(page: Page, url: str) -> None:
+    page.get_by_label("Link").fill(url)
+    page.get_by_role("button", name="Preview").click()
+
+
+def test_a_playlist_is_previewed_downloaded_and_followed_live(server: Server, feeds: Feeds, browsing: Browsing) -> None:
+    page = browsing.context().new_page()
+    open_youtube(page, server)
+    page.evaluate("window.__stillHere = true")
+    expect(page.get_by_text("No downloads yet.")).to_be_visible()
+    browsing.snap(page, "1-empty")
+
+    preview(page, feeds.server.base_url + "/feeds/course.xml")
+    shown = page.locator("#yt-preview")
+    expect(shown.get_by_role("heading", name="Cooking Basics")).to_be_visible()
+    expect(shown).to_contain_text("3 videos")
+    expect(shown.get_by_role("listitem")).to_have_text(["Knife skills", "Stock", "Sauces"])
+    expect(page.get_by_role("button", name="Download")).to_be_focused()
+    browsing.snap(page, "2-preview")
+
+    page.get_by_role("button", name="Download").click()
+    toast = page.locator("#toasts .toast")
+    expect(toast).to_contain_text("Download queued")
+    expect(toast).to_contain_text("Cooking Basics")
+    expect(shown).to_be_hidden()
+    expect(page.get_by_label("Link")).to_have_value("")
+    rows = page.locator("#yt-list > li")
+    expect(rows).to_have_count(1)
+    row = rows.first
+    expect(row.get_by_role("heading")).to_have_text("Cooking Basics")
+    expect(page.get_by_text("No downloads yet.")).to_be_hidden()
+
+    # The bar and the figures follow the download as it goes from one video to the next.
+    bar = row.get_by_role("progressbar", name="Progress of Cooking Basics")
+    figures = row.locator('[data-role="figures"]')
+    expect(row.locator('[data-role="state"]')).to_have_text("Downloading")
+    expect(figures).to_contain_text(re.compile(r"Item 2 of 3: Stock · \d+"))
+    at_stock = float(bar.evaluate("bar => bar.value"))
+    browsing.snap(page, "3-downloading")
+    expect(figures).to_contain_text(re.compile(r"Item 3 of 3: Sauces · \d+"), timeout=15_000)
+    at_sauces = float(bar.evaluate("bar => bar.value"))
+    assert 1 / 3 <= at_stock < 2 / 3 <= at_sauces <= 1, (at_stock, at_sauces)
+
+    # There is no Plex here: the videos are downloaded and wait for it.
+    expect(row.locator('[data-role="state"]')).to_have_text("Waiting for Plex", timeout=15_000)
+    expect(row).to_contain_text("Plex could not take it yet; MediaNest tries again by itself")
+    expect(bar).to_have_count(0)
+    expect(row.get_by_role("button", name="Cancel")).to_be_visible()
+    expect(row.get_by_role("button", name="Try Plex now")).to_be_visible()
+    assert page.evaluate("window.__stillHere") is True  # all of it without a reload
+    browsing.snap(page, "4-waiting")
+
+    page.reload()
+    row = page.locator("#yt-list > li").first
+    expect(row.get_by_role("heading")).to_have_text("Cooking Basics")
+    expect(row.locator('[data-role="state"]')).to_have_text("Waiting for Plex")
+    expect(row.locator('[data-role="figures"]')).to_contain_text("3 of 3 downloaded")
+    row.get_by_role("button", name="Items").click()
+    expect(row.locator('[data-role="items"] li')).to_have_text(
+        [re.compile(rf"^{title} — downloaded \(\d+ KB\)$") for title in ("Knife skills", "Stock", "Sauces")]
+    )
+    browsing.snap(page, "5-reloaded-with-items")
+
+
+def test_a_refused_link_and_a_cancelled_download(server: Server, feeds: Feeds, browsing: Browsing) -> None:
+    context = browsing.context()
+    page = context.new_page()
+    open_youtube(page, server)
+
+    link = page.get_by_label("Link")
+    row_of_fields = [link, page.get_by_label("Quality"), page.get_by_role("button", name="Preview")]
+    before = [edges(field) for field in row_of_fields]
+    assert len(set(before)) == 1, f"the link, the quality and the button are not level: {before}"
+
+    preview(page, "https://evil.example/playlist?list=PL123")
+    expect(page.locator("#e-url")).to_have_text(re.compile(r"^Only links to these sites can be downloaded"))
+    expect(link).to_have_attribute("aria-invalid", "true")
+    expect(link).to_be_focused()
+    assert [edges(field) for field in row_of_fields] == before, "the error under the link moved the other fields"
+    expect(page.locator("#yt-preview")).to_be_hidden()
+    expect(page.locator("#yt-list > li")).to_have_count(0)
+    expect(page.get_by_text("No downloads yet.")).to_be_visible()
+    browsing.snap(page, "1-refused")
+
+    preview(page, feeds.server.base_url + "/feeds/roast.xml")
+    expect(page.locator("#e-url")).to_be_hidden()  # the error goes with a good link
+    expect(link).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#yt-preview")).to_contain_text("1 video")
+    page.get_by_role("button", name="Download").click()
+    row = page.locator("#yt-list > li").first
+    expect(row.locator('[data-role="figures"]')).to_contain_text("Item 1 of 1: The roast")
+
+    # The same person has the page open in another tab: it hears of the cancel over its live connection.
+    other = context.new_page()
+    other.goto(server.url + "/youtube/")
+    expect(other.locator("#live-status")).to_have_attribute("data-state", "live")
+    elsewhere = other.locator("#yt-list > li").first
+    expect(elsewhere.locator('[data-role="state"]')).to_have_text("Downloading")
+    browsing.snap(page, "2-running")
+
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.locator('[data-role="state"]')).to_have_text("Cancelled")
+    expect(row.get_by_role("progressbar")).to_have_count(0)
+    expect(row.get_by_role("button", name="Resume")).to_be_visible()
+    expect(row.get_by_role("button", name="Delete")).to_be_visible()
+    expect(elsewhere.locator('[data-role="state"]')).to_have_text("Cancelled")
+    expect(elsewhere.get_by_role("button", name="Resume")).to_be_visible()
+    browsing.snap(page, "3-cancelled")
+
+    # Stopping takes the worker a moment; what it reports meanwhile does not bring the row back.
+    page.wait_for_timeout(1_000)
+    expect(row.locator('[data-role="state"]')).to_have_text("Cancelled")
+    expect(page.locator("#yt-list > li")).to_have_count(1)
+
+
+def test_the_page_on_a_phone_in_both_themes(server: Server, feeds: Feeds, browsing: Browsing) -> None:
+    page = browsing.context(PHONE, is_mobile=True, has_touch=True, color_scheme="dark").new_page()
+    open_youtube(page, server)
+
+    def fits() -> None:
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
+
+    fits()
+    link, quality = page.get_by_label("Link"), page.get_by_label("Quality")
+    preview_button = page.get_by_role("button", name="Preview")
+    for field in (link, quality, preview_button):
+        within_phone_width(field)
+    browsing.snap(page, "1-dark-empty")
+
+    link.tap()
+    link.fill(feeds.server.base_url + "/feeds/quick.xml")
+    quality.select_option(label="Audio only")
+    preview_button.tap()
+    expect(page.locator("#yt-preview")).to_contain_text(LONG_TITLE)
+    fits()
+    browsing.snap(page, "2-dark-preview")
+    page.get_by_role("button", name="Download").tap()
+    row = page.locator("#yt-list > li").first
+    expect(row.locator('[data-role="state"]')).to_have_text("Waiting for Plex", timeout=20_000)
+    expect(row.locator(".yt-meta")).to_contain_text("audio")
+    fits()
+    title, state = box_of(row.get_by_role("heading")), box_of(row.locator('[data-role="state"]'))
+    assert title["x"] + title["width"] <= state["x"], f"the long title runs into the state: {title}, {state}"
+    for button in row.get_by_role("button").all():
+        within_phone_width(button)
+    page.evaluate("document.getElementById('toasts').replaceChildren()")  # they would hide the row in the picture
+    row.get_by_role("button", name="Items").scroll_into_view_if_needed()
+    browsing.snap(page, "3-dark-row", full_page=False)
+
+    page.get_by_role("button", name="Use the light theme").tap()
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    fits()
+    browsing.snap(page, "4-light-row", full_page=False)
