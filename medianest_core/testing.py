@@ -22,6 +22,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -322,3 +328,81 @@ async def medianest_client(
         await browser.session.close()
     for client in clients:
         await client.close()
+
+
+# -- a real ``medianest serve`` and a browser, for end-to-end tests ---------------------------------------------
+
+MEDIANEST = str(Path(sys.executable).with_name("medianest"))
+CHROMIUM = os.environ.get("MEDIANEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage")
+"""Debian's chromium and the flags it runs with headless in a container; browsers are never downloaded."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(
+    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``medianest <args>`` with ``env``, its output captured."""
+    return subprocess.run(
+        [MEDIANEST, *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+class Server:
+    """A ``medianest serve`` process on a free port, its output in ``log``; stopped with SIGTERM."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.env = env
+        self.port = free_port()
+        self.log = log
+        self._fh = log.open("w")
+        self.proc = subprocess.Popen(
+            [MEDIANEST, *args, "serve", "--port", str(self.port)], env=env, stdout=self._fh, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Wait until ``GET /health`` answers 200; fails with the log when the process ends or is too slow."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as resp:  # noqa: S310 - http://127.0.0.1
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"serve did not answer /health within {timeout} s:\n{self.log.read_text()}")
+
+    def get(self, path: str) -> tuple[int, Any]:
+        """``GET path`` without a session: the status and the JSON answer."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as resp:  # noqa: S310 - http://127.0.0.1
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._fh.close()
+        return self.proc.returncode
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium, headless, from a Playwright (sync) instance: ``launch_chromium(sync_playwright())``."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))

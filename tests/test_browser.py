@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from conftest import Server, install_fake_distribution, run_cli
 
-CHROMIUM = os.environ.get("MEDIANEST_CHROMIUM", "/usr/bin/chromium")
+from medianest_core.testing import CHROMIUM, launch_chromium
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -69,7 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     assert done.returncode == 0, done.stderr
     srv = Server(env, root / "serve.log")
     srv.wait_ready()
-    srv.env = env  # type: ignore[attr-defined]
+    srv.env = env
     yield srv
     srv.stop()
 
@@ -77,10 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"],
-        )
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 
@@ -118,7 +116,7 @@ def open_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[A
 def new_user(server: Server, role: str = "user") -> tuple[str, str]:
     name = f"person{next(_names)}"
     password = f"{name}-password-123"
-    done = run_cli("user", "create", name, "--role", role, env=server.env, stdin=password + "\n")  # type: ignore[attr-defined]
+    done = run_cli("user", "create", name, "--role", role, env=server.env, stdin=password + "\n")
     assert done.returncode == 0, done.stderr
     return name, password
 
