@@ -131,8 +131,13 @@ def card(ctx: PluginContext) -> Card:
             "Space left": size(storage.available()),
         }
         message = None
-        if counts.get(DownloadState.WAITING.value):
-            message = f"{counts[DownloadState.WAITING.value]} finished downloads are waiting for Plex."
+        waiting = counts.get(DownloadState.WAITING.value, 0)
+        if waiting:
+            message = (
+                "1 finished download is waiting for Plex."
+                if waiting == 1
+                else f"{waiting} finished downloads are waiting for Plex."
+            )
         state = CardState.OK
         if storage.available() == 0:
             state, message = CardState.DEGRADED, "The library's disk is full: new downloads are refused."

@@ -375,6 +375,10 @@ async def test_plex_away_at_the_end_the_collection_is_made_once_it_is_back(
     page = await (await client.get("/youtube/", headers=HTML)).text()
     assert "Waiting for Plex" in page
 
+    card = await (await client.get("/dashboard/cards/youtube/downloads", headers=HTML)).text()
+    assert "1 finished download is waiting for Plex." in card
+    assert "<dt>Downloading</dt><dd>0</dd>" in card
+
     await plex.start()
     done = await state_of(client, created["id"], "done")
     assert done["library"]["collection_id"]
