@@ -49,6 +49,14 @@ def bench_env(prefix: str, **extra: str) -> dict[str, str]:
     return env
 
 
+BUNDLED_PLUGINS = ("plex", "overseerr", "tmdb", "uptime_kuma", "youtube")
+
+
+def without_plugins(*names: str) -> dict[str, str]:
+    """The environment that switches the named bundled plugins off."""
+    return {f"MEDIANEST_{name.upper()}_ENABLED": "false" for name in names}
+
+
 def create_admin(env: dict[str, str], username: str, password: str) -> None:
     subprocess.run(
         [MEDIANEST, "user", "create-admin", username],
@@ -93,3 +101,11 @@ def verdict(value: float, target: float) -> str:
     """``(target 50 ms, ratio 0.42)`` and ``OVER TARGET`` when it is."""
     flag = "" if value <= target else "  OVER TARGET"
     return f"(target {target:g} ms, ratio {value / target:.2f}){flag}"
+
+
+async def sign_in(session: aiohttp.ClientSession, url: str, username: str, password: str) -> str:
+    """Sign ``session`` in as ``username``; returns the CSRF token its writes send."""
+    async with session.post(url + "/api/v1/auth/login", json={"username": username, "password": password}) as r:
+        if r.status != 200:
+            raise SystemExit(f"could not sign in as {username}: {r.status}")
+        return str((await r.json())["csrf_token"])

@@ -21,7 +21,7 @@ import time
 from typing import Final
 
 import aiohttp
-from common import bench_env, create_admin, percentile, start_server, stop_server, verdict, wait_ready
+from common import bench_env, create_admin, percentile, sign_in, start_server, stop_server, verdict, wait_ready
 from medianest_plex.fake import FakePlex
 
 P99_TARGET_MS: Final = 100.0
@@ -46,9 +46,7 @@ async def run(requests: int) -> int:
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     try:
         await wait_ready(session, base, proc)
-        async with session.post(base + "/api/v1/auth/login", json={"username": "bench", "password": PASSWORD}) as r:
-            if r.status != 200:
-                raise SystemExit(f"could not sign in: {r.status}")
+        await sign_in(session, base, "bench", PASSWORD)
         deadline = time.monotonic() + 30
         while True:  # the card has figures while Plex answers
             async with session.get(base + "/", headers={"Accept": "text/html"}) as r:

@@ -21,7 +21,7 @@ import time
 from typing import Any, Final
 
 import aiohttp
-from common import bench_env, create_admin, percentile, rss_mb, start_server, stop_server, verdict, wait_ready
+from common import bench_env, create_admin, percentile, rss_mb, sign_in, start_server, stop_server, verdict, wait_ready
 
 P99_TARGET_MS: Final = 250.0
 PASSWORD: Final = "fan-out-password-123"
@@ -34,8 +34,7 @@ async def run(proc: subprocess.Popen[bytes], url: str, clients: int, rounds: int
     sockets: list[aiohttp.ClientWebSocketResponse] = []
     try:
         await wait_ready(session, url, proc)
-        async with session.post(url + "/api/v1/auth/login", json={"username": "bench", "password": PASSWORD}) as r:
-            csrf = (await r.json())["csrf_token"]
+        csrf = await sign_in(session, url, "bench", PASSWORD)
         await asyncio.sleep(1)
         before = rss_mb(proc.pid)
         for start in range(0, clients, 100):

@@ -253,6 +253,19 @@ class Store:
         await self.publish(row)
         return row
 
+    async def before_item(self, download_id: int, owner_id: int) -> tuple[str, int, int]:
+        """At the start of an item, in one transaction: the download's state (recounted), the bytes it has, and
+        the bytes all of the owner's downloads take."""
+        async with self.sessions.begin() as db:
+            row = await db.get(Download, download_id, with_for_update=True)
+            if row is None:
+                return DownloadState.CANCELLED.value, 0, 0
+            await _recount(db, row)
+            used = await db.scalar(
+                select(func.coalesce(func.sum(Download.bytes_done), 0)).where(Download.owner_id == owner_id)
+            )
+            return row.state, row.bytes_done, int(used or 0)
+
     async def used_by(self, owner_id: int) -> int:
         """Bytes the person's downloads take."""
         async with self.sessions() as db:

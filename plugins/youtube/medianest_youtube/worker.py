@@ -169,12 +169,12 @@ class Run:
         if now - self._space_checked >= SPACE_EVERY:
             self._space_checked = now
             self.check_space(int(status.get("downloaded_bytes") or 0))
-        if not finished and now - self._reported < REPORT_EVERY:
-            return
+        if finished or now - self._reported < REPORT_EVERY:
+            return  # an item's end is published with its record
         self._reported = now
         got = int(status.get("downloaded_bytes") or 0)
         size = status.get("total_bytes") or status.get("total_bytes_estimate")
-        item_fraction = 1.0 if finished else (got / size if size else 0.0)
+        item_fraction = got / size if size else 0.0
         overall = (self.position - 1 + min(item_fraction, 1.0)) / max(self.total, 1)
         figures = {
             "item": self.position,
@@ -228,22 +228,18 @@ class Run:
                 self.current = item.title
                 if item.state == ItemState.DONE.value and item.file and (self.folder / item.file).exists():
                     continue
-                if self.call(self.d.store.get(self.id)).state != DownloadState.RUNNING.value:
+                state, self.bytes_before, self.owner_used = self.call(
+                    self.d.store.before_item(self.id, self.row.owner_id)
+                )
+                if state != DownloadState.RUNNING.value:
                     raise _cancel_error("cancelled")
-                self.call(recount(self.d.store, self.id))
-                self.bytes_before = self.call(self.d.store.get(self.id)).bytes_done
-                self.owner_used = self.call(self.d.store.used_by(self.row.owner_id))
                 self.check_space(0)
                 start = (item.position - 1) / max(self.total, 1)
-                self.report(
-                    start,
-                    {
-                        "item": item.position,
-                        "of": self.total,
-                        "title": item.title,
-                        "bytes": self.bytes_before,
-                        "fraction": round(start, 4),
-                    },
+                figures = {"item": item.position, "of": self.total, "title": item.title, "bytes": self.bytes_before}
+                self.call(
+                    self.d.store.update(
+                        self.id, only_in=(DownloadState.RUNNING,), progress={**figures, "fraction": round(start, 4)}
+                    )
                 )
                 entry = by_position.get(item.position)
                 if entry is None:  # downloaded before, gone from the playlist since
