@@ -213,9 +213,13 @@ async def test_the_dashboard_does_not_wait_for_a_plex_that_is_gone(medianest_cli
     await eventually(lambda: upstream.breaker.state.value == "closed")
     monitor = client.app[keys.HEALTH]
     await eventually(lambda: all(s.result.state.value == "up" for s in monitor.states))
-    await asyncio.sleep(0.5)  # the next card refresh
-    page = await (await client.get("/", headers=HTML)).text()
-    assert "Plex is not answering." not in page
+    # The card says so at its next refresh.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while "Plex is not answering." in (page := await (await client.get("/", headers=HTML)).text()):
+        assert loop.time() < deadline, "the card still says Plex is not answering"
+        await asyncio.sleep(0.1)
+    assert "<dt>Films</dt><dd>2</dd>" in page
     health = await (await client.get("/api/v1/health")).json()
     assert {c["name"]: c["state"] for c in health["components"]}["plex/server"] == "up"
 

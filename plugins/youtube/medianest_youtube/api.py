@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from medianest_core.auth.admin_views import paging
 from medianest_core.auth.principal import Principal, require
 from medianest_core.auth.views import read_body
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
-from medianest_core.models import User
 from medianest_core.ratelimit import quota_use, spend
 from medianest_core.types import PluginContext, Route
 from medianest_youtube.models import ACTIVE, Download, DownloadItem, DownloadState, ImportState, ItemState
@@ -169,21 +168,7 @@ class Downloads:
             raise ApiError(400, ErrorCode.BAD_REQUEST, "scope is own or all.")
         if scope == "all" and not who.is_admin:
             raise ApiError(403, ErrorCode.FORBIDDEN, "Only admins see everyone's downloads.")
-        query = select(Download, User.username).join(User, User.id == Download.owner_id)
-        count = select(func.count()).select_from(Download)
-        if scope == "own":
-            query = query.where(Download.owner_id == who.user_id)
-            count = count.where(Download.owner_id == who.user_id)
-        assert self.ctx.sessions is not None
-        async with self.ctx.sessions() as db:
-            total = int(await db.scalar(count) or 0)
-            rows = (
-                await db.execute(
-                    query.order_by(Download.created_at.desc(), Download.id.desc())
-                    .offset((page - 1) * per_page)
-                    .limit(per_page)
-                )
-            ).all()
+        rows, total = await self.store.page(who.user_id if scope == "own" else None, page, per_page)
         return web.json_response(
             {
                 "downloads": [download_doc(row, username) for row, username in rows],
@@ -197,13 +182,8 @@ class Downloads:
         _, row = await self.owned(request)
         items = await self.store.items(row.id)
         return web.json_response(
-            {**download_doc(row, await self.username(row.owner_id)), "entries": [item_doc(i) for i in items]}
+            {**download_doc(row, await self.store.owner_name(row.owner_id)), "entries": [item_doc(i) for i in items]}
         )
-
-    async def username(self, user_id: int) -> str | None:
-        assert self.ctx.sessions is not None
-        async with self.ctx.sessions() as db:
-            return await db.scalar(select(User.username).where(User.id == user_id))
 
     async def cancel(self, request: web.Request) -> web.Response:
         """Stop a queued or running download (within seconds) or one waiting for Plex; unfinished files go."""

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode, path_id
-from medianest_core.models import User
 from medianest_core.ratelimit import quota_use
 from medianest_core.types import Card, CardData, CardState, HealthResult, HealthState, Page, PluginContext
 from medianest_core.web import render
@@ -40,26 +39,12 @@ STATE_WORDS: Final = {
 def pages(ctx: PluginContext) -> list[Page]:
     store = Store(ctx)
     storage = Storage.of(ctx)
-    assert ctx.sessions is not None
 
     async def home(request: web.Request) -> web.StreamResponse:
         who = require(request)
         everyone = who.is_admin and request.query.get("scope") == "all"
         page = page_number(request)
-        query = select(Download, User.username).join(User, User.id == Download.owner_id)
-        count = select(func.count()).select_from(Download)
-        if not everyone:
-            query = query.where(Download.owner_id == who.user_id)
-            count = count.where(Download.owner_id == who.user_id)
-        async with ctx.sessions() as db:  # type: ignore[misc]
-            total = int(await db.scalar(count) or 0)
-            rows = (
-                await db.execute(
-                    query.order_by(Download.created_at.desc(), Download.id.desc())
-                    .offset((page - 1) * PER_PAGE)
-                    .limit(PER_PAGE)
-                )
-            ).all()
+        rows, total = await store.page(None if everyone else who.user_id, page, PER_PAGE)
         use = await quota_use(request, QUOTA)
         used = await store.used_by(who.user_id)
         return await render(
@@ -91,8 +76,7 @@ def pages(ctx: PluginContext) -> list[Page]:
         found = await store.get(path_id(request, "download"))
         if found is None or (found.owner_id != who.user_id and not who.is_admin):
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such download.")
-        async with ctx.sessions() as db:  # type: ignore[misc]
-            name = await db.scalar(select(User.username).where(User.id == found.owner_id))
+        name = await store.owner_name(found.owner_id)
         html = render_fragment(
             request,
             "youtube/_row.html",

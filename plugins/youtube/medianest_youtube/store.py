@@ -14,6 +14,7 @@ import attrs
 from sqlalchemy import func, select
 
 from medianest_core.events import CardUpdated
+from medianest_core.models import User
 from medianest_core.types import Audience, Event, PluginContext
 from medianest_youtube.models import ACTIVE, Download, DownloadItem, DownloadState, ItemState
 
@@ -179,6 +180,24 @@ class Store:
         if "state" in values:
             await self.events.publish(CardUpdated("youtube", "downloads"))
         return row
+
+    async def page(self, owner_id: int | None, page: int, per_page: int) -> tuple[list[tuple[Download, str]], int]:
+        """One page of downloads, newest first, with their owners' names (everyone's when ``owner_id`` is None),
+        and how many there are in all."""
+        query = select(Download, User.username).join(User, User.id == Download.owner_id)
+        count = select(func.count()).select_from(Download)
+        if owner_id is not None:
+            query = query.where(Download.owner_id == owner_id)
+            count = count.where(Download.owner_id == owner_id)
+        query = query.order_by(Download.created_at.desc(), Download.id.desc())
+        async with self.sessions() as db:
+            total = int(await db.scalar(count) or 0)
+            rows = (await db.execute(query.offset((page - 1) * per_page).limit(per_page))).all()
+        return [(row, name) for row, name in rows], total
+
+    async def owner_name(self, user_id: int) -> str | None:
+        async with self.sessions() as db:
+            return await db.scalar(select(User.username).where(User.id == user_id))
 
     async def items(self, download_id: int) -> list[DownloadItem]:
         async with self.sessions() as db:
