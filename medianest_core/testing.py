@@ -19,6 +19,7 @@ a production test that would be skipped fails instead, so the production path is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -403,6 +404,14 @@ class Server:
         return self.proc.returncode
 
 
-def launch_chromium(playwright: Any) -> Any:
-    """Debian's chromium, headless, from a Playwright (sync) instance: ``launch_chromium(sync_playwright())``."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """Debian's chromium, headless, as a Playwright (sync API) ``Browser``: ``with chromium_browser() as browser``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import Server, install_fake_distribution, run_cli
 
-from medianest_core.testing import CHROMIUM, launch_chromium
+from medianest_core.testing import CHROMIUM, chromium_browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -37,7 +37,6 @@ from playwright.sync_api import (  # noqa: E402
     ViewportSize,
     WebSocketRoute,
     expect,
-    sync_playwright,
 )
 
 _names = itertools.count(1)
@@ -77,10 +76,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

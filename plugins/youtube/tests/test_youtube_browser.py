@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pytest
 from medianest_youtube.fake import FeedItem, FeedServer, ffmpeg_available, make_media
 
-from medianest_core.testing import CHROMIUM, Server, launch_chromium, run_cli
+from medianest_core.testing import CHROMIUM, Server, chromium_browser, run_cli
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "browser"
 
@@ -43,7 +43,6 @@ from playwright.sync_api import (  # noqa: E402
     Page,
     ViewportSize,
     expect,
-    sync_playwright,
 )
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -146,10 +145,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, feeds: Feeds) -> Iterator[S
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
+    with chromium_browser() as chromium:
         yield chromium
-        chromium.close()
 
 
 class Browsing:
