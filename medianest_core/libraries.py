@@ -67,6 +67,6 @@ class Libraries:
             await remove(collection_id)
         except NotFound:
             log.info("library_collection_already_gone", plugin=plugin, collection_id=collection_id)
-            return True
-        log.info("library_collection_removed", plugin=plugin, collection_id=collection_id)
+        else:
+            log.info("library_collection_removed", plugin=plugin, collection_id=collection_id)
         return True

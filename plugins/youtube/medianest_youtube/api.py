@@ -51,8 +51,13 @@ def unreadable(exc: PreviewFailed) -> ApiError:
     return ApiError(422, ErrorCode.VALIDATION_FAILED, str(exc), details={"fields": {"url": str(exc)}})
 
 
-def not_found() -> ApiError:
-    return ApiError(404, ErrorCode.NOT_FOUND, "No such download.")
+async def owned(store: Store, request: web.Request) -> tuple[Principal, Download]:
+    """The download named in the path, if the person asking may see it (its owner, or an admin); otherwise 404."""
+    who = require(request)
+    row = await store.get(path_id(request, "download"))
+    if row is None or (row.owner_id != who.user_id and not who.is_admin):
+        raise ApiError(404, ErrorCode.NOT_FOUND, "No such download.")
+    return who, row
 
 
 class Downloads:
@@ -90,13 +95,7 @@ class Downloads:
         return web.json_response((await self.read(body.url)).doc())
 
     async def owned(self, request: web.Request) -> tuple[Principal, Download]:
-        """The download named in the path, if the person asking may see it; otherwise 404."""
-        who = require(request)
-        download_id = path_id(request, "download")
-        row = await self.store.get(download_id)
-        if row is None or (row.owner_id != who.user_id and not who.is_admin):
-            raise not_found()
-        return who, row
+        return await owned(self.store, request)
 
     def check_space(self, used: int) -> None:
         """Refuse, with nothing queued, when the disk is at its floor or the person at their cap."""
@@ -189,7 +188,7 @@ class Downloads:
         """Stop a queued or running download (within seconds) or one waiting for Plex; unfinished files go."""
         _, row = await self.owned(request)
         cancellable = (DownloadState.QUEUED, DownloadState.RUNNING, DownloadState.WAITING)
-        if row.state not in {s.value for s in cancellable}:
+        if row.state not in cancellable:
             raise ApiError(
                 409,
                 ErrorCode.CONFLICT,
@@ -258,7 +257,7 @@ class Downloads:
     async def delete(self, request: web.Request) -> web.Response:
         """Remove the download's files and record, and its Plex collection with ``?collection=true``."""
         _, row = await self.owned(request)
-        if row.state in {s.value for s in ACTIVE}:
+        if row.state in ACTIVE:
             raise ApiError(
                 409, ErrorCode.CONFLICT, "Cancel this download before deleting it.", details={"state": row.state}
             )

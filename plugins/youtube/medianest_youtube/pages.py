@@ -13,13 +13,12 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from medianest_core.auth.principal import require
-from medianest_core.errors import ApiError, ErrorCode, path_id
 from medianest_core.ratelimit import quota_use
 from medianest_core.types import Card, CardData, CardState, HealthResult, HealthState, Page, PluginContext
 from medianest_core.web import render
 from medianest_core.web.pages import page_number
 from medianest_core.web.shell import render_fragment, size
-from medianest_youtube.api import QUOTA
+from medianest_youtube.api import QUOTA, owned
 from medianest_youtube.models import Download, DownloadState
 from medianest_youtube.store import Storage, Store, download_doc
 
@@ -72,10 +71,7 @@ def pages(ctx: PluginContext) -> list[Page]:
 
     async def row(request: web.Request) -> web.StreamResponse:
         """One download's row of the list, as the page shows it (for its script to swap in)."""
-        who = require(request)
-        found = await store.get(path_id(request, "download"))
-        if found is None or (found.owner_id != who.user_id and not who.is_admin):
-            raise ApiError(404, ErrorCode.NOT_FOUND, "No such download.")
+        who, found = await owned(store, request)
         name = await store.owner_name(found.owner_id)
         html = render_fragment(
             request,
@@ -112,7 +108,7 @@ def card(ctx: PluginContext) -> Card:
         figures: dict[str, str | int | float] = {
             "Downloading": counts.get(DownloadState.RUNNING.value, 0),
             "Queued": counts.get(DownloadState.QUEUED.value, 0),
-            "Space left": size(storage.available()),
+            "Space left": size(available := storage.available()),
         }
         message = None
         waiting = counts.get(DownloadState.WAITING.value, 0)
@@ -123,7 +119,7 @@ def card(ctx: PluginContext) -> Card:
                 else f"{waiting} finished downloads are waiting for Plex."
             )
         state = CardState.OK
-        if storage.available() == 0:
+        if available == 0:
             state, message = CardState.DEGRADED, "The library's disk is full: new downloads are refused."
         return CardData(state, figures=figures, message=message, updated_at=datetime.now(UTC))
 

@@ -171,7 +171,7 @@ class Store:
         """Change a download (only while it is in one of ``only_in``, when given) and tell its owner."""
         async with self.sessions.begin() as db:
             row = await db.get(Download, download_id, with_for_update=True)
-            if row is None or (only_in and row.state not in {s.value for s in only_in}):
+            if row is None or (only_in and row.state not in only_in):
                 return None
             for key, value in values.items():
                 setattr(row, key, value.value if isinstance(value, DownloadState) else value)
@@ -280,18 +280,12 @@ class Store:
             if row is None:
                 return DownloadState.CANCELLED.value, 0, 0
             await _recount(db, row)
-            used = await db.scalar(
-                select(func.coalesce(func.sum(Download.bytes_done), 0)).where(Download.owner_id == owner_id)
-            )
-            return row.state, row.bytes_done, int(used or 0)
+            return row.state, row.bytes_done, int(await db.scalar(_used(owner_id)) or 0)
 
     async def used_by(self, owner_id: int) -> int:
         """Bytes the person's downloads take."""
         async with self.sessions() as db:
-            total = await db.scalar(
-                select(func.coalesce(func.sum(Download.bytes_done), 0)).where(Download.owner_id == owner_id)
-            )
-        return int(total or 0)
+            return int(await db.scalar(_used(owner_id)) or 0)
 
     async def active_for(self, owner_id: int, key: str) -> Download | None:
         async with self.sessions() as db:
@@ -301,6 +295,10 @@ class Store:
                 Download.state.in_([s.value for s in ACTIVE]),
             )
             return (await db.scalars(query.limit(1))).first()
+
+
+def _used(owner_id: int) -> Any:
+    return select(func.coalesce(func.sum(Download.bytes_done), 0)).where(Download.owner_id == owner_id)
 
 
 async def _recount(db: Any, row: Download) -> None:
