@@ -21,9 +21,9 @@ from sqlalchemy import select
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.principal import Principal, require
-from medianest_core.auth.views import read_body
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.models import QuickLink, SiteText
+from medianest_core.schema import read_body
 from medianest_core.types import Access, Route
 
 

@@ -15,11 +15,11 @@ from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.admin_views import paging
 from medianest_core.auth.principal import require
-from medianest_core.auth.views import read_body
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.events import NotificationCreated, NotificationsRead
 from medianest_core.models import Notification, Role, User, UserStatus
 from medianest_core.runtime import Runtime
+from medianest_core.schema import read_body
 from medianest_core.types import Access, Route
 
 

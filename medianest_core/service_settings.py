@@ -25,11 +25,11 @@ from sqlalchemy import select
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.principal import require
-from medianest_core.auth.views import read_body
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.health import run_check
 from medianest_core.models import ServiceSetting
 from medianest_core.plugins import NoSettings, PluginRecord, PluginStatus, describe_exception
+from medianest_core.schema import read_body
 from medianest_core.settings import HttpUrl, Secret, SettingsError, describe_error, make_converter, masked, structure
 from medianest_core.types import Access, HealthCheck, HealthResult, HealthState, Route
 

@@ -14,10 +14,11 @@ from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import AccountError, create_local_user
 from medianest_core.auth.principal import require
-from medianest_core.auth.views import read_body, user_doc
+from medianest_core.auth.views import user_doc
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.events import UserDeleted
 from medianest_core.models import AuditEntry, QuotaOverride, Role, User, UserStatus
+from medianest_core.schema import read_body
 from medianest_core.types import Access, Route
 
 if TYPE_CHECKING:

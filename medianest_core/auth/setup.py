@@ -18,9 +18,10 @@ from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import AccountError, create_local_user
 from medianest_core.auth.net import client_ip
-from medianest_core.auth.views import begin_session, read_body, user_doc
+from medianest_core.auth.views import begin_session, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import Role, User, UserStatus
+from medianest_core.schema import read_body
 from medianest_core.types import Access, Route
 
 log = structlog.get_logger("medianest.setup")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
-import cattrs
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 from sqlalchemy import func, select, update
@@ -20,6 +19,7 @@ from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_toke
 from medianest_core.auth.tokens import create_token
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.models import ApiToken, User, UserStatus
+from medianest_core.schema import read_body
 from medianest_core.types import Access, LoginProvider, Route
 
 
@@ -34,40 +34,6 @@ class LoginBody:
 class TokenBody:
     name: str
     expires_at: datetime | None = None
-
-
-_converter = cattrs.Converter(forbid_extra_keys=True)
-_converter.register_structure_hook(datetime, lambda v, _: _parse_time(v))
-
-
-def _parse_time(value: Any) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("expected an ISO 8601 time")
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-T = TypeVar("T")
-
-
-async def read_body(request: web.Request, cls: type[T]) -> T:
-    """The JSON body structured into ``cls``; anything else is a 400 or 422 in the error shape."""
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "The body must be JSON.") from None
-    if not isinstance(raw, dict):
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "The body must be a JSON object.")
-    try:
-        return _converter.structure(raw, cls)
-    except Exception as exc:
-        from medianest_core.settings import describe_error
-
-        problems = describe_error(exc, cls)
-        fields = {key or "body": message for key, message in problems}
-        raise ApiError(
-            422, ErrorCode.VALIDATION_FAILED, "Some fields are missing or wrong.", details={"fields": fields}
-        ) from None
 
 
 def user_doc(user: User) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from medianest_core.auth.admin_views import paging
 from medianest_core.auth.principal import Principal, require
-from medianest_core.auth.views import read_body
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.ratelimit import quota_use, spend
+from medianest_core.schema import read_body
 from medianest_core.types import PluginContext, Route
 from medianest_youtube.models import ACTIVE, Download, DownloadItem, DownloadState, ImportState, ItemState
 from medianest_youtube.preview import Preview, PreviewFailed, preview
