@@ -4,12 +4,17 @@ yt-dlp's generic extractor reads each feed as a playlist: ``id`` is the feed URL
 there is one ``url_transparent`` entry per ``<item>`` pointing at its enclosure, with the id forced to its ``<guid>``.
 A media URL answers ``video/mp4`` (or ``audio/*``) with a Content-Length, so the extractor takes it as a direct link.
 
+For the paths a real site takes, the server also answers redirects (``add_redirect``), video pages whose file is
+only fetched when downloading (``add_page``) and HLS playlists (``add_hls``). A second server on another port plays
+a host that is not allowed: ``requests`` lists everything it received.
+
 Usage::
 
     clip = make_media(tmp_path, "clip")
-    async with FeedServer() as server:
+    async with FeedServer() as server, FeedServer() as elsewhere:
         server.add_media("clip", clip, rate=50_000)
         url = server.add_feed("chan", "Channel", [FeedItem("Clip", "guid-1", "clip")])
+        away = server.add_redirect("away.mp4", elsewhere.base_url + "/media/clip")
         ...
 """
 
@@ -99,7 +104,8 @@ def make_media(folder: Path, name: str, seconds: float = 1.0, size: str = "160x1
 
 @attrs.frozen
 class FeedItem:
-    """One ``<item>`` of a feed: its title, its guid (the id yt-dlp gives the entry) and the name of its media."""
+    """One ``<item>`` of a feed: its title, its guid (the id yt-dlp gives the entry) and the name of its media, or
+    an address (``http://...``: a page, a redirect, a playlist) for an item that is not a plain file."""
 
     title: str
     guid: str
@@ -119,6 +125,10 @@ class _Media:
 class _Feed:
     title: str
     items: list[FeedItem]
+
+
+def _is_address(media: str) -> bool:
+    return "://" in media
 
 
 def _content_type(path: Path) -> str:
@@ -159,6 +169,9 @@ class FeedServer:
         """(path, Range header) of every request that had a Range header, in order."""
         self._media: dict[str, _Media] = {}
         self._feeds: dict[str, _Feed] = {}
+        self._redirects: dict[str, tuple[str, int]] = {}
+        self._pages: dict[str, tuple[str, str]] = {}
+        self._playlists: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._closing = asyncio.Event()
@@ -186,7 +199,15 @@ class FeedServer:
             raise RuntimeError("FeedServer is already started")
         self._closing = asyncio.Event()
         app = web.Application(middlewares=[self._record])
-        app.add_routes([web.get("/media/{name}", self._serve_media), web.get("/feeds/{name}.xml", self._serve_feed)])
+        app.add_routes(
+            [
+                web.get("/media/{name}", self._serve_media),
+                web.get("/feeds/{name}.xml", self._serve_feed),
+                web.get("/redirects/{name}", self._serve_redirect),
+                web.get("/pages/{name}.html", self._serve_page),
+                web.get("/hls/{name}.m3u8", self._serve_hls),
+            ]
+        )
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         try:
@@ -238,7 +259,7 @@ class FeedServer:
         and return that URL."""
         if not name or "/" in name:
             raise ValueError(f"feed name must be non-empty without '/': {name!r}")
-        missing = [item.media for item in items if item.media not in self._media]
+        missing = [item.media for item in items if item.media not in self._media and not _is_address(item.media)]
         if missing:
             raise KeyError(f"no media named {', '.join(missing)}; add_media first")
         self._feeds[name] = _Feed(title, list(items))
@@ -249,11 +270,12 @@ class FeedServer:
         feed = self._feeds[name]
         items = []
         for item in feed.items:
-            media = self._media[item.media]
-            enclosure = (
-                f"<enclosure url={quoteattr(self.media_url(item.media))} type={quoteattr(media.content_type)}"
-                f' length="{media.path.stat().st_size}"/>'
-            )
+            if _is_address(item.media):
+                url, content_type, size = item.media, "video/mp4", 0
+            else:
+                media = self._media[item.media]
+                url, content_type, size = self.media_url(item.media), media.content_type, media.path.stat().st_size
+            enclosure = f'<enclosure url={quoteattr(url)} type={quoteattr(content_type)} length="{size}"/>'
             items.append(
                 f"<item><title>{escape(item.title)}</title>"
                 f'<guid isPermaLink="false">{escape(item.guid)}</guid>{enclosure}</item>'
@@ -263,6 +285,50 @@ class FeedServer:
             f"<title>{escape(feed.title)}</title><link>{escape(self.base_url)}/</link>"
             f"<description>{escape(feed.title)}</description>{''.join(items)}</channel></rss>\n"
         )
+
+    def add_redirect(self, name: str, location: str, *, status: int = 302) -> str:
+        """Answer ``{base_url}/redirects/{name}`` with ``status`` and ``Location: location``; return that URL.
+
+        A name ending in ``.mp4`` makes an address yt-dlp's generic extractor takes for a video file.
+        """
+        if not name or "/" in name:
+            raise ValueError(f"redirect name must be non-empty without '/': {name!r}")
+        if status not in (301, 302, 303, 307, 308):
+            raise ValueError(f"not a redirect status: {status}")
+        self._redirects[name] = (location, status)
+        return f"{self.base_url}/redirects/{urllib.parse.quote(name, safe='')}"
+
+    def add_page(self, name: str, title: str, video: str) -> str:
+        """Serve a video page at ``{base_url}/pages/{name}.html`` and return that URL.
+
+        ``video`` is a media name or an address (its path should end in ``.mp4``). The page names it in its Open
+        Graph tags, as many sites do: yt-dlp reads the page, and fetches the file only when it downloads.
+        """
+        if not name or "/" in name:
+            raise ValueError(f"page name must be non-empty without '/': {name!r}")
+        if not _is_address(video) and video not in self._media:
+            raise KeyError(f"no media named {video}; add_media first")
+        self._pages[name] = (title, video)
+        return f"{self.base_url}/pages/{urllib.parse.quote(name, safe='')}.html"
+
+    def add_hls(self, name: str, segments: list[str], *, key_method: str | None = None) -> str:
+        """Serve an HLS media playlist of ``segments`` (addresses, one second each) at
+        ``{base_url}/hls/{name}.m3u8`` and return that URL. ffmpeg reads only segments whose address ends in a media
+        extension: add the media under a name such as ``clip.ts``.
+
+        ``key_method`` adds an ``#EXT-X-KEY`` line with that method and no key address: ``SAMPLE-AES`` is one that
+        yt-dlp's own HLS downloader leaves to ffmpeg.
+        """
+        if not name or "/" in name:
+            raise ValueError(f"playlist name must be non-empty without '/': {name!r}")
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1", "#EXT-X-MEDIA-SEQUENCE:0"]
+        if key_method is not None:
+            lines.append(f"#EXT-X-KEY:METHOD={key_method}")
+        for segment in segments:
+            lines += ["#EXTINF:1.0,", segment]
+        lines.append("#EXT-X-ENDLIST")
+        self._playlists[name] = "\n".join(lines) + "\n"
+        return f"{self.base_url}/hls/{urllib.parse.quote(name, safe='')}.m3u8"
 
     @staticmethod
     def _check(rate: int | None, status: int | None) -> None:
@@ -283,6 +349,34 @@ class FeedServer:
         if name not in self._feeds:
             raise web.HTTPNotFound(text=f"no feed {name}")
         return web.Response(body=self.feed_xml(name).encode(), content_type="application/rss+xml", charset="utf-8")
+
+    async def _serve_redirect(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self._redirects:
+            raise web.HTTPNotFound(text=f"no redirect {name}")
+        location, status = self._redirects[name]
+        return web.Response(status=status, headers={"Location": location})
+
+    async def _serve_page(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self._pages:
+            raise web.HTTPNotFound(text=f"no page {name}")
+        title, video = self._pages[name]
+        url = video if _is_address(video) else self.media_url(video)
+        page = (
+            f"<!doctype html><html><head><title>{escape(title)}</title>"
+            f'<meta property="og:title" content={quoteattr(title)}>'
+            '<meta property="og:video:type" content="video/mp4">'
+            f'<meta property="og:video" content={quoteattr(url)}>'
+            f"</head><body><h1>{escape(title)}</h1></body></html>"
+        )
+        return web.Response(text=page, content_type="text/html")
+
+    async def _serve_hls(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self._playlists:
+            raise web.HTTPNotFound(text=f"no playlist {name}")
+        return web.Response(text=self._playlists[name], content_type="application/vnd.apple.mpegurl")
 
     async def _serve_media(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

@@ -31,6 +31,7 @@ class Preview:
 
 
 def _options() -> dict[str, Any]:
+    """yt-dlp's options for reading a link; :func:`guarded_ydl` adds those that keep its connections in check."""
     return {
         "extract_flat": "in_playlist",
         "skip_download": True,

@@ -131,6 +131,7 @@ class Run:
     # -- yt-dlp's side -----------------------------------------------------------------------------------------
 
     def options(self) -> dict[str, Any]:
+        """yt-dlp's options for this download; :func:`guarded_ydl` adds those that keep its connections in check."""
         settings = self.d.settings
         options: dict[str, Any] = {
             "format": format_for(self.row.quality),
