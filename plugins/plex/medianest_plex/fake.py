@@ -249,6 +249,8 @@ class FakePlex:
         """(method, path) of every request received, in order."""
         self.pins: dict[int, dict[str, Any]] = {}
         """PIN id -> the PIN container plex.tv answers, plus ``strong``."""
+        self.pin_lifetimes = {"strong": 1800, "short": 900}
+        """Seconds a new PIN lives (its ``expiresIn``), for a strong PIN and for a 4-character one."""
         self.refreshes: list[tuple[str, str | None]] = []
         """(section key, path) of every refresh request."""
         self.deleted_collections: list[str] = []
@@ -488,9 +490,9 @@ class FakePlex:
         client = self._client_id(request, params)
         strong = params.get("strong", "false").lower() in ("true", "1")
         alphabet, length, lifetime = (
-            (string.ascii_lowercase + string.digits, 25, 1800)
+            (string.ascii_lowercase + string.digits, 25, self.pin_lifetimes["strong"])
             if strong
-            else (string.ascii_uppercase + string.digits, 4, 900)
+            else (string.ascii_uppercase + string.digits, 4, self.pin_lifetimes["short"])
         )
         code = "".join(secrets.choice(alphabet) for _ in range(length))
         created = datetime.now(UTC).replace(microsecond=0)

@@ -3,7 +3,9 @@ server is shared with only.
 
 1. ``GET /auth/plex/pin`` (the login provider's start) asks plex.tv for two PINs: a strong one for the Plex app's
    approval page, and a 4-character one to type at plex.tv/link. The browser gets a random token in a cookie; the
-   database keeps its SHA-256 with the PINs.
+   database keeps its SHA-256 with the PINs and the address that asked. The same browser, from the same address,
+   sees the same codes again while they have a minute or more left. New PINs are counted per address with
+   ``login_rate_limit``; past it the page says when to try again and plex.tv is not asked.
 2. The page polls ``POST /api/v1/plex/login/poll`` about every second and a half; MediaNest asks plex.tv whether
    either PIN was approved.
 3. With the person's Plex token, MediaNest reads their account and their resources: the server's owner, or someone
@@ -14,6 +16,8 @@ server is shared with only.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -22,10 +26,10 @@ import structlog
 from aiohttp import web
 from sqlalchemy import delete, select
 
-from medianest_core import audit
+from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import create_external_user
-from medianest_core.auth.net import is_https
+from medianest_core.auth.net import client_ip, is_https
 from medianest_core.auth.views import begin_session, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import Role, User, UserStatus
@@ -33,8 +37,8 @@ from medianest_core.types import PluginContext
 from medianest_core.upstream import AuthFailed, UpstreamError
 from medianest_core.web import render
 from medianest_core.web.pages import safe_next
+from medianest_plex.client import Pin, auth_app_url
 from medianest_plex.client import PlexAccount as Account
-from medianest_plex.client import auth_app_url
 from medianest_plex.models import PlexAccount, PlexLogin
 from medianest_plex.service import Plex
 
@@ -42,11 +46,37 @@ log = structlog.get_logger("medianest.plugins.plex")
 
 COOKIE: Final = "medianest_plex_login"
 LOGIN_LIFETIME: Final = timedelta(minutes=15)
+REUSE_MARGIN: Final = timedelta(minutes=1)
+"""A pending sign-in's codes are shown again only while they have at least this long left."""
 LINK_URL: Final = "https://plex.tv/link"
+_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) makes
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _cookie_token(request: web.Request) -> str | None:
+    """The browser's sign-in token; anything that is not shaped like one of ours counts as none."""
+    token = request.cookies.get(COOKIE)
+    return token if token is not None and _TOKEN.fullmatch(token) else None
+
+
+def _network(request: web.Request) -> str:
+    """Where the request comes from, as the PIN limit counts it: the client's address, or for IPv6 its /64 (the
+    network one subscriber gets, whose addresses are otherwise free to change at will)."""
+    address = client_ip(request)
+    if address is None:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
 
 
 class Refused(Exception):
@@ -54,13 +84,42 @@ class Refused(Exception):
 
 
 async def start(ctx: PluginContext, plex: Plex, request: web.Request) -> web.StreamResponse:
-    """The sign-in page: the PINs, the link to approve in the Plex app, and the script that waits."""
+    """The sign-in page: the PINs, the link to approve in the Plex app, and the script that waits. A reload shows
+    the browser's pending codes again; new PINs are limited per address."""
     if not plex.configured:
         raise ApiError(
             503,
             ErrorCode.SERVICE_UNAVAILABLE,
             "Signing in with Plex is not set up yet: the admin sets the Plex server first.",
         )
+    place = _network(request)
+    next_path = safe_next(request.query.get("next"))[:500]
+    token = _cookie_token(request)
+    pending = await _pending(ctx, token, place, next_path) if token else None
+    if token is None or pending is None:
+        limits = request.config_dict[keys.LIMITS]
+        await limits.hit(limits.login, "plex-pin", "ip", place, what="Plex sign-ins started from your network")
+        token = secrets.token_urlsafe(32)
+        pending = await _begin(ctx, plex, token, place, next_path)
+    return await _page(request, plex, pending, token)
+
+
+async def _pending(ctx: PluginContext, token: str, place: str, next_path: str) -> PlexLogin | None:
+    """The browser's sign-in in progress, when its codes are still good for a while and it was started from the
+    same place (a token planted from elsewhere finds nothing); it goes on to ``next_path``."""
+    assert ctx.sessions is not None
+    async with ctx.sessions.begin() as db:
+        pending = await db.get(PlexLogin, _digest(token))
+        if pending is None or pending.address != place:
+            return None
+        if pending.expires_at - datetime.now(UTC) < REUSE_MARGIN:
+            return None
+        pending.next = next_path
+        return pending
+
+
+async def _begin(ctx: PluginContext, plex: Plex, token: str, place: str, next_path: str) -> PlexLogin:
+    """Two new PINs at plex.tv, kept with the token's digest until the first of them (or the sign-in) expires."""
     try:
         strong = await plex.tv.create_pin(strong=True)
         short = await plex.tv.create_pin(strong=False)
@@ -69,36 +128,46 @@ async def start(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Str
         raise ApiError(
             503, ErrorCode.SERVICE_UNAVAILABLE, "plex.tv cannot be reached just now; try again in a moment."
         ) from None
-    token = secrets.token_urlsafe(32)
-    assert ctx.sessions is not None
     now = datetime.now(UTC)
+    pending = PlexLogin(
+        id=_digest(token),
+        pin_id=strong.id,
+        code=strong.code,
+        link_pin_id=short.id,
+        link_code=short.code,
+        address=place,
+        next=next_path,
+        expires_at=now + _lifetime(strong, short),
+    )
+    assert ctx.sessions is not None
     async with ctx.sessions.begin() as db:
         await db.execute(delete(PlexLogin).where(PlexLogin.expires_at < now))
-        db.add(
-            PlexLogin(
-                id=_digest(token),
-                pin_id=strong.id,
-                code=strong.code,
-                link_pin_id=short.id,
-                link_code=short.code,
-                next=safe_next(request.query.get("next"))[:500],
-                expires_at=now + LOGIN_LIFETIME,
-            )
-        )
+        db.add(pending)
+    return pending
+
+
+def _lifetime(*pins: Pin) -> timedelta:
+    """How long the sign-in lasts: ``LOGIN_LIFETIME``, or less when plex.tv gives one of its PINs less."""
+    return min([LOGIN_LIFETIME, *(timedelta(seconds=pin.expiresIn) for pin in pins if pin.expiresIn > 0)])
+
+
+async def _page(request: web.Request, plex: Plex, pending: PlexLogin, token: str) -> web.StreamResponse:
+    left = int((pending.expires_at - datetime.now(UTC)).total_seconds())
     response = await render(
         request,
         "plex/login.html",
         {
-            "app_url": auth_app_url(plex.client_id, strong.code, plex.product),
-            "link_code": short.code,
+            "app_url": auth_app_url(plex.client_id, pending.code, plex.product),
+            "link_code": pending.link_code,
             "link_url": LINK_URL,
-            "minutes": int(LOGIN_LIFETIME.total_seconds() // 60),
+            "minutes": max(1, left // 60),
         },
     )
+    response.headers["Cache-Control"] = "no-store"
     response.set_cookie(
         COOKIE,
         token,
-        max_age=int(LOGIN_LIFETIME.total_seconds()),
+        max_age=max(1, left),
         httponly=True,
         samesite="Lax",
         secure=is_https(request),
@@ -109,7 +178,7 @@ async def start(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Str
 
 async def poll(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Response:
     """Where the sign-in stands: ``waiting``, ``signed_in`` (with ``next``), ``refused`` or ``expired``."""
-    token = request.cookies.get(COOKIE)
+    token = _cookie_token(request)
     assert ctx.sessions is not None
     async with ctx.sessions() as db:
         pending = await db.get(PlexLogin, _digest(token)) if token else None

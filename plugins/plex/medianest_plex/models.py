@@ -29,7 +29,9 @@ class PlexAccount(Base):
 
 
 class PlexLogin(Base):
-    """A sign-in in progress: the PINs shown to one browser, which holds the token whose SHA-256 is ``id``."""
+    """A sign-in in progress: the PINs shown to one browser, which holds the token whose SHA-256 is ``id``.
+    ``address`` is where it was started (the client's address, an IPv6 /64): only a reload from there shows the
+    same codes again. ``expires_at`` is the first of the PINs' own expiry and the sign-in's 15 minutes."""
 
     __tablename__ = "plex_logins"
 
@@ -38,6 +40,7 @@ class PlexLogin(Base):
     code: Mapped[str] = mapped_column(String(64))
     link_pin_id: Mapped[int] = mapped_column(Integer)
     link_code: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
     next: Mapped[str] = mapped_column(String(500), default="/")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
