@@ -219,12 +219,17 @@ async def test_a_truncated_download_fails_then_resumes_with_a_range(
     data = clips["a"].read_bytes()
     url = server.add_media("cut", clips["a"], truncate=True)
 
-    with pytest.raises(DownloadError, match=f"Downloaded {len(data) // 2} bytes, expected {len(data)} bytes"):
+    # yt-dlp says it one of two ways, as the connection's end reaches it before or after its own count.
+    half, rest = len(data) // 2, len(data) - len(data) // 2
+    cut_short = f"Downloaded {half} bytes, expected {len(data)} bytes|{half} bytes read, {rest} more expected"
+    with pytest.raises(DownloadError, match=cut_short):
         await _extract(url, _options(tmp_path, logger=_Log()))
-    assert _sizes(tmp_path) == {"cut [cut].mp4.part": len(data) // 2}
+    # What reached the disk: all the server sent, or (when the end came as an error) its whole blocks.
+    kept = _sizes(tmp_path)["cut [cut].mp4.part"]
+    assert 0 < kept <= half
 
     server.set_media("cut")
     info = await _extract(url, _options(tmp_path))
-    assert server.ranges == [("/media/cut", f"bytes={len(data) // 2}-")]
+    assert server.ranges == [("/media/cut", f"bytes={kept}-")]
     assert _files(tmp_path) == {"cut [cut].mp4": data}
     assert info["requested_downloads"][0]["filepath"] == str(tmp_path / "cut [cut].mp4")
