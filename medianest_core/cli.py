@@ -66,6 +66,9 @@ def _runtime(args: argparse.Namespace) -> Runtime:
         return build_runtime(loaded)
     except CryptoError as exc:
         _fail(f"secret key: {exc}")
+    except OSError as exc:
+        # The data dir or the key file cannot be made or read (permissions, a read-only disk).
+        _fail(f"cannot use {exc.filename}: {exc.strerror}" if exc.filename else f"cannot start: {exc}")
 
 
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -186,6 +189,14 @@ def cmd_db_status(args: argparse.Namespace) -> int:
 # ---- users -------------------------------------------------------------------------------------------------
 
 
+def _utf8(text: str, message: str) -> None:
+    """Fail with ``message`` when ``text`` holds bytes that were not UTF-8 (kept by Python as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        _fail(message)
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")
@@ -194,8 +205,13 @@ def _read_password() -> str:
         password = first
     elif os.environ.get("MEDIANEST_PASSWORD"):
         password = os.environ["MEDIANEST_PASSWORD"]
+        _utf8(password, "MEDIANEST_PASSWORD is not valid UTF-8 text")
     else:
-        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            password = sys.stdin.readline().rstrip("\r\n")
+        except UnicodeDecodeError:
+            _fail("the password on standard input is not valid UTF-8 text")
+        _utf8(password, "the password on standard input is not valid UTF-8 text")
     from medianest_core.auth.passwords import password_problem
 
     problem = password_problem(password)
@@ -310,10 +326,15 @@ def _toml_value(value: Any) -> str:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from medianest_core.crypto import CryptoError, check_key
     from medianest_core.plugins import PluginHost, PluginStatus, known_plugin_names
     from medianest_core.settings import did_you_mean, settings_items
 
     loaded = _load(args)
+    try:
+        check_key(loaded.settings)
+    except CryptoError as exc:
+        _fail(f"secret key: {exc}")
     host = PluginHost.load(loaded)
     for record in host.records.values():
         if record.status is PluginStatus.BAD_SETTINGS:
@@ -405,6 +426,15 @@ def _port(text: str) -> int:
     return value
 
 
+def _host(text: str) -> str:
+    from medianest_core.settings import host_problem
+
+    problem = host_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -438,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add(commands, "serve", cmd_serve, "Run the web server, jobs and schedules in this process.")
-    p.add_argument("--host", help="address to listen on (default: host setting, 127.0.0.1)")
+    p.add_argument("--host", type=_host, help="address to listen on (default: host setting, 127.0.0.1)")
     p.add_argument("--port", type=_port, help="port to listen on (default: port setting, 8080)")
     p.set_defaults(quiet_logs=False)
 

@@ -124,6 +124,24 @@ def pending_path(path: Path) -> Path:
     return path.with_name(path.name + PENDING_SUFFIX)
 
 
+def _read_key_file(path: Path) -> bytes:
+    try:
+        text = path.read_text("ascii")
+    except UnicodeDecodeError:
+        raise CryptoError(f"{path}: not a base64 key") from None
+    except OSError as exc:
+        raise CryptoError(f"{path}: cannot be read: {exc.strerror}") from None
+    return decode_key(text, str(path))
+
+
+def check_key(settings: Settings) -> None:
+    """Raise :class:`CryptoError` when the configured key cannot be used; no key is made. A default key file
+    that does not exist yet is fine: it is made on first start."""
+    if settings.secret_key is None and settings.secret_key_file is None and not key_file_path(settings).exists():
+        return
+    load_keyring(settings, create=False)
+
+
 def load_keyring(settings: Settings, create: bool = True) -> Keyring:
     """The keyring from settings: ``secret_key`` (``MEDIANEST_SECRET_KEY``), else the key file, which is made
     (mode 0600) on first run when ``create`` is true."""
@@ -135,7 +153,7 @@ def load_keyring(settings: Settings, create: bool = True) -> Keyring:
         mode = path.stat().st_mode & 0o077
         if mode:
             os.chmod(path, 0o600)
-        key = decode_key(path.read_text("ascii"), str(path))
+        key = _read_key_file(path)
     elif create and settings.secret_key_file is None:
         key = new_key()
         write_key_file(path, key)
@@ -149,6 +167,6 @@ def load_keyring(settings: Settings, create: bool = True) -> Keyring:
     ring = Keyring(current=key, source=KeySource("file", path))
     pending = pending_path(path)
     if pending.is_file():
-        other = decode_key(pending.read_text("ascii"), str(pending))
+        other = _read_key_file(pending)
         ring.others[key_id(other)] = other
     return ring

@@ -18,7 +18,7 @@ import pluggy
 import structlog
 
 from medianest_core import PROJECT, hookspecs
-from medianest_core.settings import LoadedSettings, SettingsError, make_converter, structure
+from medianest_core.settings import LoadedSettings, SettingsError, make_converter, redact_urls, structure
 
 ENTRY_POINT_GROUP: Final = "medianest.plugins"
 
@@ -80,9 +80,11 @@ class PluginRecord:
         return self.status is PluginStatus.LOADED
 
     def fail(self, status: PluginStatus, reason: str) -> None:
+        """Set the status and its reason. The reason is shown to people (the command line, the health API, the
+        admin pages, the log), so a password inside a URL it quotes is masked."""
         self.status = status
-        self.reason = reason
-        log.warning("plugin_failed", plugin=self.name, status=status.value, reason=reason)
+        self.reason = redact_urls(reason)
+        log.warning("plugin_failed", plugin=self.name, status=status.value, reason=self.reason)
 
 
 def describe_exception(exc: BaseException) -> str:

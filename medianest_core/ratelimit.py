@@ -2,7 +2,8 @@
 Redis when ``redis_url`` is set, so that every process counts together.
 
 - the API: ``api_rate_limit`` per signed-in user, per client address for anonymous requests;
-- signing in: ``login_rate_limit`` per client address and per username;
+- signing in: ``login_rate_limit`` per client address, and ``login_user_rate_limit`` per username for attempts
+  from addresses that have not signed in to that account lately (see :meth:`Limits.sign_in_attempt`);
 - quotas that plugins declare (``quotas`` hook), per user, with defaults per role and the admin's overrides.
 
 Past a limit: 429 in the JSON error shape with ``Retry-After``.
@@ -10,26 +11,32 @@ Past a limit: 429 in the JSON error shape with ``Retry-After``.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 import attrs
 from aiohttp import web
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from medianest_core import keys
+from medianest_core.audit import AuditAction
 from medianest_core.errors import ApiError, ErrorCode
-from medianest_core.models import QuotaOverride, Role
+from medianest_core.models import AuditEntry, QuotaOverride, Role, User
 from medianest_core.settings import Settings
 from medianest_core.types import Quota
 
 QUOTA_CEILING = 1_000_000
+KNOWN_ADDRESS_DAYS: Final = 30
+"""An address from which an account signed in within this many days is that account's own."""
+KNOWN_ADDRESSES: Final = 200
+"""The most recent of an account's addresses that are looked at; more are not needed to recognise its owner."""
 
 
 @attrs.frozen
@@ -60,6 +67,19 @@ def _storage(settings: Settings) -> Storage:
     return RedisStorage(f"async+{settings.redis_url}", implementation="redispy", key_prefix="medianest-limits")
 
 
+def _network(address: str) -> str:
+    """What a sign-in limit counts as one address: the address itself, or for IPv6 its /64, which one person holds."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
 def _retry_after(reset_time: float) -> int:
     return max(1, math.ceil(reset_time - time.time()))
 
@@ -69,6 +89,7 @@ class Limits:
         self.limiter = MovingWindowRateLimiter(_storage(settings))
         self.api = parse(settings.api_rate_limit)
         self.login = parse(settings.login_rate_limit)
+        self.login_user = parse(settings.login_user_rate_limit)
         self.quotas = dict(quotas)
 
     async def hit(self, item: RateLimitItem, *key: str, what: str) -> None:
@@ -84,6 +105,44 @@ class Limits:
             details={"limit": str(item), "retry_after": wait},
             headers={"Retry-After": str(wait)},
         )
+
+    async def sign_in_attempt(self, request: web.Request, username: str) -> None:
+        """Count one password attempt for ``username``, or answer 429.
+
+        Every address (for IPv6, its /64) has ``login_rate_limit``. Attempts on one username from addresses it has
+        not signed in from lately also share ``login_user_rate_limit``, which slows guessing from many addresses;
+        the person's own addresses are left out of that count, so nobody can lock them out by failing on purpose
+        from elsewhere.
+        """
+        from medianest_core.auth.net import client_ip
+
+        address = client_ip(request)
+        where = _network(address) if address else "unknown"
+        name = username.strip().lower()
+        await self.hit(self.login, "login", "ip", where, what="sign-in attempts")
+        if address is None or not await self._signed_in_from(request, name, where):
+            await self.hit(self.login_user, "login", "user", name, what="sign-in attempts")
+
+    @staticmethod
+    async def _signed_in_from(request: web.Request, username: str, network: str) -> bool:
+        """Whether the account ``username`` signed in from ``network`` in the last ``KNOWN_ADDRESS_DAYS`` days."""
+        since = datetime.now(UTC) - timedelta(days=KNOWN_ADDRESS_DAYS)
+        query = (
+            select(AuditEntry.ip)
+            .join(User, AuditEntry.actor_id == User.id)
+            .where(
+                AuditEntry.action == AuditAction.LOGIN.value,
+                AuditEntry.at >= since,
+                AuditEntry.ip.is_not(None),
+                func.lower(User.username) == username,
+            )
+            .group_by(AuditEntry.ip)
+            .order_by(func.max(AuditEntry.at).desc())
+            .limit(KNOWN_ADDRESSES)
+        )
+        async with request.config_dict[keys.RUNTIME].sessions() as db:
+            addresses = (await db.scalars(query)).all()
+        return any(_network(ip) == network for ip in addresses if ip)
 
     async def limit_for(self, request: web.Request, user_id: int, role: Role, name: str) -> int | None:
         quota = self.quotas.get(name)

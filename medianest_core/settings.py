@@ -2,19 +2,23 @@
 
 Precedence: environment, then the settings file, then defaults. Every value remembers where it came from, so
 ``medianest config check`` can show it. Anything wrong is reported as one :class:`SettingsError` line that
-names the key.
+names the key. Every numeric setting, the core's and the plugins', is declared with :func:`bounded`, so that its
+range is checked wherever settings are read and can be shown where they are edited.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import ipaddress
+import math
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal, final
+from typing import Any, Final, Literal, TypeVar, final
 
 import attrs
 import cattrs
@@ -29,6 +33,9 @@ MASK: Final = "********"
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["auto", "json", "console"]
+BOUNDS: Final = "medianest.bounds"
+
+N = TypeVar("N", bound=float | None)
 
 
 class SettingsError(Exception):
@@ -41,6 +48,67 @@ class InvalidValue(ValueError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key = key
+
+
+@attrs.frozen
+class SettingBounds:
+    """The range of a numeric setting, both ends included, and the unit it is counted in.
+
+    ``ge`` and ``le`` are named as in JSON Schema (``minimum``, ``maximum``), so forms and documents can show them.
+    """
+
+    ge: float
+    le: float
+    unit: str = ""
+
+    def describe(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{_number(self.ge)} to {_number(self.le)}{unit}"
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is not allowed, or ``None``."""
+        if not math.isfinite(value):
+            return f"expected a finite number, got {value}"
+        if not self.ge <= value <= self.le:
+            return f"expected {self.describe()}, got {_number(value)}"
+        return None
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int) or (math.isfinite(value) and value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    return f"{value:g}"
+
+
+def _check_bounds(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    bounds = bounds_of(attribute)
+    if value is None or bounds is None:
+        return
+    problem = bounds.problem(value)
+    if problem is not None:
+        raise InvalidValue(attribute.name, problem)
+
+
+def bounded(default: N, ge: float, le: float, unit: str = "", help: str | None = None) -> N:
+    """A numeric settings field that only takes values from ``ge`` to ``le``; nan and infinities never pass.
+
+    The bounds are checked whenever the settings class is made (from the file, the environment, or values saved
+    in the admin pages) and are kept in the field's metadata, where :func:`bounds_of` finds them. Every numeric
+    setting of the core and of a plugin is declared this way::
+
+        refresh_interval: float = bounded(60.0, 1, 86400, "seconds", help="Seconds between checks.")
+    """
+    metadata: dict[str, Any] = {BOUNDS: SettingBounds(ge, le, unit)}
+    if help is not None:
+        metadata["help"] = help
+    field: N = attrs.field(default=default, validator=_check_bounds, metadata=metadata)
+    return field
+
+
+def bounds_of(attribute: attrs.Attribute[Any]) -> SettingBounds | None:
+    """The bounds a field was declared with by :func:`bounded`, or ``None``."""
+    found = attribute.metadata.get(BOUNDS)
+    return found if isinstance(found, SettingBounds) else None
 
 
 @final
@@ -99,9 +167,12 @@ class BrokerUrl(str):
 
 def _http_url(value: object, _: type) -> HttpUrl:
     text = _text(value)
-    url = URL(text)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"expected an http:// or https:// URL with a host, got {text!r}")
+    try:
+        url: URL | None = URL(text)
+    except ValueError:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {_redact_url(text)!r}")
     return HttpUrl(text.rstrip("/"))
 
 
@@ -138,8 +209,16 @@ def _redact_url(text: str) -> str:
     try:
         url = URL(text)
     except ValueError:
-        return text
+        return redact_urls(text)
     return str(url.with_password(MASK)) if url.password else text
+
+
+_URL_PASSWORD: Final = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s'\"]*):(?P<pw>[^/\s'\"]+)@", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the password of every URL in it masked (``scheme://user:********@host``)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
 
 
 def _text(value: object) -> str:
@@ -176,14 +255,20 @@ def _int(value: object, _: type) -> int:
 def _float(value: object, _: type) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
+    number: float | None = None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
         try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"expected a number, got {value!r}")
+            number = float(value)
+        except OverflowError:  # a whole number too large for a float
+            number = math.inf
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value.strip())
+    if number is None:
+        raise ValueError(f"expected a number, got {value!r}")
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
 
 
 def _str(value: object, _: type) -> str:
@@ -266,13 +351,28 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(xdg).expanduser() / "medianest"
 
 
+YEAR: Final = 365 * 86400
+_HOST_LABEL: Final = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def host_problem(text: str) -> str | None:
+    """Why ``text`` cannot be an address to listen on (an IP address or a host name), or ``None``."""
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(text)
+        return None
+    name = text[:-1] if text.endswith(".") else text
+    if name and len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
+        return None
+    return f"expected an IP address or a host name, got {text!r}"
+
+
 @attrs.frozen
 class Settings:
     """The core's settings: top-level keys of the settings file; ``MEDIANEST_<KEY>`` in the environment."""
 
     data_dir: Path
-    host: str = "127.0.0.1"
-    port: int = attrs.field(default=8080)
+    host: str = attrs.field(default="127.0.0.1")
+    port: int = bounded(8080, 0, 65535)
     public_url: HttpUrl | None = None
     database_url: DatabaseUrl | None = None
     redis_url: RedisUrl | None = None
@@ -283,30 +383,26 @@ class Settings:
     log_format: LogFormat = "auto"
     metrics_enabled: bool = True
     metrics_token: Secret | None = None
-    shutdown_timeout: float = 10.0
-    session_idle_timeout: float = attrs.field(default=86400.0)
-    session_remember_lifetime: float = attrs.field(default=30 * 86400.0)
+    shutdown_timeout: float = bounded(10.0, 0, 3600, "seconds")
+    session_idle_timeout: float = bounded(86400.0, 60, YEAR, "seconds")
+    session_remember_lifetime: float = bounded(30 * 86400.0, 60, YEAR, "seconds")
     trusted_proxies: list[str] = attrs.field(factory=list)
-    ws_queue_size: int = attrs.field(default=256)
-    job_heartbeat_timeout: float = attrs.field(default=60.0)
+    ws_queue_size: int = bounded(256, 8, 65536)
+    job_heartbeat_timeout: float = bounded(60.0, 1, 86400, "seconds")
     api_rate_limit: str = attrs.field(default="100/minute")
     login_rate_limit: str = attrs.field(default="10/minute")
-    upstream_connect_timeout: float = attrs.field(default=3.0)
-    upstream_timeout: float = attrs.field(default=10.0)
-    upstream_breaker_failures: int = attrs.field(default=5)
-    upstream_breaker_reset: float = attrs.field(default=30.0)
+    login_user_rate_limit: str = attrs.field(default="100/hour")
+    upstream_connect_timeout: float = bounded(3.0, 0.1, 120, "seconds")
+    upstream_timeout: float = bounded(10.0, 0.1, 120, "seconds")
+    upstream_breaker_failures: int = bounded(5, 1, 1000)
+    upstream_breaker_reset: float = bounded(30.0, 1, 3600, "seconds")
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
-    @port.validator
-    def _check_port(self, _: attrs.Attribute[int], value: int) -> None:
-        if not 0 <= value <= 65535:
-            raise InvalidValue("port", f"expected a port between 0 and 65535, got {value}")
-
-    @session_idle_timeout.validator
-    @session_remember_lifetime.validator
-    def _check_duration(self, attribute: attrs.Attribute[float], value: float) -> None:
-        if value < 60:
-            raise InvalidValue(attribute.name, f"expected at least 60 seconds, got {value:g}")
+    @host.validator
+    def _check_host(self, _: attrs.Attribute[str], value: str) -> None:
+        problem = host_problem(value)
+        if problem is not None:
+            raise InvalidValue("host", problem)
 
     @trusted_proxies.validator
     def _check_proxies(self, _: attrs.Attribute[list[str]], value: list[str]) -> None:
@@ -316,41 +412,18 @@ class Settings:
             except ValueError:
                 raise InvalidValue("trusted_proxies", f"expected IP addresses or networks, got {item!r}") from None
 
-    @job_heartbeat_timeout.validator
-    def _check_heartbeat(self, _: attrs.Attribute[float], value: float) -> None:
-        if value < 1:
-            raise InvalidValue("job_heartbeat_timeout", f"expected at least 1 second, got {value:g}")
-
-    @ws_queue_size.validator
-    def _check_queue(self, _: attrs.Attribute[int], value: int) -> None:
-        if value < 8:
-            raise InvalidValue("ws_queue_size", f"expected at least 8, got {value}")
-
-    @upstream_connect_timeout.validator
-    @upstream_timeout.validator
-    def _check_upstream_timeout(self, attribute: attrs.Attribute[float], value: float) -> None:
-        if not 0.1 <= value <= 120:
-            raise InvalidValue(attribute.name, f"expected 0.1 to 120 seconds, got {value:g}")
-
-    @upstream_breaker_failures.validator
-    def _check_breaker_failures(self, _: attrs.Attribute[int], value: int) -> None:
-        if value < 1:
-            raise InvalidValue("upstream_breaker_failures", f"expected at least 1, got {value}")
-
-    @upstream_breaker_reset.validator
-    def _check_breaker_reset(self, _: attrs.Attribute[float], value: float) -> None:
-        if not 1 <= value <= 3600:
-            raise InvalidValue("upstream_breaker_reset", f"expected 1 to 3600 seconds, got {value:g}")
-
     @api_rate_limit.validator
     @login_rate_limit.validator
+    @login_user_rate_limit.validator
     def _check_rate(self, attribute: attrs.Attribute[str], value: str) -> None:
         from limits import parse
 
         try:
-            parse(value)
+            rate = parse(value)
         except ValueError:
             raise InvalidValue(attribute.name, f'expected a rate such as "100/minute", got {value!r}') from None
+        if rate.amount < 1:
+            raise InvalidValue(attribute.name, f"expected a rate of at least 1, got {value!r}")
 
     @property
     def effective_database_url(self) -> DatabaseUrl:
@@ -450,6 +523,8 @@ def structure(conv: cattrs.Converter, data: Mapping[str, Any], cls: type[Any], p
         problems = describe_error(exc, cls, prefix) or [(prefix, str(exc))]
         key, message = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        # A validator may quote the value it refuses: a password inside a URL is masked all the same.
+        message = redact_urls(message)
         raise SettingsError(f"{key}: {message}{more}" if key else f"{message}{more}") from None
 
 
@@ -459,8 +534,46 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise SettingsError(f"{path}: not valid TOML: not UTF-8 text (at line {line})") from None
     except OSError as exc:
         raise SettingsError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def _settings_file(explicit: str | Path | None, data_dir: Path) -> tuple[Path, bool]:
+    """The settings file to read and whether there is one. A named file must exist; none may be a directory."""
+    path = Path(explicit).expanduser() if explicit else data_dir / CONFIG_FILE_NAME
+    if path.is_dir():
+        raise SettingsError(f"{path}: is a directory, not a settings file")
+    if explicit:
+        if not path.exists():
+            raise SettingsError(f"{path}: settings file not found")
+        return path, True
+    return path, path.is_file()
+
+
+def data_dir_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be the data directory (it, or a folder above it, is a file), or ``None``."""
+    for place in (path, *path.parents):
+        try:
+            if place.is_dir():
+                return None
+            if place.exists():
+                where = "is" if place == path else f"is inside {place}, which is"
+                return f"{path} {where} not a directory"
+        except OSError as exc:
+            return f"{path}: {exc.strerror}"
+    return None
+
+
+def _check_text(env: Mapping[str, str], variables: Iterable[str]) -> None:
+    """Refuse a variable whose value is not UTF-8 text (Python keeps such bytes as surrogates)."""
+    for var in variables:
+        try:
+            env.get(var, "").encode("utf-8")
+        except UnicodeEncodeError:
+            raise SettingsError(f"{var}: not valid UTF-8 text") from None
 
 
 def env_overrides(
@@ -504,12 +617,10 @@ def load_settings(
     so that ``MEDIANEST_<PLUGIN>_<KEY>`` can be told apart from core keys.
     """
     env = dict(os.environ if env is None else env)
+    _check_text(env, (CONFIG_ENV, DATA_DIR_ENV, "XDG_DATA_HOME"))
     explicit = config if config is not None else env.get(CONFIG_ENV) or None
     data_dir = default_data_dir(env)
-    path = Path(explicit).expanduser() if explicit else data_dir / CONFIG_FILE_NAME
-    found = path.is_file()
-    if explicit and not found:
-        raise SettingsError(f"{path}: settings file not found")
+    path, found = _settings_file(explicit, data_dir)
     raw: dict[str, Any] = _read_toml(path) if found else {}
     file_where = str(path)
 
@@ -525,6 +636,7 @@ def load_settings(
 
     names = set(plugin_names) | set(plugins_raw)
     env_core, env_plugins, env_origin = env_overrides(env, names)
+    _check_text(env, env_origin.values())
     raw.update(env_core)
     for name, section in env_plugins.items():
         plugins_raw.setdefault(name, {}).update(section)
@@ -543,6 +655,11 @@ def load_settings(
         where = sources.get(key)
         suffix = f" (from {where.where})" if where is not None and where.where else ""
         raise SettingsError(f"{exc}{suffix}") from None
+    problem = data_dir_problem(settings.data_dir)
+    if problem is not None:
+        where = sources.get("data_dir")
+        suffix = f" (from {where.where})" if where is not None and where.where else ""
+        raise SettingsError(f"data_dir: {problem}{suffix}")
     settings = attrs.evolve(settings, plugins=plugins_raw)
     return LoadedSettings(settings=settings, config_path=path, config_found=found, sources=sources)
 

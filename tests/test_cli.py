@@ -240,6 +240,136 @@ def test_config_check_shows_effective_settings_with_secrets_masked(cli_env: dict
     assert sorted(s for s in sections if s) == [f"plugins.{name}" for name in PLUGINS]
 
 
+def test_numbers_out_of_bounds_are_one_line_and_exit_2(cli_env: dict[str, str], tmp_path: Path) -> None:
+    cases = [
+        ("[plugins.plex]\nrefresh_interval = -5\n", "plugins.plex.refresh_interval: expected 0.1 to 86400 seconds"),
+        ("[plugins.plex]\nrefresh_interval = 0\n", "plugins.plex.refresh_interval: expected 0.1 to 86400 seconds"),
+        ("[plugins.plex]\nrefresh_interval = 1e-9\n", "plugins.plex.refresh_interval: expected 0.1 to 86400 seconds"),
+        ("[plugins.plex]\nrefresh_interval = nan\n", "plugins.plex.refresh_interval: expected a finite number"),
+        ("shutdown_timeout = nan\n", "shutdown_timeout: expected a finite number, got nan"),
+        ("[plugins.youtube]\nimport_wait = inf\n", "plugins.youtube.import_wait: expected a finite number"),
+    ]
+    for text, message in cases:
+        path = write(tmp_path / "settings.toml", text)
+        result = run_cli("config", "check", "--config", str(path), env=cli_env)
+        assert result.returncode == 2, (text, result.stdout)
+        line = only_line(result)
+        assert message in line, text
+        assert line.endswith(f"(from {path})"), line
+
+
+def test_a_settings_file_that_is_not_utf8_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_bytes(b'port = 8080\n[plugins.plex]\nproduct = "Caf\xe9"\n')
+    for args in (("config", "check"), ("serve", "--port", str(free_port()))):
+        result = run_cli(*args, env={**cli_env, "MEDIANEST_CONFIG": str(path)})
+        assert result.returncode == 2, args
+        assert only_line(result) == f"medianest: bad settings: {path}: not valid TOML: not UTF-8 text (at line 3)"
+
+
+def test_a_settings_path_that_is_a_directory_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    named = tmp_path / "conf.d"
+    named.mkdir()
+    result = run_cli("config", "check", "--config", str(named), env=cli_env)
+    assert result.returncode == 2
+    assert only_line(result) == f"medianest: bad settings: {named}: is a directory, not a settings file"
+    # At the default place it used to be passed over, and the defaults used.
+    default = Path(cli_env["MEDIANEST_DATA_DIR"]) / "medianest.toml"
+    default.mkdir(parents=True)
+    result = run_cli("config", "check", env=cli_env)
+    assert result.returncode == 2
+    assert only_line(result) == f"medianest: bad settings: {default}: is a directory, not a settings file"
+
+
+def test_a_password_that_is_not_utf8_is_one_line(cli_env: dict[str, str]) -> None:
+    password = os.fsdecode(b"caf\xe9 au lait, long enough")
+    result = run_cli("user", "create", "zoe", env={**cli_env, "MEDIANEST_PASSWORD": password}, stdin="")
+    assert result.returncode == 2
+    assert only_line(result) == "medianest: MEDIANEST_PASSWORD is not valid UTF-8 text"
+    assert run_cli("user", "list", "--json", env=cli_env).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "config check",
+        "plugins",
+        "db status",
+        "db upgrade",
+        "user list",
+        "user create zoe",
+        "secrets rotate-key",
+        "serve",
+        "worker",
+    ],
+)
+def test_a_data_dir_that_cannot_be_a_directory_is_one_line(cli_env: dict[str, str], command: str) -> None:
+    env = {**cli_env, "MEDIANEST_DATA_DIR": "/dev/null", "MEDIANEST_PASSWORD": "a long enough password"}
+    result = run_cli(*command.split(), env=env, stdin="")
+    assert result.returncode == 2, result.stdout
+    assert only_line(result) == (
+        "medianest: bad settings: data_dir: /dev/null is not a directory (from MEDIANEST_DATA_DIR)"
+    )
+
+
+def test_serve_refuses_a_host_that_is_no_address(cli_env: dict[str, str]) -> None:
+    result = run_cli("serve", "--host", "not a host!", "--port", str(free_port()), env=cli_env)
+    assert result.returncode == 2
+    assert "--host: expected an IP address or a host name, got 'not a host!'" in argparse_error(result)
+    from_settings = run_cli("serve", env={**cli_env, "MEDIANEST_HOST": "not a host!"})
+    assert from_settings.returncode == 2
+    assert "host: expected an IP address or a host name" in only_line(from_settings)
+
+
+def test_serve_on_a_port_in_use_stays_exit_1(cli_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--host", "127.0.0.1", "--port", str(port), env=cli_env)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in only_line(result)
+
+
+def test_config_check_refuses_a_bad_secret_key_as_other_commands_do(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "MEDIANEST_SECRET_KEY": "garbage"}
+    for args in (("config", "check"), ("db", "status")):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 2, args
+        assert only_line(result) == "medianest: secret key: secret_key: not a base64 key", args
+
+
+def test_passwords_in_plugin_urls_are_masked(cli_env: dict[str, str]) -> None:
+    # The reason a URL is refused quotes it; its password is masked, in text and JSON alike.
+    env = {**cli_env, "MEDIANEST_PLEX_URL": "ftp://u:pw@h/"}
+    listing = run_cli("plugins", env=env)
+    assert listing.returncode == 0, listing.stderr
+    assert (
+        "plugins.plex.url: expected an http:// or https:// URL with a host, got 'ftp://u:********@h/'"
+        in (table(listing.stdout)["plex"][2])
+    )
+    as_json = run_cli("plugins", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    reason = {p["name"]: p["reason"] for p in json.loads(as_json.stdout)}["plex"]
+    assert "'ftp://u:********@h/'" in reason
+    check = run_cli("config", "check", env=env)
+    assert check.returncode == 2
+    assert "'ftp://u:********@h/'" in only_line(check)
+    # A good URL with a password is shown masked among the settings in effect.
+    good = {**cli_env, "MEDIANEST_PLEX_URL": "http://u:pw@plex.local:32400", "MEDIANEST_PUBLIC_URL": "ftp://u:pw@h/"}
+    core = run_cli("config", "check", env=good)
+    assert core.returncode == 2
+    assert "public_url: expected an http:// or https:// URL with a host, got 'ftp://u:********@h/'" in only_line(core)
+    good.pop("MEDIANEST_PUBLIC_URL")
+    shown = run_cli("config", "check", env=good)
+    assert shown.returncode == 0, shown.stderr
+    assert '"http://u:********@plex.local:32400"' in shown.stdout
+    for result in (listing, as_json, check, core, shown):
+        assert "pw" not in result.stdout + result.stderr
+
+
 # ---- users -----------------------------------------------------------------------------------------------------
 
 

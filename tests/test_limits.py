@@ -45,6 +45,80 @@ async def test_sign_in_attempts_are_limited_per_address_and_username(medianest_c
     assert "sign-in attempts" in (await resp.json())["error"]["message"]
 
 
+LOGIN = "/api/v1/auth/login"
+
+
+def from_address(address: str) -> dict[str, str]:
+    """Headers of a request that reaches MediaNest from ``address`` through the trusted proxy (127.0.0.1)."""
+    return {"X-Forwarded-For": address}
+
+
+async def test_wrong_passwords_from_a_few_addresses_do_not_lock_the_owner_out(medianest_client: Any) -> None:
+    client = await rationed_client(medianest_client, trusted_proxies=["127.0.0.1"], login_rate_limit="4/minute")
+    await add_user(client.app[keys.RUNTIME], "olive", "olive-password-123")
+    wrong = {"username": "olive", "password": "wrong-password-000"}
+    for n in range(1, 4):
+        attacker = from_address(f"198.51.100.{n}")
+        statuses = [(await client.post(LOGIN, json=wrong, headers=attacker)).status for _ in range(5)]
+        # Each address is held at its own limit (login_rate_limit).
+        assert statuses == [401] * 4 + [429], n
+    owner = await medianest_client(browser_of=client)
+    right = {"username": "olive", "password": "olive-password-123"}
+    resp = await owner.post(LOGIN, json=right, headers=from_address("203.0.113.7"))
+    assert resp.status == 200, await resp.text()
+    held = await client.post(LOGIN, json=right, headers=from_address("198.51.100.1"))
+    assert held.status == 429
+
+
+async def test_the_owners_own_address_is_not_counted_against_their_username(medianest_client: Any) -> None:
+    # A per-username limit low enough that two attacking addresses reach it, as many addresses would reach 100.
+    client = await rationed_client(
+        medianest_client, trusted_proxies=["127.0.0.1"], login_rate_limit="4/minute", login_user_rate_limit="7/hour"
+    )
+    await add_user(client.app[keys.RUNTIME], "oscar", "oscar-password-123")
+    right = {"username": "oscar", "password": "oscar-password-123"}
+    wrong = {"username": "oscar", "password": "wrong-password-000"}
+    home = from_address("203.0.113.9")
+    assert (await client.post(LOGIN, json=right, headers=home)).status == 200
+    attempts = [
+        (await client.post(LOGIN, json=wrong, headers=from_address(f"198.51.100.{n}"))).status
+        for n in (1, 2)
+        for _ in range(4)
+    ]
+    # Guessing from addresses the account has not used shares one budget for the username (the owner's first
+    # sign-in from home, before home was theirs, spent one of the 7)...
+    assert attempts == [401] * 6 + [429] * 2
+    stranger = await client.post(LOGIN, json=right, headers=from_address("192.0.2.44"))
+    assert stranger.status == 429
+    # ...which the owner, at home, is not part of.
+    owner = await medianest_client(browser_of=client)
+    assert (await owner.post(LOGIN, json=right, headers=home)).status == 200
+    # Home is still held at its own limit.
+    home_attempts = [(await owner.post(LOGIN, json=wrong, headers=home)).status for _ in range(3)]
+    assert home_attempts == [401, 401, 429]
+
+
+async def test_an_ipv6_64_counts_as_one_address(medianest_client: Any) -> None:
+    client = await rationed_client(
+        medianest_client, trusted_proxies=["127.0.0.1"], login_rate_limit="4/minute", login_user_rate_limit="5/hour"
+    )
+    await add_user(client.app[keys.RUNTIME], "ivy", "ivy-password-123")
+    right = {"username": "ivy", "password": "ivy-password-123"}
+    wrong = {"username": "ivy", "password": "wrong-password-000"}
+    # Ivy signs in at home; her device later picks another address in the same /64, as IPv6 devices do.
+    assert (await client.post(LOGIN, json=right, headers=from_address("2001:db8:1:2::10"))).status == 200
+    # An attacker who holds a /64 has no more attempts than one address, however many of its addresses it uses.
+    rotating = [
+        (await client.post(LOGIN, json=wrong, headers=from_address(f"2001:db8:bad::{n:x}"))).status for n in range(5)
+    ]
+    assert rotating == [401] * 4 + [429]
+    assert (await client.post(LOGIN, json=wrong, headers=from_address("2001:db8:bad:0:1::1"))).status == 429
+    # The username's shared budget is spent (Ivy's first sign-in and four guesses)...
+    assert (await client.post(LOGIN, json=wrong, headers=from_address("2001:db8:ba5e::1"))).status == 429
+    # ...but Ivy's new address is in her home /64: still hers, not counted with the strangers'.
+    assert (await client.post(LOGIN, json=right, headers=from_address("2001:db8:1:2:a:b:c:d"))).status == 200
+
+
 async def test_quotas_are_spent_shown_and_overridden(medianest_client: Any, medianest_database_url: str) -> None:
     client = await rationed_client(medianest_client, database_url=medianest_database_url)
     admin_browser = await medianest_client(browser_of=client)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from medianest_core import PluginContext, Quota, Route, hookimpl
-from medianest_core.settings import InvalidValue
+from medianest_core.settings import InvalidValue, bounded
 from medianest_core.types import (
     ActorSpec,
     Card,
@@ -60,23 +60,23 @@ class YoutubeSettings:
     )
     qualities: list[str] = attrs.field(factory=lambda: list(QUALITIES))
     default_quality: str = attrs.field(default="best")
-    concurrent_downloads: int = attrs.field(
-        default=2, metadata={"help": "Downloads that run at once in each process; the others wait their turn."}
+    concurrent_downloads: int = bounded(
+        2, 1, 16, help="Downloads that run at once in each process; the others wait their turn."
     )
-    free_space_floor_mb: int = attrs.field(
-        default=2048, metadata={"help": "Downloads stop, and none start, when less than this is free (MB)."}
+    free_space_floor_mb: int = bounded(
+        2048, 0, 10**12, "MB", help="Downloads stop, and none start, when less than this is free (MB)."
     )
-    user_storage_cap_mb: int | None = attrs.field(
-        default=None, metadata={"help": "The most one person's downloads may take (MB); empty: no cap."}
+    user_storage_cap_mb: int | None = bounded(
+        None, 1, 10**12, "MB", help="The most one person's downloads may take (MB); empty: no cap."
     )
-    time_limit_hours: float = attrs.field(
-        default=12.0, metadata={"help": "How long one download may run before it is stopped (hours)."}
+    time_limit_hours: float = bounded(
+        12.0, 0.01, 168, "hours", help="How long one download may run before it is stopped (hours)."
     )
-    import_wait: float = attrs.field(
-        default=300.0, metadata={"help": "Seconds to wait for Plex to show the new videos after a scan."}
+    import_wait: float = bounded(
+        300.0, 1, 86400, "seconds", help="Seconds to wait for Plex to show the new videos after a scan."
     )
-    import_retry_every: float = attrs.field(
-        default=60.0, metadata={"help": "Seconds between tries to add finished downloads to Plex while it is away."}
+    import_retry_every: float = bounded(
+        60.0, 0.1, 86400, "seconds", help="Seconds between tries to add finished downloads to Plex while it is away."
     )
     extractors: list[str] = attrs.field(factory=list, metadata={"help": "yt-dlp extractors allowed (empty: all)."})
 
@@ -92,32 +92,6 @@ class YoutubeSettings:
     def _check_default_quality(self, _: attrs.Attribute[str], value: str) -> None:
         if value not in self.qualities:
             raise InvalidValue("default_quality", f"expected one of {', '.join(self.qualities)}, got {value!r}")
-
-    @concurrent_downloads.validator
-    def _check_concurrency(self, _: attrs.Attribute[int], value: int) -> None:
-        if not 1 <= value <= 16:
-            raise InvalidValue("concurrent_downloads", f"expected 1 to 16, got {value}")
-
-    @free_space_floor_mb.validator
-    def _check_floor(self, _: attrs.Attribute[int], value: int) -> None:
-        if value < 0:
-            raise InvalidValue("free_space_floor_mb", f"expected 0 or more, got {value}")
-
-    @user_storage_cap_mb.validator
-    def _check_cap(self, _: attrs.Attribute[int | None], value: int | None) -> None:
-        if value is not None and value < 1:
-            raise InvalidValue("user_storage_cap_mb", f"expected 1 or more (or empty for no cap), got {value}")
-
-    @time_limit_hours.validator
-    def _check_time_limit(self, _: attrs.Attribute[float], value: float) -> None:
-        if not 0 < value <= 168:
-            raise InvalidValue("time_limit_hours", f"expected more than 0 and at most 168, got {value:g}")
-
-    @import_wait.validator
-    @import_retry_every.validator
-    def _check_seconds(self, attribute: attrs.Attribute[float], value: float) -> None:
-        if not 0 < value <= 86400:
-            raise InvalidValue(attribute.name, f"expected more than 0 and at most 86400 seconds, got {value:g}")
 
 
 class YouTubePlugin:
