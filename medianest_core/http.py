@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from medianest_core import keys
 from medianest_core.errors import STATUS_CODES, ApiError, ErrorCode, error_response
 from medianest_core.types import Handler
+from medianest_core.upstream import deadline as upstream_deadline
 
 log = structlog.get_logger("medianest.http")
 
@@ -161,7 +162,11 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
     request[keys.REQUEST_ID] = request_id
     started = time.perf_counter()
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
+    # A person waits on the answer: the upstream calls made for it end by one deadline (a websocket lives on).
+    runtime = request.config_dict.get(keys.RUNTIME)
+    websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+    wait = runtime.settings.upstream_timeout if runtime is not None and not websocket else None
+    with structlog.contextvars.bound_contextvars(request_id=request_id), upstream_deadline(wait):
         response: web.StreamResponse
         try:
             response = await handler(request)

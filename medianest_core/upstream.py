@@ -13,15 +13,24 @@ token or a query string:
 
 Answers are structured with cattrs into the attrs class a call asks for, so an unexpected shape is a
 :class:`BadResponse`, never a crash deep in a plugin.
+
+A person waits on one deadline. The core's request middleware runs each request under :func:`deadline`
+(``upstream_timeout`` by default): every call made for it, retries included, ends by then, with
+:class:`DeadlineExceeded` (an :class:`Unavailable`). Work with no deadline (periodic tasks, health checks, jobs)
+keeps the longer retries. Concurrent callers of the same read (a ``GET``, or one key of :meth:`Upstream.cached`)
+share one call; a caller whose deadline passes stops waiting without cutting the call short for the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import contextvars
 import enum
+import json as jsonlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, TypeVar, overload
 
@@ -65,6 +74,16 @@ class BadResponse(UpstreamError):
     """The service answered, but not in the way its API promises."""
 
 
+class DeadlineExceeded(Unavailable):
+    """The service did not answer before the deadline of the person waiting (see :func:`deadline`)."""
+
+    def __init__(self, service: str, what: str, seconds: float) -> None:
+        super().__init__(
+            service, f"{what}: no answer within {seconds:g} s" if what else f"no answer within {seconds:g} s"
+        )
+        self.seconds = seconds
+
+
 class _Transient(Unavailable):
     """A failure worth retrying; ``retry_after`` is the service's own ``Retry-After``, in seconds."""
 
@@ -85,6 +104,43 @@ class UpstreamConfig:
     breaker_failures: int = 5
     breaker_reset: float = 30.0
     cache_entries: int = 512
+
+
+@attrs.frozen
+class Deadline:
+    """When the person waiting stops waiting: ``at`` on the monotonic clock, ``seconds`` after it was set."""
+
+    at: float
+    seconds: float
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("medianest_upstream_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[Deadline | None]:
+    """Run the block under one deadline, ``seconds`` from now, for every upstream call made in it, retries
+    included: what a person waits on. An earlier deadline already in force stays. ``None`` lifts the deadline for
+    the block (work that goes on after the answer, such as a task started from a request)."""
+    current = _deadline.get()
+    made: Deadline | None = None
+    if seconds is not None:
+        made = Deadline(time.monotonic() + seconds, seconds)
+        if current is not None and current.at <= made.at:
+            made = current
+    token = _deadline.set(made)
+    try:
+        yield made
+    finally:
+        _deadline.reset(token)
+
+
+def current_deadline() -> Deadline | None:
+    """The deadline in force here, or ``None`` (background work)."""
+    return _deadline.get()
 
 
 class BreakerState(enum.StrEnum):
@@ -154,6 +210,23 @@ class _Entry:
     fresh_until: float
 
 
+@attrs.frozen
+class _Answer:
+    """A successful answer's body, read within the call; each caller decodes it for itself."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+@attrs.frozen
+class _Flight:
+    """One call in progress that concurrent callers share, and the deadline it runs under."""
+
+    task: asyncio.Task[Any]
+    deadline: Deadline | None
+
+
 _converter = cattrs.Converter()
 _converter.register_structure_hook(datetime, lambda v, _: _moment(v))
 
@@ -200,7 +273,7 @@ class Upstream:
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
         self._cache: collections.OrderedDict[Any, _Entry] = collections.OrderedDict()
-        self._locks: dict[Any, asyncio.Lock] = {}
+        self._flights: dict[Hashable, _Flight] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -212,6 +285,11 @@ class Upstream:
         return self._session
 
     async def close(self) -> None:
+        """End the calls in progress and close the session."""
+        tasks = [flight.task for flight in self._flights.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -260,8 +338,10 @@ class Upstream:
         headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Call the service and return its JSON (structured into ``expect`` when given; ``None`` for an empty
-        body). Transient failures are retried; the breaker refuses calls while the service is failing."""
-        body = await self._call(method, path, params=params, json=json, headers=headers, read=_read_json)
+        body). Transient failures are retried, within the deadline in force (:func:`deadline`); the breaker
+        refuses calls while the service is failing; concurrent identical ``GET`` calls share one."""
+        answer = await self._call(method, path, params=params, json=json, headers=headers)
+        body = _decode_json(self.service, answer)
         if expect is None:
             return body
         return structure(self.service, body, expect)
@@ -270,8 +350,8 @@ class Upstream:
         self, path: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
     ) -> tuple[bytes, str]:
         """A binary answer (an image, say) and its content type."""
-        result: tuple[bytes, str] = await self._call("GET", path, params=params, headers=headers, read=_read_bytes)
-        return result
+        answer = await self._call("GET", path, params=params, headers=headers)
+        return answer.body, answer.content_type or "application/octet-stream"
 
     async def _call(
         self,
@@ -281,9 +361,31 @@ class Upstream:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-        read: Callable[[str, aiohttp.ClientResponse], Awaitable[Any]],
-    ) -> Any:
-        what = f"{method.upper()} /{path.split('?', 1)[0].lstrip('/')}"
+    ) -> _Answer:
+        method = method.upper()
+        what = f"{method} /{path.split('?', 1)[0].lstrip('/')}"
+
+        async def call() -> _Answer:
+            return await self._attempts(method, path, what, params, json, headers)
+
+        if method in ("GET", "HEAD"):
+            key = ("call", method, self.url(path), _frozen(params), _frozen(headers))
+            return await self._shared(key, call, what)
+        return await call()
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> _Answer:
+        """One call and its retries, all within the deadline in force; the breaker counts the outcome."""
+        limit = current_deadline()
+        if limit is not None and limit.remaining() <= 0:
+            raise DeadlineExceeded(self.service, what, limit.seconds)
         if not self.breaker.allow():
             raise Unavailable(
                 self.service,
@@ -291,16 +393,23 @@ class Upstream:
                 f"trying again in {self.breaker.retry_in():.0f} s",
             )
         started = self.clock()
+        budget = self.config.timeout * self.config.attempts
         try:
-            async for attempt in stamina.retry_context(
-                on=_backoff,
-                attempts=self.config.attempts,
-                timeout=self.config.timeout * self.config.attempts,
-                wait_initial=self.config.wait_initial,
-                wait_max=self.config.wait_max,
-            ):
-                with attempt:
-                    result = await self._once(method, path, what, params, json, headers, read)
+            async with asyncio.timeout(None if limit is None else limit.remaining()):
+                async for attempt in stamina.retry_context(
+                    on=_backoff,
+                    attempts=self.config.attempts,
+                    timeout=budget if limit is None else min(budget, max(limit.remaining(), 0.0)),
+                    wait_initial=self.config.wait_initial,
+                    wait_max=self.config.wait_max,
+                ):
+                    with attempt:
+                        answer = await self._once(method, path, what, params, json, headers)
+        except TimeoutError:  # only the deadline raises it here: each attempt's own timeout is a _Transient
+            assert limit is not None
+            self.breaker.failure()
+            log.info("upstream_deadline", service=self.service, call=what, seconds=limit.seconds)
+            raise DeadlineExceeded(self.service, what, limit.seconds) from None
         except Unavailable as exc:
             self.breaker.failure()
             log.info("upstream_unavailable", service=self.service, call=what, error=exc.message)
@@ -310,7 +419,7 @@ class Upstream:
             raise
         self.breaker.success()
         log.debug("upstream_call", service=self.service, call=what, ms=round((self.clock() - started) * 1000, 1))
-        return result
+        return answer
 
     async def _once(
         self,
@@ -320,8 +429,7 @@ class Upstream:
         params: Mapping[str, Any] | None,
         json: Any,
         headers: Mapping[str, str] | None,
-        read: Callable[[str, aiohttp.ClientResponse], Awaitable[Any]],
-    ) -> Any:
+    ) -> _Answer:
         try:
             async with self.session.request(
                 method, self.url(path), params=params, json=json, headers=headers, allow_redirects=False
@@ -346,7 +454,7 @@ class Upstream:
                     raise BadResponse(self.service, f"{what} refused the request ({status})", status=status)
                 if 300 <= status < 400:
                     raise BadResponse(self.service, f"{what} answered a redirect ({status})", status=status)
-                return await read(self.service, resp)
+                return _Answer(status, resp.headers.get("Content-Type", ""), await resp.read())
         except UpstreamError:
             raise
         except TimeoutError:
@@ -356,34 +464,72 @@ class Upstream:
         except aiohttp.ClientError as exc:
             raise BadResponse(self.service, f"{what}: {self._clean(_reason(exc))}") from None
 
+    # ---- shared calls ---------------------------------------------------------------------------------------
+
+    async def _shared(self, key: Hashable, work: Callable[[], Awaitable[T]], what: str) -> T:
+        """``work()`` once for all concurrent callers of ``key``, under the deadline of the caller who started
+        it. Each caller waits at most until its own deadline; the work goes on for the others. Background work
+        (no deadline) that joined a person's call starts it again if the person's deadline cut it short."""
+        while True:
+            flight = self._flights.get(key)
+            if flight is None or flight.task.done():
+                flight = self._start(key, work)
+            limit = current_deadline()
+            try:
+                async with asyncio.timeout(None if limit is None else limit.remaining()) as scope:
+                    result: T = await asyncio.shield(flight.task)
+                    return result
+            except TimeoutError:
+                if limit is None or not scope.expired():
+                    raise
+                raise DeadlineExceeded(self.service, what, limit.seconds) from None
+            except DeadlineExceeded:
+                if not _outlasts(limit, flight.deadline):
+                    raise
+
+    def _start(self, key: Hashable, work: Callable[[], Awaitable[Any]]) -> _Flight:
+        # The task runs in a copy of the starter's context: under the starter's deadline.
+        flight = _Flight(asyncio.get_running_loop().create_task(_run(work)), current_deadline())
+        self._flights[key] = flight
+        flight.task.add_done_callback(lambda task: self._landed(key, flight))
+        return flight
+
+    def _landed(self, key: Hashable, flight: _Flight) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not flight.task.cancelled():
+            flight.task.exception()  # retrieved, so that work no one waits for any more is not reported as lost
+
     # ---- cache ----------------------------------------------------------------------------------------------
 
     async def cached(self, key: Any, ttl: float, fetch: Callable[[], Awaitable[T]]) -> Fetched[T]:
-        """``fetch()`` at most once every ``ttl`` seconds per ``key``; while it fails, the last good value is
-        returned, marked stale with the error. With nothing stored yet, the error is raised."""
+        """``fetch()`` at most once every ``ttl`` seconds per ``key``, one call for all concurrent callers. While
+        it fails, or when the caller's deadline passes first, the last good value is returned, marked stale with
+        the error. With nothing stored yet, the error is raised."""
         entry = self._cache.get(key)
-        now = self.clock()
-        if entry is not None and now < entry.fresh_until:
+        if entry is not None and self.clock() < entry.fresh_until:
             self._cache.move_to_end(key)
             return Fetched(entry.value, entry.fetched_at)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+
+        async def refresh() -> _Entry:
+            value = await fetch()  # stored even when every caller has stopped waiting
+            return self._keep(key, _Entry(value, datetime.now(UTC), self.clock() + ttl))
+
+        try:
+            made = await self._shared(("cached", key), refresh, "")
+        except UpstreamError as exc:
             entry = self._cache.get(key)
-            if entry is not None and self.clock() < entry.fresh_until:
-                return Fetched(entry.value, entry.fetched_at)
-            try:
-                value = await fetch()
-            except UpstreamError as exc:
-                if entry is None:
-                    raise
-                return Fetched(entry.value, entry.fetched_at, stale=True, error=str(exc))
-            fetched_at = datetime.now(UTC)
-            self._cache[key] = _Entry(value, fetched_at, self.clock() + ttl)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.config.cache_entries:
-                old, _ = self._cache.popitem(last=False)
-                self._locks.pop(old, None)
-            return Fetched(value, fetched_at)
+            if entry is None:
+                raise
+            return Fetched(entry.value, entry.fetched_at, stale=True, error=str(exc))
+        return Fetched(made.value, made.fetched_at)
+
+    def _keep(self, key: Any, entry: _Entry) -> _Entry:
+        self._cache[key] = entry
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.config.cache_entries:
+            self._cache.popitem(last=False)
+        return entry
 
     def forget(self, key: Any = None) -> None:
         """Drop one cached value, or all of them."""
@@ -391,6 +537,20 @@ class Upstream:
             self._cache.clear()
         else:
             self._cache.pop(key, None)
+
+
+async def _run(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
+
+
+def _outlasts(mine: Deadline | None, theirs: Deadline | None) -> bool:
+    """Whether a caller under ``mine`` starts the work again after it ran out of the time of a person who waited
+    (``theirs``): only background work does; a person has had the answer a person gets."""
+    return mine is None and theirs is not None
+
+
+def _frozen(values: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in (values or {}).items()))
 
 
 def _backoff(exc: Exception) -> bool | float:
@@ -420,21 +580,14 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-async def _read_json(service: str, resp: aiohttp.ClientResponse) -> Any:
-    raw = await resp.read()
-    if not raw.strip():
+def _decode_json(service: str, answer: _Answer) -> Any:
+    if not answer.body.strip():
         return None
     try:
-        import json
-
-        return json.loads(raw)
-    except ValueError:
-        kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
-        raise BadResponse(service, f"the answer is not JSON ({kind})", status=resp.status) from None
-
-
-async def _read_bytes(service: str, resp: aiohttp.ClientResponse) -> tuple[bytes, str]:
-    return await resp.read(), resp.headers.get("Content-Type", "application/octet-stream")
+        return jsonlib.loads(answer.body)
+    except (ValueError, RecursionError):
+        kind = (answer.content_type or "no content type").split(";")[0]
+        raise BadResponse(service, f"the answer is not JSON ({kind})", status=answer.status) from None
 
 
 class UpstreamPool:

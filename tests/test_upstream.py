@@ -22,10 +22,12 @@ from medianest_core.upstream import (
     AuthFailed,
     BadResponse,
     BreakerState,
+    DeadlineExceeded,
     NotFound,
     Unavailable,
     Upstream,
     UpstreamConfig,
+    deadline,
 )
 
 FAST = UpstreamConfig(connect_timeout=1, timeout=2, attempts=3, wait_initial=0.01, wait_max=0.05, breaker_failures=3)
@@ -242,3 +244,140 @@ async def test_service_status_is_stored_and_admins_hear_of_down_and_back(mediane
     assert row is not None
     assert row.state == "up"
     assert titles == ["greeter is down", "greeter is back"]
+
+
+# ---- one deadline for a call a person waits on ---------------------------------------------------------------
+
+
+class Gate:
+    """Answers held until the test opens the gate (a service that hangs until then); ``arrived`` is set when the
+    first call comes in."""
+
+    def __init__(self) -> None:
+        self.arrived = asyncio.Event()
+        self.open = asyncio.Event()
+
+    def hold(self, answer: Callable[[web.Request], web.Response]) -> Callable[[web.Request], Any]:
+        async def wait(request: web.Request) -> web.Response:
+            self.arrived.set()
+            await self.open.wait()
+            return answer(request)
+
+        return wait
+
+
+def slow(seconds: float, answer: Callable[[web.Request], web.Response]) -> Callable[[web.Request], Any]:
+    async def wait(request: web.Request) -> web.Response:
+        await asyncio.sleep(seconds)
+        return answer(request)
+
+    return wait
+
+
+async def test_one_deadline_covers_a_call_and_its_retries(fake: tuple[Fake, str]) -> None:
+    service, base = fake
+    # Each attempt takes 0.3 s and fails: three of them, and the waits between, take about a second.
+    service.on("/busy", slow(0.3, status(503)))
+    client = Upstream("plex", base, config=attrs.evolve(FAST, timeout=2, attempts=3, wait_initial=0.1))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with deadline(0.5), pytest.raises(DeadlineExceeded) as info:
+        await client.request("GET", "/busy")
+    assert loop.time() - started < 1.0  # loosely: the deadline, not 3 attempts of up to 2 s each
+    assert str(info.value) == "plex: GET /busy: no answer within 0.5 s"
+    assert isinstance(info.value, Unavailable)
+    assert len(service.calls) <= 2
+
+    # A service that accepts the call and never answers is cut at the deadline, not at the call's own timeout.
+    gate = Gate()
+    service.on("/hang", gate.hold(ok({})))
+    started = loop.time()
+    with deadline(0.3), pytest.raises(DeadlineExceeded):
+        await client.request("GET", "/hang")
+    assert loop.time() - started < 1.0
+    gate.open.set()
+    await client.close()
+
+
+async def test_background_work_keeps_the_longer_retries(fake: tuple[Fake, str]) -> None:
+    service, base = fake
+    client = Upstream("plex", base, config=attrs.evolve(FAST, timeout=2, attempts=3, wait_initial=0.05))
+    service.on("/sections", slow(0.3, status(503)), slow(0.3, status(503)), ok({"count": 3}))
+    with deadline(0.5), pytest.raises(DeadlineExceeded):
+        await client.request("GET", "/sections")
+    service.calls.clear()
+    service.on("/sections", slow(0.3, status(503)), slow(0.3, status(503)), ok({"count": 3}))
+    assert await client.request("GET", "/sections") == {"count": 3}  # no deadline: every attempt is made
+    assert len(service.calls) == 3
+    await client.close()
+
+
+async def test_concurrent_reads_share_one_call(fake: tuple[Fake, str], client: Upstream) -> None:
+    service, _ = fake
+    gate = Gate()
+    service.on("/identity", gate.hold(ok({"name": "Home", "version": "1.41"})))
+    callers = [asyncio.create_task(client.request("GET", "/identity", expect=Identity)) for _ in range(20)]
+    await gate.arrived.wait()  # the other nineteen joined the call before it reached the service
+    gate.open.set()
+    answers = await asyncio.gather(*callers)
+    assert answers == [Identity("Home", "1.41")] * 20
+    assert service.calls == ["/identity"]
+
+    # Writes are never shared.
+    service.on("/scan", ok({"queued": True}))
+    await asyncio.gather(*(client.request("POST", "/scan") for _ in range(3)))
+    assert service.calls.count("/scan") == 3
+
+
+async def test_concurrent_cache_callers_share_one_failing_call(fake: tuple[Fake, str]) -> None:
+    service, base = fake
+    client = Upstream("plex", base, config=attrs.evolve(FAST, attempts=1, breaker_failures=100))
+    service.on("/sections", ok({"count": 3}))
+
+    async def sections() -> Any:
+        return await client.request("GET", "/sections")
+
+    await client.cached("sections", 0.0, sections)  # stored, and due for a refresh at once
+    service.calls.clear()
+    service.on("/sections", slow(0.2, status(503)))
+    answers = await asyncio.gather(*(client.cached("sections", 0.0, sections) for _ in range(10)))
+    assert [(a.value, a.stale) for a in answers] == [({"count": 3}, True)] * 10
+    assert service.calls == ["/sections"]  # one call for all ten, not one after another
+    await client.close()
+
+
+async def test_past_its_deadline_a_person_gets_the_stale_value_and_the_call_goes_on(fake: tuple[Fake, str]) -> None:
+    service, base = fake
+    client = Upstream("plex", base, config=FAST)
+    service.on("/sections", ok({"count": 3}))
+
+    async def sections() -> Any:
+        return await client.request("GET", "/sections")
+
+    first = await client.cached("sections", 0.0, sections)
+    service.calls.clear()
+    gate = Gate()
+    service.on("/sections", gate.hold(ok({"count": 4})))
+
+    background = asyncio.create_task(client.cached("sections", 0.0, sections))  # a periodic task, say
+    await gate.arrived.wait()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with deadline(0.3):
+        person = await client.cached("sections", 0.0, sections)
+    assert loop.time() - started < 1.0
+    assert (person.value, person.stale, person.fetched_at) == ({"count": 3}, True, first.fetched_at)
+    assert person.error == "plex: no answer within 0.3 s"
+    assert person.age > 0
+
+    gate.open.set()
+    fresh = await background  # the call the person stopped waiting for was not cut short
+    assert (fresh.value, fresh.stale) == ({"count": 4}, False)
+    assert service.calls == ["/sections"]
+
+    # A person who starts the call with nothing stored gets the error itself, naming the service.
+    gate.open.clear()
+    with deadline(0.3), pytest.raises(DeadlineExceeded, match=r"^plex: "):
+        await client.cached("other", 60, sections)
+    gate.open.set()
+    await client.close()

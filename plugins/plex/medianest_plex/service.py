@@ -8,6 +8,7 @@ from typing import Final
 from medianest_core.types import PluginContext
 from medianest_core.upstream import Fetched, Unavailable, Upstream
 from medianest_plex.client import Identity, PlexAccount, PlexServer, PlexTv, ServerInfo, plex_headers
+from medianest_plex.images import MB, ImageCache
 from medianest_plex.models import PlexState
 
 CLIENT_ID_KEY: Final = "client_identifier"
@@ -50,6 +51,8 @@ class Plex:
         if settings.url is not None:
             self.server_upstream = ctx.upstreams.client("plex", str(settings.url), headers=headers, secrets=secrets)
             self.server = PlexServer(self.server_upstream)
+        self.images = ImageCache(int(settings.image_cache_mb * MB))
+        """What the image proxy keeps of the posters and backgrounds it fetched."""
 
     @property
     def configured(self) -> bool:
