@@ -9,13 +9,14 @@ import warnings
 from collections.abc import AsyncIterator
 from typing import Final
 
+import attrs
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from medianest_core import content, keys, notifications, search, service_settings, ws
+from medianest_core import content, keys, notifications, openapi, search, service_settings, ws
 from medianest_core.auth import admin_views, setup
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.middleware import auth_middleware
@@ -28,6 +29,7 @@ from medianest_core.jobs import Scheduler, shutdown_jobs, start_embedded_worker
 from medianest_core.plugins import PluginRecord, PluginStatus, describe_exception
 from medianest_core.ratelimit import Limits
 from medianest_core.runtime import Runtime, prepare_database
+from medianest_core.serving import Runner, on_response_prepare
 from medianest_core.types import Access, Handler, Page, Route
 from medianest_core.web import admin_pages, pages, shell
 
@@ -71,6 +73,21 @@ async def metrics_view(request: web.Request) -> web.Response:
             )
     body = generate_latest(runtime.metrics)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+HEALTH_ROUTES: Final = (
+    Route("GET", "/health", health_view, name="health", access=Access.PUBLIC),
+    Route("GET", "/api/v1/health", api_health_view, name="api-health", access=Access.PUBLIC, errors=(503,)),
+    Route(
+        "GET",
+        "/metrics",
+        metrics_view,
+        name="metrics",
+        access=Access.PUBLIC,
+        errors=(401, 404),
+        media="text/plain",
+    ),
+)
 
 
 def plugin_gate(record: PluginRecord) -> Middleware:
@@ -117,6 +134,8 @@ def _mount_plugin(app: web.Application, runtime: Runtime, record: PluginRecord) 
             else:
                 route = sub.router.add_route(method, path, item.handler, name=item.name)
             access[route] = level
+            if isinstance(item, Route):
+                app[keys.ROUTE_SPECS][route] = attrs.evolve(item, path=prefix.rstrip("/") + path)
         app.add_subapp(prefix.rstrip("/"), sub)
 
 
@@ -132,13 +151,11 @@ def create_app(runtime: Runtime) -> web.Application:
     app[keys.RUNTIME] = runtime
     app[keys.HTTP_METRICS] = HttpMetrics(runtime.metrics)
     app[keys.ROUTE_ACCESS] = {}
-    for method, path, handler, name in (
-        ("GET", "/health", health_view, "health"),
-        ("GET", "/api/v1/health", api_health_view, "api-health"),
-        ("GET", "/metrics", metrics_view, "metrics"),
-    ):
-        app[keys.ROUTE_ACCESS][app.router.add_route(method, path, handler, name=name)] = Access.PUBLIC
+    app[keys.ROUTE_SPECS] = {}
+    app[keys.OPENAPI] = {}
     core_routes = (
+        *HEALTH_ROUTES,
+        *openapi.ROUTES,
         *auth_views.ROUTES,
         *admin_views.ROUTES,
         *setup.ROUTES,
@@ -158,6 +175,7 @@ def create_app(runtime: Runtime) -> web.Application:
         else:
             route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
         app[keys.ROUTE_ACCESS][route] = spec.access
+        app[keys.ROUTE_SPECS][route] = spec
     static = app.router.add_static("/static/core/", shell.STATIC, name="static-core", append_version=False)
     for route in static:
         app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
@@ -187,6 +205,7 @@ def create_app(runtime: Runtime) -> web.Application:
         {name: command for name, command in contributions.ws_commands.items()}, runtime.settings.ws_queue_size
     )
     app.on_shutdown.append(ws.close_sockets)
+    app.on_response_prepare.append(on_response_prepare)
     app[keys.HEALTH] = HealthMonitor(runtime, contributions.health_checks)
     app[keys.SCHEDULER] = Scheduler(None)
     app[setup.SETUP_TOKEN] = []
@@ -278,9 +297,7 @@ async def serve(runtime: Runtime, host: str, port: int, stop: asyncio.Event | No
     except db.DatabaseError as exc:
         raise ServeError(str(exc)) from None
     app = create_app(runtime)
-    runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=runtime.settings.shutdown_timeout
-    )
+    runner = Runner(app, handle_signals=False, access_log=None, shutdown_timeout=runtime.settings.shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
@@ -21,9 +20,9 @@ from sqlalchemy import select
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.principal import Principal, require
-from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
+from medianest_core.errors import ApiError, ErrorCode, path_id
 from medianest_core.models import QuickLink, SiteText
-from medianest_core.schema import read_body
+from medianest_core.schema import END, NOT_BLANK, IdPath, field, read_body
 from medianest_core.types import Access, Route
 
 
@@ -35,8 +34,33 @@ class TextKey(enum.StrEnum):
 TITLES: Final = {TextKey.GUIDE: "Getting started", TextKey.FAQ: "Questions and answers"}
 MAX_MARKDOWN: Final = 100_000
 
-# The icons a quick link may use: the names in the core's icon set.
-LINK_ICONS: Final = ("link", "film", "tv", "music", "play", "download", "book", "help", "server", "inbox", "settings")
+
+class LinkIcon(enum.StrEnum):
+    """The icons a quick link may use: the names in the core's icon set."""
+
+    LINK = "link"
+    FILM = "film"
+    TV = "tv"
+    MUSIC = "music"
+    PLAY = "play"
+    DOWNLOAD = "download"
+    BOOK = "book"
+    HELP = "help"
+    SERVER = "server"
+    INBOX = "inbox"
+    SETTINGS = "settings"
+
+
+LINK_ICONS: Final = tuple(icon.value for icon in LinkIcon)
+# An http(s) address with a host name, an IPv4 or a bracketed IPv6 address, an optional port, and no spaces or
+# control characters.
+URL_CHARACTER: Final = "[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+LINK_URL: Final = (
+    r"^https?://([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#]"
+    + URL_CHARACTER
+    + "*)?"
+    + END
+)
 
 # One paragraph per line, so the text reads well in the admin's editor.
 DEFAULT_GUIDE: Final = """\
@@ -119,6 +143,24 @@ async def read_text(runtime: Any, key: TextKey) -> SiteTextView:
     return SiteTextView(key, TITLES[key], row.markdown, True, row.updated_at)
 
 
+@attrs.frozen
+class TextPath:
+    key: TextKey
+
+
+@attrs.frozen
+class TextDoc:
+    """A text as the admin wrote it (``markdown``) and as pages show it (``html``); ``custom`` is false while
+    the default text is in use."""
+
+    key: TextKey
+    title: str
+    markdown: str
+    html: str
+    custom: bool
+    updated_at: datetime | None
+
+
 def _text_key(request: web.Request) -> TextKey:
     try:
         return TextKey(request.match_info["key"])
@@ -144,7 +186,7 @@ async def get_text(request: web.Request) -> web.Response:
 
 @attrs.frozen
 class TextBody:
-    markdown: str
+    markdown: str = field(max_length=MAX_MARKDOWN, description="Markdown; empty text goes back to the default")
 
 
 async def put_text(request: web.Request) -> web.Response:
@@ -152,8 +194,6 @@ async def put_text(request: web.Request) -> web.Response:
     who = require(request)
     key = _text_key(request)
     body = await read_body(request, TextBody)
-    if len(body.markdown) > MAX_MARKDOWN:
-        raise field_error("markdown", "too long", f"Keep the text under {MAX_MARKDOWN:,} characters.")
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
         row = await db.get(SiteText, key.value)
@@ -208,43 +248,50 @@ async def list_links(request: web.Request) -> web.Response:
     return web.json_response({"links": [link_doc(link) for link in links]})
 
 
+LINK_URL_RULE: Final = "A full http:// or https:// address, at most 500 characters"
+POSITION_RULE: Final = "Links are shown by position, then name"
+
+
 @attrs.frozen
 class LinkBody:
-    name: str
-    url: str
-    icon: str = "link"
+    name: str = field(min_length=1, max_length=100, pattern=NOT_BLANK)
+    url: str = field(max_length=500, pattern=LINK_URL, description=LINK_URL_RULE)
+    icon: LinkIcon = LinkIcon.LINK
     audience: LinkAudience = LinkAudience.EVERYONE
-    position: int = 0
+    position: int = field(default=0, ge=-1_000_000, le=1_000_000, description=POSITION_RULE)
 
 
 @attrs.frozen
 class LinkChange:
-    name: str | None = None
-    url: str | None = None
-    icon: str | None = None
+    """What to change of a link; what is left out stays as it is."""
+
+    name: str | None = field(default=None, min_length=1, max_length=100, pattern=NOT_BLANK)
+    url: str | None = field(default=None, max_length=500, pattern=LINK_URL, description=LINK_URL_RULE)
+    icon: LinkIcon | None = None
     audience: LinkAudience | None = None
-    position: int | None = None
+    position: int | None = field(default=None, ge=-1_000_000, le=1_000_000, description=POSITION_RULE)
 
 
-def _check_link(name: str | None, url: str | None, icon: str | None) -> dict[str, str]:
-    """The problems of a link's fields, by field name."""
-    problems: dict[str, str] = {}
-    if name is not None and not 1 <= len(name.strip()) <= 100:
-        problems["name"] = "Name the link (1 to 100 characters)."
-    if url is not None:
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems["url"] = "Use a full http:// or https:// address."
-        elif len(url) > 500:
-            problems["url"] = "Keep the address under 500 characters."
-    if icon is not None and icon not in LINK_ICONS:
-        problems["icon"] = "Choose one of: " + ", ".join(LINK_ICONS) + "."
-    return problems
+@attrs.frozen
+class LinkDoc:
+    """A quick link; ``audience`` "user" is everyone signed in, "admin" the admins only."""
+
+    id: int
+    name: str
+    url: str
+    icon: str
+    audience: LinkAudience
+    position: int
 
 
-def _refuse(problems: dict[str, str]) -> None:
-    if problems:
-        raise ApiError(422, ErrorCode.VALIDATION_FAILED, next(iter(problems.values())), details={"fields": problems})
+@attrs.frozen
+class LinkList:
+    links: list[LinkDoc]
+
+
+@attrs.frozen
+class Deleted:
+    deleted: bool
 
 
 def _audit_link(db: Any, request: web.Request, link_id: int, details: dict[str, Any]) -> None:
@@ -260,13 +307,12 @@ def _audit_link(db: Any, request: web.Request, link_id: int, details: dict[str, 
 
 async def create_link(request: web.Request) -> web.Response:
     body = await read_body(request, LinkBody)
-    _refuse(_check_link(body.name, body.url, body.icon))
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
         link = QuickLink(
             name=body.name.strip(),
-            url=body.url.strip(),
-            icon=body.icon,
+            url=body.url,
+            icon=body.icon.value,
             audience=body.audience.value,
             position=body.position,
         )
@@ -280,18 +326,17 @@ async def create_link(request: web.Request) -> web.Response:
 async def update_link(request: web.Request) -> web.Response:
     link_id = path_id(request, "link")
     body = await read_body(request, LinkChange)
-    _refuse(_check_link(body.name, body.url, body.icon))
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
         link = await db.get(QuickLink, link_id)
         if link is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such link.")
-        for field in ("name", "url"):
-            value = getattr(body, field)
-            if value is not None:
-                setattr(link, field, value.strip())
+        if body.name is not None:
+            link.name = body.name.strip()
+        if body.url is not None:
+            link.url = body.url
         if body.icon is not None:
-            link.icon = body.icon
+            link.icon = body.icon.value
         if body.audience is not None:
             link.audience = body.audience.value
         if body.position is not None:
@@ -314,10 +359,45 @@ async def delete_link(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/texts/{key}", get_text, name="text"),
-    Route("PUT", "/api/v1/admin/texts/{key}", put_text, name="admin-text", access=Access.ADMIN),
-    Route("GET", "/api/v1/links", list_links, name="links"),
-    Route("POST", "/api/v1/admin/links", create_link, name="admin-links-create", access=Access.ADMIN),
-    Route("PATCH", "/api/v1/admin/links/{id}", update_link, name="admin-link", access=Access.ADMIN),
-    Route("DELETE", "/api/v1/admin/links/{id}", delete_link, name="admin-link-delete", access=Access.ADMIN),
+    Route("GET", "/api/v1/texts/{key}", get_text, name="text", params=TextPath, answer=TextDoc),
+    Route(
+        "PUT",
+        "/api/v1/admin/texts/{key}",
+        put_text,
+        name="admin-text",
+        access=Access.ADMIN,
+        params=TextPath,
+        body=TextBody,
+        answer=TextDoc,
+    ),
+    Route("GET", "/api/v1/links", list_links, name="links", answer=LinkList),
+    Route(
+        "POST",
+        "/api/v1/admin/links",
+        create_link,
+        name="admin-links-create",
+        access=Access.ADMIN,
+        body=LinkBody,
+        answer=LinkDoc,
+        status=201,
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/admin/links/{id}",
+        update_link,
+        name="admin-link",
+        access=Access.ADMIN,
+        params=IdPath,
+        body=LinkChange,
+        answer=LinkDoc,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/admin/links/{id}",
+        delete_link,
+        name="admin-link-delete",
+        access=Access.ADMIN,
+        params=IdPath,
+        answer=Deleted,
+    ),
 )

@@ -21,6 +21,8 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    URI_TOO_LONG = "uri_too_long"
+    HEADER_TOO_LARGE = "header_too_large"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
     PLUGIN_UNAVAILABLE = "plugin_unavailable"
@@ -37,8 +39,10 @@ STATUS_CODES: Mapping[int, ErrorCode] = {
     405: ErrorCode.METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
     413: ErrorCode.PAYLOAD_TOO_LARGE,
+    414: ErrorCode.URI_TOO_LONG,
     422: ErrorCode.VALIDATION_FAILED,
     429: ErrorCode.RATE_LIMITED,
+    431: ErrorCode.HEADER_TOO_LARGE,
     500: ErrorCode.INTERNAL_ERROR,
     502: ErrorCode.BAD_GATEWAY,
     503: ErrorCode.SERVICE_UNAVAILABLE,
@@ -65,12 +69,17 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def path_id(request: web.Request, noun: str) -> int:
-    """The whole-number ``{id}`` of the route's path; anything else names no record, so: 404."""
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, ErrorCode.NOT_FOUND, f"No such {noun}.") from None
+# Records' ids are 32-bit whole numbers in both databases (SQLAlchemy's Integer): no record has a larger one.
+ID_MAX = 2**31 - 1
+
+
+def path_id(request: web.Request, noun: str, maximum: int = ID_MAX) -> int:
+    """The ``{id}`` of the route's path: a whole number from 1 to ``maximum`` (routes declare ``params=IdPath``).
+    Anything else names no record, so: 404."""
+    text = request.match_info["id"]
+    if text.isascii() and text.isdigit() and len(text) <= 19 and 1 <= int(text) <= maximum:
+        return int(text)
+    raise ApiError(404, ErrorCode.NOT_FOUND, f"No such {noun}.")
 
 
 def field_error(field: str, problem: str, message: str) -> ApiError:

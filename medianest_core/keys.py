@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from medianest_core.jobs import Scheduler
     from medianest_core.ratelimit import Limits
     from medianest_core.runtime import Contributions, Runtime
-    from medianest_core.types import Access
+    from medianest_core.types import Access, Route
     from medianest_core.ws import Hub
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("medianest.runtime")
@@ -28,6 +28,11 @@ WS_HUB: web.AppKey[Hub] = web.AppKey("medianest.ws_hub")
 HTTP_METRICS: web.AppKey[HttpMetrics] = web.AppKey("medianest.http_metrics")
 # Who may call each route: core and plugin routes alike. The authentication middleware reads it.
 ROUTE_ACCESS: web.AppKey[dict[AbstractRoute, Access]] = web.AppKey("medianest.route_access")
+# What each JSON route declared (body, query, path parameters, answers): read_body checks against it, and the
+# OpenAPI document is made from it.
+ROUTE_SPECS: web.AppKey[dict[AbstractRoute, Route]] = web.AppKey("medianest.route_specs")
+# The OpenAPI document, made at its first request.
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("medianest.openapi")
 PLUGIN_NAME: web.AppKey[str] = web.AppKey("medianest.plugin_name", str)
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("medianest.request_id", str)

@@ -13,13 +13,12 @@ from sqlalchemy import func, select, update
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
-from medianest_core.auth.admin_views import paging
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.events import NotificationCreated, NotificationsRead
 from medianest_core.models import Notification, Role, User, UserStatus
 from medianest_core.runtime import Runtime
-from medianest_core.schema import read_body
+from medianest_core.schema import MAX_PER_PAGE, NOT_BLANK, IdPath, PageQuery, field, read_body, read_query
 from medianest_core.types import Access, Route
 
 
@@ -125,9 +124,52 @@ async def notifications_of(
     return int(total or 0), int(unread or 0), list(rows)
 
 
+@attrs.frozen
+class NotificationsQuery(PageQuery):
+    per_page: int = field(default=20, ge=1, le=MAX_PER_PAGE)
+
+
+@attrs.frozen
+class NotificationDoc:
+    id: int
+    title: str
+    body: str
+    level: Level
+    link: str | None
+    read: bool
+    created_at: datetime
+
+
+@attrs.frozen
+class NotificationPage:
+    """A page of the person's notifications, newest first, and how many are unread in all."""
+
+    notifications: list[NotificationDoc]
+    unread: int
+    total: int
+    page: int
+    per_page: int
+
+
+@attrs.frozen
+class Marked:
+    """How many notifications were marked as read."""
+
+    marked: int
+
+
+@attrs.frozen
+class Sent:
+    """How many people the announcement reached."""
+
+    sent: int
+
+
 async def list_notifications(request: web.Request) -> web.Response:
+    """The signed-in person's notifications, newest first."""
     who = require(request)
-    page, per_page = paging(request, default=20)
+    asked = read_query(request, NotificationsQuery)
+    page, per_page = asked.page, asked.per_page
     total, unread, rows = await notifications_of(request.config_dict[keys.RUNTIME], who.user_id, page, per_page)
     return web.json_response(
         {
@@ -173,8 +215,8 @@ async def mark_all_read(request: web.Request) -> web.Response:
 
 @attrs.frozen
 class AnnouncementBody:
-    title: str
-    body: str = ""
+    title: str = field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    body: str = field(default="", max_length=10_000)
 
 
 async def announce(request: web.Request) -> web.Response:
@@ -197,8 +239,31 @@ async def announce(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/notifications", list_notifications, name="notifications"),
-    Route("POST", "/api/v1/notifications/read-all", mark_all_read, name="notifications-read-all"),
-    Route("POST", "/api/v1/notifications/{id}/read", mark_read, name="notification-read"),
-    Route("POST", "/api/v1/admin/announcements", announce, name="admin-announcements", access=Access.ADMIN),
+    Route(
+        "GET",
+        "/api/v1/notifications",
+        list_notifications,
+        name="notifications",
+        query=NotificationsQuery,
+        answer=NotificationPage,
+    ),
+    Route("POST", "/api/v1/notifications/read-all", mark_all_read, name="notifications-read-all", answer=Marked),
+    Route(
+        "POST",
+        "/api/v1/notifications/{id}/read",
+        mark_read,
+        name="notification-read",
+        params=IdPath,
+        answer=NotificationDoc,
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/announcements",
+        announce,
+        name="admin-announcements",
+        access=Access.ADMIN,
+        body=AnnouncementBody,
+        answer=Sent,
+        status=201,
+    ),
 )

@@ -17,6 +17,7 @@ from aiohttp import web
 from medianest_core import keys
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.schema import NOT_BLANK, field, read_query
 from medianest_core.types import Route, SearchProvider, SearchQuery
 from medianest_core.upstream import UpstreamError
 
@@ -41,19 +42,62 @@ def provider_id(plugin: str, provider: SearchProvider) -> str:
     return f"{plugin}.{provider.key}"
 
 
+@attrs.frozen
+class SearchAsk:
+    q: str = field(min_length=1, max_length=MAX_QUERY, pattern=NOT_BLANK, description="What to look for")
+    limit: int = field(default=20, ge=1, le=MAX_LIMIT, description="At most this many results per source")
+
+
+@attrs.frozen
+class ProviderPath:
+    provider: str = field(min_length=1, max_length=200, description="A source's id, as listed by /search/providers")
+
+
+@attrs.frozen
+class ResultDoc:
+    """One hit; ``available`` says whether it is already in the library."""
+
+    source: str
+    title: str
+    kind: str
+    year: int | None
+    url: str | None
+    image_url: str | None
+    available: bool
+    extra: dict[str, Any]
+
+
+@attrs.frozen
+class SourceAnswer:
+    """One source's results, or (``ok`` false) why there are none."""
+
+    provider: str
+    title: str
+    ok: bool
+    results: list[ResultDoc]
+    message: str | None = None
+
+
+@attrs.frozen
+class SearchAnswer:
+    q: str
+    sources: list[SourceAnswer]
+
+
+@attrs.frozen
+class ProviderDoc:
+    id: str
+    title: str
+
+
+@attrs.frozen
+class ProviderList:
+    providers: list[ProviderDoc]
+
+
 def _query(request: web.Request) -> SearchQuery:
-    text = request.query.get("q", "").strip()
-    if not text:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "Say what to look for in q.", details={"fields": {"q": "empty"}})
-    if len(text) > MAX_QUERY:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, f"Keep the search under {MAX_QUERY} characters.")
-    try:
-        limit = int(request.query.get("limit", "20"))
-    except ValueError:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "limit is a whole number.") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, f"limit is 1 to {MAX_LIMIT}.")
-    return SearchQuery(text=text, user_id=require(request).user_id, limit=limit)
+    asked = read_query(request, SearchAsk)
+    return SearchQuery(text=asked.q.strip(), user_id=require(request).user_id, limit=asked.limit)
 
 
 async def ask(plugin: str, provider: SearchProvider, query: SearchQuery) -> dict[str, Any]:
@@ -95,7 +139,15 @@ async def search_all(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/search", search_all, name="search"),
-    Route("GET", "/api/v1/search/providers", list_providers, name="search-providers"),
-    Route("GET", "/api/v1/search/{provider}", search_one, name="search-provider"),
+    Route("GET", "/api/v1/search", search_all, name="search", query=SearchAsk, answer=SearchAnswer),
+    Route("GET", "/api/v1/search/providers", list_providers, name="search-providers", answer=ProviderList),
+    Route(
+        "GET",
+        "/api/v1/search/{provider}",
+        search_one,
+        name="search-provider",
+        params=ProviderPath,
+        query=SearchAsk,
+        answer=SourceAnswer,
+    ),
 )

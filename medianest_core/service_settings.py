@@ -22,7 +22,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy import select
 
-from medianest_core import audit, keys
+from medianest_core import audit, keys, schema
 from medianest_core.audit import AuditAction
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode
@@ -273,7 +273,69 @@ def _record(request: web.Request) -> PluginRecord:
 
 @attrs.frozen
 class ValuesBody:
-    values: dict[str, Any]
+    values: dict[str, Any] = schema.field(
+        max_length=200,
+        description="Settings by key: null (or the default) removes a saved value, an empty secret keeps it",
+    )
+
+
+@attrs.frozen
+class ServicePath:
+    plugin: str = schema.field(min_length=1, max_length=100, description="A plugin's name")
+
+
+@attrs.frozen
+class SettingDoc:
+    """One setting: how it is edited (``kind``), its value (secrets masked), and where it comes from; ``locked``
+    when the settings file or the environment sets it."""
+
+    key: str
+    kind: Kind
+    optional: bool
+    choices: list[str]
+    help: str | None
+    default: Any
+    value: Any
+    is_set: bool
+    source: str
+    where: str | None
+    locked: bool
+
+
+@attrs.frozen
+class ServiceDoc:
+    """A plugin's settings; ``restart_needed`` when saved values wait for a restart."""
+
+    plugin: str
+    version: str
+    restart_needed: bool
+    status: str
+    status_label: str
+    reason: str | None
+    can_test: bool
+    fields: list[SettingDoc]
+
+
+@attrs.frozen
+class SavedService(ServiceDoc):
+    """The plugin's settings once saved, and the keys that changed."""
+
+    changed: list[str]
+
+
+@attrs.frozen
+class ServiceList:
+    services: list[ServiceDoc]
+
+
+@attrs.frozen
+class TestResult:
+    """What the connection test found, with the form's values."""
+
+    state: HealthState
+    message: str | None
+    latency_ms: float | None
+    tested_at: datetime
 
 
 def _candidate(
@@ -306,17 +368,19 @@ def _candidate(
         else:
             merged[key] = value
     if problems:
-        raise ApiError(422, ErrorCode.VALIDATION_FAILED, "Some settings cannot be saved.", details={"fields": problems})
+        fields = {f"values.{key}": problem for key, problem in problems.items()}
+        raise ApiError(422, ErrorCode.VALIDATION_FAILED, "Some settings cannot be saved.", details={"fields": fields})
+    prefix = f"plugins.{record.name}."
     try:
         settings = effective(runtime, record, merged, cls)
     except SettingsError as exc:
         key, _, message = str(exc).partition(": ")
-        field = key.removeprefix(f"plugins.{record.name}.")
+        field = "values." + key.removeprefix(prefix)
         raise ApiError(
             422, ErrorCode.VALIDATION_FAILED, str(exc), details={"fields": {field: message or str(exc)}}
         ) from None
     except Exception as exc:
-        fields = {k.removeprefix(f"plugins.{record.name}."): m for k, m in describe_error(exc, cls)}
+        fields = {"values." + k.removeprefix(prefix): m for k, m in describe_error(exc, cls)}
         raise ApiError(
             422, ErrorCode.VALIDATION_FAILED, "Some settings are wrong.", details={"fields": fields}
         ) from None
@@ -400,7 +464,31 @@ async def test_service(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/admin/services", list_services, name="admin-services", access=Access.ADMIN),
-    Route("PUT", "/api/v1/admin/services/{plugin}", save_service, name="admin-service", access=Access.ADMIN),
-    Route("POST", "/api/v1/admin/services/{plugin}/test", test_service, name="admin-service-test", access=Access.ADMIN),
+    Route(
+        "GET", "/api/v1/admin/services", list_services, name="admin-services", access=Access.ADMIN, answer=ServiceList
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/services/{plugin}",
+        save_service,
+        name="admin-service",
+        access=Access.ADMIN,
+        params=ServicePath,
+        body=ValuesBody,
+        answer=SavedService,
+        errors=(409,),
+        refusals={"values": "each a value the plugin's settings accept"},
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/services/{plugin}/test",
+        test_service,
+        name="admin-service-test",
+        access=Access.ADMIN,
+        params=ServicePath,
+        body=ValuesBody,
+        answer=TestResult,
+        errors=(409,),
+        refusals={"values": "each a value the plugin's settings accept"},
+    ),
 )

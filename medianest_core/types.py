@@ -45,6 +45,16 @@ class Route:
 
     ``path`` is relative to that prefix (``"/downloads/{id}"``); ``name`` makes it reversible with
     ``request.app.router[name].url_for()``.
+
+    What the route reads and answers is declared here, and the OpenAPI document (``GET /api/v1/openapi.json``) is
+    made from it: ``body``, ``query`` and ``params`` are the attrs classes the handler reads with
+    :func:`~medianest_core.schema.read_body`, :func:`~medianest_core.schema.read_query` and
+    :func:`~medianest_core.schema.path_id` (path parameters it does not declare are text); ``answer`` is the
+    attrs class of its JSON answer (``None``: a JSON object), answered with ``status``; ``errors`` lists the other
+    statuses the handler itself answers (the core adds those of sign-in, access, rate limits and bad input);
+    ``refusals`` names the fields the handler checks beyond their schema, with the rule (``{"expires_at": "in
+    the future"}``): a request that fits the schema may still be refused with a 400 or 422 naming one of them;
+    ``media`` is the answer's content type when it is not JSON. The summary is the handler's docstring.
     """
 
     method: str
@@ -52,6 +62,14 @@ class Route:
     handler: Handler
     name: str | None = None
     access: Access = Access.USER
+    body: type[Any] | None = None
+    query: type[Any] | None = None
+    params: type[Any] | None = None
+    answer: type[Any] | None = None
+    status: int = 200
+    errors: Sequence[int] = ()
+    refusals: Mapping[str, str] = attrs.field(factory=dict)
+    media: str = "application/json"
 
 
 @attrs.frozen

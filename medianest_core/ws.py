@@ -29,6 +29,7 @@ from medianest_core import keys
 from medianest_core.auth.net import own_origin
 from medianest_core.auth.principal import Principal, require
 from medianest_core.errors import ApiError, ErrorCode, error_body
+from medianest_core.schema import bad_text, parse_json
 from medianest_core.types import Access, Event, Route, WsCommand
 
 log = structlog.get_logger("medianest.ws")
@@ -190,9 +191,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 async def _answer(hub: Hub, conn: Connection, text: str) -> dict[str, Any] | None:
     try:
-        message = json.loads(text)
-    except ValueError:
-        return {"id": None, "type": "result", "success": False, **error_body(ErrorCode.BAD_REQUEST, "Not JSON.")}
+        message = parse_json(text)
+    except ValueError as exc:
+        body = error_body(ErrorCode.BAD_REQUEST, f"Not JSON ({exc}).")
+        return {"id": None, "type": "result", "success": False, **body}
     if not isinstance(message, dict) or not isinstance(message.get("id"), int) or not message.get("type"):
         return {
             "id": message.get("id") if isinstance(message, dict) else None,
@@ -200,6 +202,10 @@ async def _answer(hub: Hub, conn: Connection, text: str) -> dict[str, Any] | Non
             "success": False,
             **error_body(ErrorCode.BAD_REQUEST, 'Messages are {"id": <int>, "type": <str>, …}.'),
         }
+    bad = bad_text(message, "")
+    if bad is not None:
+        body = error_body(ErrorCode.VALIDATION_FAILED, f"{bad[0]}: {bad[1]}.", {"fields": {bad[0]: bad[1]}})
+        return {"id": message["id"], "type": "result", "success": False, **body}
     try:
         result = await hub.run_command(conn, message)
     except ApiError as exc:

@@ -74,8 +74,8 @@ async def test_saving_checks_values_and_seals_secrets(medianest_client: Any) -> 
     assert resp.status == 422
     fields = (await resp.json())["error"]["details"]["fields"]
     assert fields == {
-        "retries": f"set in the settings file ({client.app[keys.RUNTIME].loaded.config_path}); change it there",
-        "colour": "no such setting",
+        "values.retries": f"set in the settings file ({client.app[keys.RUNTIME].loaded.config_path}); change it there",
+        "values.colour": "no such setting",
     }
 
     resp = await client.put(put, json={"values": {"api_key": "open-sesame"}}, headers=admin.headers)
@@ -115,7 +115,7 @@ async def test_wrong_values_are_refused_beside_their_field(medianest_client: Any
         "/api/v1/admin/services/greeter", json={"values": {"retries": "many"}}, headers=admin.headers
     )
     assert resp.status == 422
-    assert set((await resp.json())["error"]["details"]["fields"]) == {"retries"}
+    assert set((await resp.json())["error"]["details"]["fields"]) == {"values.retries"}
     resp = await client.put(
         "/api/v1/admin/services/greeter",
         json={"values": {"retries": 9, "greeting": "good evening"}},

@@ -137,7 +137,7 @@ async def test_error_pages_are_friendly_in_the_browser_and_json_for_the_api(medi
 
     resp = await client.get("/notifications?page=zero", headers=HTML)
     assert resp.status == 400
-    assert "page is a whole number." in await resp.text()
+    assert "The query parameter page is wrong: expected a whole number." in await resp.text()
 
 
 async def test_the_guide_is_markdown_rendered_without_any_script(medianest_client: Any) -> None:

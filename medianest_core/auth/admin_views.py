@@ -12,31 +12,41 @@ from sqlalchemy import Select, func, or_, select
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
-from medianest_core.auth.accounts import AccountError, create_local_user
+from medianest_core.auth.accounts import USERNAME_PATTERN, USERNAME_RULE, AccountError, create_local_user
+from medianest_core.auth.passwords import MIN_LENGTH
 from medianest_core.auth.principal import require
-from medianest_core.auth.views import user_doc
-from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
+from medianest_core.auth.views import MAX_PASSWORD, UserDoc, user_doc
+from medianest_core.errors import ID_MAX, ApiError, ErrorCode, path_id
 from medianest_core.events import UserDeleted
 from medianest_core.models import AuditEntry, QuotaOverride, Role, User, UserStatus
-from medianest_core.schema import read_body
+from medianest_core.ratelimit import QUOTA_CEILING
+from medianest_core.schema import Bounds, IdPath, PageQuery, field, read_body, read_query
 from medianest_core.types import Access, Route
 
 if TYPE_CHECKING:
     from medianest_core.runtime import Runtime
 
-MAX_PER_PAGE = 200
+
+@attrs.frozen
+class UsersQuery(PageQuery):
+    q: str = field(default="", max_length=150, description="Part of the username or display name")
+    role: Role | None = None
+    status: UserStatus | None = None
 
 
-def paging(request: web.Request, default: int = 50) -> tuple[int, int]:
-    """``page`` (from 1) and ``per_page`` (1 to 200) from the query; anything else is a 400."""
-    try:
-        page = int(request.query.get("page", "1"))
-        per_page = int(request.query.get("per_page", str(default)))
-    except ValueError:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "page and per_page are whole numbers.") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, f"page starts at 1; per_page is 1 to {MAX_PER_PAGE}.")
-    return page, per_page
+@attrs.frozen
+class AdminUserDoc(UserDoc):
+    email: str | None
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+@attrs.frozen
+class UserPage:
+    users: list[AdminUserDoc]
+    page: int
+    per_page: int
+    total: int
 
 
 def admin_user_doc(user: User) -> dict[str, Any]:
@@ -49,14 +59,14 @@ def admin_user_doc(user: User) -> dict[str, Any]:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    page, per_page = paging(request)
-    query = users_matching(request.query.get("q", "").strip())
-    for name, column, kind in (("role", User.role, Role), ("status", User.status, UserStatus)):
-        if value := request.query.get(name):
-            try:
-                query = query.where(column == kind(value))
-            except ValueError:
-                raise ApiError(400, ErrorCode.BAD_REQUEST, f"Unknown {name} {value!r}.") from None
+    """The accounts, by username; ``q`` finds part of a username or display name."""
+    asked = read_query(request, UsersQuery)
+    page, per_page = asked.page, asked.per_page
+    query = users_matching(asked.q.strip())
+    if asked.role is not None:
+        query = query.where(User.role == asked.role)
+    if asked.status is not None:
+        query = query.where(User.status == asked.status)
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions() as db:
         total = await db.scalar(select(func.count()).select_from(query.subquery()))
@@ -68,8 +78,8 @@ async def list_users(request: web.Request) -> web.Response:
 
 @attrs.frozen
 class NewUser:
-    username: str
-    password: str
+    username: str = field(pattern=USERNAME_PATTERN, description=USERNAME_RULE)
+    password: str = field(min_length=MIN_LENGTH, max_length=MAX_PASSWORD)
     role: Role = Role.USER
 
 
@@ -80,7 +90,7 @@ async def create_user(request: web.Request) -> web.Response:
     try:
         async with runtime.sessions.begin() as db:
             user = await create_local_user(
-                db, body.username.strip(), body.password, body.role, actor_id=who.user_id, request=request
+                db, body.username, body.password, body.role, actor_id=who.user_id, request=request
             )
             doc = admin_user_doc(user)
     except AccountError as exc:
@@ -92,12 +102,17 @@ async def create_user(request: web.Request) -> web.Response:
 
 @attrs.frozen
 class UserChange:
+    """What to change of an account; what is left out stays as it is."""
+
     role: Role | None = None
     status: UserStatus | None = None
-    display_name: str | None = None
-    email: str | None = None
-    # Per-person quota limits by quota name; null removes the person's own limit (the role's default applies).
-    quotas: dict[str, int | None] | None = None
+    display_name: str | None = field(default=None, max_length=200)
+    email: str | None = field(default=None, max_length=320)
+    quotas: dict[str, int | None] | None = field(
+        default=None,
+        items=Bounds(ge=0, le=QUOTA_CEILING),
+        description="Per-person quota limits by quota name; null gives back the role's default.",
+    )
 
 
 async def _other_active_admins(db: Any, user_id: int) -> int:
@@ -156,8 +171,6 @@ async def update_user(request: web.Request) -> web.Response:
                     details={"fields": {f"quotas.{n}": "no such quota" for n in unknown}},
                 )
             for name, limit in body.quotas.items():
-                if limit is not None and limit < 0:
-                    raise field_error(f"quotas.{name}", "0 or more", "A quota limit is 0 or more.")
                 existing = await db.get(QuotaOverride, (user.id, name))
                 before = existing.limit if existing is not None else "default"
                 if limit is None:
@@ -245,14 +258,45 @@ async def end_user_sessions(request: web.Request) -> web.Response:
     return web.json_response({"ended": ended})
 
 
-def _time(request: web.Request, name: str) -> datetime | None:
-    text = request.query.get(name)
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, f"{name} must be an ISO 8601 time.") from None
+@attrs.frozen
+class AuditQuery(PageQuery):
+    action: str = field(default="", max_length=64, description="An action, or the start of some ending in '.'")
+    actor_id: int | None = field(default=None, ge=1, le=ID_MAX)
+    target: str = field(default="", max_length=200)
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@attrs.frozen
+class AuditEntryDoc:
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor: str | None
+    action: str
+    target: str | None
+    details: dict[str, Any]
+    ip: str | None
+
+
+@attrs.frozen
+class AuditPage:
+    entries: list[AuditEntryDoc]
+    page: int
+    per_page: int
+    total: int
+
+
+@attrs.frozen
+class Deleted:
+    deleted: bool
+
+
+@attrs.frozen
+class Ended:
+    """How many sessions were ended."""
+
+    ended: int
 
 
 async def audit_entries(runtime: Runtime, query: Select[AuditEntry], page: int, per_page: int) -> tuple[int, list[Any]]:
@@ -281,22 +325,22 @@ def users_matching(text: str) -> Select[User]:
 
 
 async def audit_log(request: web.Request) -> web.Response:
-    page, per_page = paging(request)
+    """The audit log, newest first: who did what, when and from where."""
+    asked = read_query(request, AuditQuery)
+    page, per_page = asked.page, asked.per_page
     query = select(AuditEntry)
-    if action := request.query.get("action"):
+    if action := asked.action:
         query = query.where(
             AuditEntry.action.startswith(action) if action.endswith(".") else AuditEntry.action == action
         )
-    if actor := request.query.get("actor_id"):
-        if not actor.isdigit():
-            raise ApiError(400, ErrorCode.BAD_REQUEST, "actor_id is a user id.")
-        query = query.where(AuditEntry.actor_id == int(actor))
-    if target := request.query.get("target"):
+    if asked.actor_id is not None:
+        query = query.where(AuditEntry.actor_id == asked.actor_id)
+    if target := asked.target:
         query = query.where(AuditEntry.target == target)
-    if since := _time(request, "since"):
-        query = query.where(AuditEntry.at >= since)
-    if until := _time(request, "until"):
-        query = query.where(AuditEntry.at < until)
+    if asked.since is not None:
+        query = query.where(AuditEntry.at >= asked.since)
+    if asked.until is not None:
+        query = query.where(AuditEntry.at < asked.until)
     total, rows = await audit_entries(request.config_dict[keys.RUNTIME], query, page, per_page)
     entries = [
         {
@@ -315,16 +359,64 @@ async def audit_log(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/admin/users", list_users, name="admin-users", access=Access.ADMIN),
-    Route("POST", "/api/v1/admin/users", create_user, name="admin-users-create", access=Access.ADMIN),
-    Route("PATCH", "/api/v1/admin/users/{id}", update_user, name="admin-user", access=Access.ADMIN),
-    Route("DELETE", "/api/v1/admin/users/{id}", delete_user, name="admin-user-delete", access=Access.ADMIN),
+    Route(
+        "GET",
+        "/api/v1/admin/users",
+        list_users,
+        name="admin-users",
+        access=Access.ADMIN,
+        query=UsersQuery,
+        answer=UserPage,
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/users",
+        create_user,
+        name="admin-users-create",
+        access=Access.ADMIN,
+        body=NewUser,
+        answer=AdminUserDoc,
+        status=201,
+        errors=(409,),
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/admin/users/{id}",
+        update_user,
+        name="admin-user",
+        access=Access.ADMIN,
+        params=IdPath,
+        body=UserChange,
+        answer=AdminUserDoc,
+        errors=(409,),
+        refusals={"quotas": "names quotas that exist"},
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/admin/users/{id}",
+        delete_user,
+        name="admin-user-delete",
+        access=Access.ADMIN,
+        params=IdPath,
+        answer=Deleted,
+        errors=(409,),
+    ),
     Route(
         "DELETE",
         "/api/v1/admin/users/{id}/sessions",
         end_user_sessions,
         name="admin-user-sessions",
         access=Access.ADMIN,
+        params=IdPath,
+        answer=Ended,
     ),
-    Route("GET", "/api/v1/admin/audit", audit_log, name="admin-audit", access=Access.ADMIN),
+    Route(
+        "GET",
+        "/api/v1/admin/audit",
+        audit_log,
+        name="admin-audit",
+        access=Access.ADMIN,
+        query=AuditQuery,
+        answer=AuditPage,
+    ),
 )

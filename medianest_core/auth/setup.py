@@ -16,12 +16,13 @@ from sqlalchemy import func, select
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
-from medianest_core.auth.accounts import AccountError, create_local_user
+from medianest_core.auth.accounts import USERNAME_PATTERN, USERNAME_RULE, AccountError, create_local_user
 from medianest_core.auth.net import client_ip
-from medianest_core.auth.views import begin_session, user_doc
+from medianest_core.auth.passwords import MIN_LENGTH
+from medianest_core.auth.views import MAX_PASSWORD, SignedIn, begin_session, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import Role, User, UserStatus
-from medianest_core.schema import read_body
+from medianest_core.schema import field, read_body
 from medianest_core.types import Access, Route
 
 log = structlog.get_logger("medianest.setup")
@@ -60,9 +61,16 @@ async def setup_state(request: web.Request) -> web.Response:
 
 @attrs.frozen
 class SetupBody:
-    token: str
-    username: str
-    password: str
+    token: str = field(max_length=200, description="The setup token from MediaNest's log")
+    username: str = field(pattern=USERNAME_PATTERN, description=USERNAME_RULE)
+    password: str = field(min_length=MIN_LENGTH, max_length=MAX_PASSWORD)
+
+
+@attrs.frozen
+class SetupState:
+    """Whether MediaNest still waits for its first admin."""
+
+    needed: bool
 
 
 async def first_admin(request: web.Request) -> web.Response:
@@ -78,7 +86,7 @@ async def first_admin(request: web.Request) -> web.Response:
     try:
         async with runtime.sessions.begin() as db:
             user = await create_local_user(
-                db, body.username.strip(), body.password, Role.ADMIN, actor_id=None, request=request, via="setup"
+                db, body.username, body.password, Role.ADMIN, actor_id=None, request=request, via="setup"
             )
             user.last_login_at = datetime.now(UTC)
             audit.record(db, AuditAction.LOGIN, actor_id=user.id, details={"provider": "setup"}, request=request)
@@ -92,6 +100,16 @@ async def first_admin(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/setup", setup_state, name="setup-state", access=Access.PUBLIC),
-    Route("POST", "/api/v1/setup", first_admin, name="setup", access=Access.PUBLIC),
+    Route("GET", "/api/v1/setup", setup_state, name="setup-state", access=Access.PUBLIC, answer=SetupState),
+    Route(
+        "POST",
+        "/api/v1/setup",
+        first_admin,
+        name="setup",
+        access=Access.PUBLIC,
+        body=SetupBody,
+        answer=SignedIn,
+        status=201,
+        errors=(409,),
+    ),
 )

@@ -12,28 +12,150 @@ from sqlalchemy import func, select, update
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
-from medianest_core.auth.net import client_ip
 from medianest_core.auth.passwords import hash_password, needs_rehash, verify_password
 from medianest_core.auth.principal import Via, require
 from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_token
 from medianest_core.auth.tokens import create_token
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
-from medianest_core.models import ApiToken, User, UserStatus
-from medianest_core.schema import read_body
+from medianest_core.models import ApiToken, Role, User, UserStatus
+from medianest_core.schema import NOT_BLANK, IdPath, field, read_body
 from medianest_core.types import Access, LoginProvider, Route
+
+MAX_USERNAME = 150
+# Passwords are hashed with argon2, whose cost grows with their length: none longer is accepted.
+MAX_PASSWORD = 1024
 
 
 @attrs.frozen
 class LoginBody:
-    username: str
-    password: str
+    username: str = field(min_length=1, max_length=MAX_USERNAME)
+    password: str = field(min_length=1, max_length=MAX_PASSWORD)
     remember: bool = False
 
 
 @attrs.frozen
 class TokenBody:
-    name: str
+    name: str = field(min_length=1, max_length=100, pattern=NOT_BLANK)
     expires_at: datetime | None = None
+
+
+@attrs.frozen
+class UserDoc:
+    """An account as the API shows it."""
+
+    id: int
+    username: str
+    display_name: str | None
+    role: Role
+    status: UserStatus
+
+
+@attrs.frozen
+class SignedIn:
+    """The account now signed in, and the CSRF token its changes carry (``X-CSRF-Token``)."""
+
+    user: UserDoc
+    csrf_token: str
+
+
+@attrs.frozen
+class SignedOut:
+    signed_out: bool
+
+
+@attrs.frozen
+class CurrentSession:
+    user: UserDoc
+    via: Via
+    csrf_token: str | None
+
+
+@attrs.frozen
+class SessionDoc:
+    """One of the person's sessions (a browser signed in); ``current`` is the one asking."""
+
+    id: str
+    current: bool
+    user_agent: str | None
+    ip: str | None
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    remember: bool
+
+
+@attrs.frozen
+class SessionList:
+    sessions: list[SessionDoc]
+
+
+@attrs.frozen
+class Revoked:
+    revoked: bool
+
+
+@attrs.frozen
+class TokenDoc:
+    """An API token; ``prefix`` is its first characters, to tell tokens apart."""
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+
+
+@attrs.frozen
+class NewToken(TokenDoc):
+    """A new API token: ``token`` is shown this once."""
+
+    token: str
+
+
+@attrs.frozen
+class TokenList:
+    tokens: list[TokenDoc]
+
+
+@attrs.frozen
+class QuotaDoc:
+    """A person's use of one quota; ``limit`` and ``remaining`` are null when it is unlimited."""
+
+    name: str
+    title: str
+    limit: int | None
+    used: int
+    remaining: int | None
+    period_s: float
+    resets_at: datetime | None
+
+
+@attrs.frozen
+class QuotaList:
+    quotas: list[QuotaDoc]
+
+
+@attrs.frozen
+class ProviderDoc:
+    key: str
+    title: str
+    start_url: str | None
+    form: bool
+
+
+@attrs.frozen
+class ProviderList:
+    """The ways to sign in, in the order the sign-in page shows them."""
+
+    providers: list[ProviderDoc]
+
+
+@attrs.frozen
+class SessionPath:
+    """A session's ``{id}``: the hexadecimal SHA-256 of its token."""
+
+    id: str = field(min_length=1, max_length=128)
 
 
 def user_doc(user: User) -> dict[str, Any]:
@@ -54,9 +176,7 @@ async def login(request: web.Request) -> web.Response:
 async def sign_in_with_password(request: web.Request, body: LoginBody) -> dict[str, Any]:
     """Check the password and start a new session; answers the user and the CSRF token, or raises ApiError."""
     runtime = request.config_dict[keys.RUNTIME]
-    limits = request.config_dict[keys.LIMITS]
-    await limits.hit(limits.login, "login", "ip", client_ip(request) or "unknown", what="sign-in attempts")
-    await limits.hit(limits.login, "login", "user", body.username.strip().lower(), what="sign-in attempts")
+    await request.config_dict[keys.LIMITS].sign_in_attempt(request, body.username)
     doc: dict[str, Any] = {}
     failure: ApiError | None = None
     async with runtime.sessions.begin() as db:
@@ -240,14 +360,41 @@ async def login_providers(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/auth/providers", login_providers, name="auth-providers", access=Access.PUBLIC),
-    Route("POST", "/api/v1/auth/login", login, name="auth-login", access=Access.PUBLIC),
-    Route("POST", "/api/v1/auth/logout", logout, name="auth-logout"),
-    Route("GET", "/api/v1/auth/session", current_session, name="auth-session"),
-    Route("GET", "/api/v1/me/sessions", my_sessions, name="me-sessions"),
-    Route("DELETE", "/api/v1/me/sessions/{id}", revoke_my_session, name="me-session"),
-    Route("GET", "/api/v1/me/tokens", my_tokens, name="me-tokens"),
-    Route("POST", "/api/v1/me/tokens", create_my_token, name="me-tokens-create"),
-    Route("DELETE", "/api/v1/me/tokens/{id}", revoke_my_token, name="me-token"),
-    Route("GET", "/api/v1/me/quotas", my_quotas, name="me-quotas"),
+    Route(
+        "GET",
+        "/api/v1/auth/providers",
+        login_providers,
+        name="auth-providers",
+        access=Access.PUBLIC,
+        answer=ProviderList,
+    ),
+    Route(
+        "POST",
+        "/api/v1/auth/login",
+        login,
+        name="auth-login",
+        access=Access.PUBLIC,
+        body=LoginBody,
+        answer=SignedIn,
+        errors=(401,),
+    ),
+    Route("POST", "/api/v1/auth/logout", logout, name="auth-logout", answer=SignedOut),
+    Route("GET", "/api/v1/auth/session", current_session, name="auth-session", answer=CurrentSession),
+    Route("GET", "/api/v1/me/sessions", my_sessions, name="me-sessions", answer=SessionList),
+    Route(
+        "DELETE", "/api/v1/me/sessions/{id}", revoke_my_session, name="me-session", params=SessionPath, answer=Revoked
+    ),
+    Route("GET", "/api/v1/me/tokens", my_tokens, name="me-tokens", answer=TokenList),
+    Route(
+        "POST",
+        "/api/v1/me/tokens",
+        create_my_token,
+        name="me-tokens-create",
+        body=TokenBody,
+        answer=NewToken,
+        status=201,
+        refusals={"expires_at": "in the future"},
+    ),
+    Route("DELETE", "/api/v1/me/tokens/{id}", revoke_my_token, name="me-token", params=IdPath, answer=Revoked),
+    Route("GET", "/api/v1/me/quotas", my_quotas, name="me-quotas", answer=QuotaList),
 )

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import unquote
 
 import attrs
 import structlog
@@ -25,6 +27,7 @@ from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import ApiToken, User
 from medianest_core.notifications import notifications_of
 from medianest_core.plugins import PluginStatus
+from medianest_core.schema import MAX_PAGE, field, structure_query
 from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route
 from medianest_core.web.shell import render, render_fragment
 
@@ -34,10 +37,25 @@ CARD_TIMEOUT: Final = 2.0
 NOTIFICATIONS_PER_PAGE: Final = 20
 
 
+_CONTROL_OR_BACKSLASH: Final = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
 def safe_next(value: str | None) -> str:
-    """Where to go after signing in: a path on this site only, never another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
+    """Where to go after signing in: a path of this site only, never another site; anything else is ``/``.
+
+    It is judged as a browser reads a ``Location``: browsers drop tabs and line breaks, read a backslash as a
+    slash and a leading ``//`` as another host. So a control character or a backslash anywhere is refused, and
+    the path must start with one slash, also once percent-decoded (``/%2F/host``), at every level of encoding."""
+    if not value or len(value) > 2000:
+        return "/"
+    text = value
+    for _ in range(4):
+        if _CONTROL_OR_BACKSLASH.search(text) or not text.startswith("/") or text.startswith("//"):
+            return "/"
+        decoded = unquote(text)
+        if decoded == text:
+            return value
+        text = decoded
     return "/"
 
 
@@ -221,13 +239,13 @@ async def search_page(request: web.Request) -> web.StreamResponse:
 
 
 def page_number(request: web.Request) -> int:
-    try:
-        page = int(request.query.get("page", "1"))
-    except ValueError:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "page is a whole number.") from None
-    if page < 1:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "page starts at 1.")
-    return page
+    """The ``page`` of a paged page, from 1 to :data:`~medianest_core.schema.MAX_PAGE`; anything else is a 400."""
+    return structure_query(request.query, PageNumber).page
+
+
+@attrs.frozen
+class PageNumber:
+    page: int = field(default=1, ge=1, le=MAX_PAGE)
 
 
 async def notifications_page(request: web.Request) -> web.StreamResponse:

@@ -90,7 +90,10 @@
     const fields = (failure.error && failure.error.details && failure.error.details.fields) || {};
     let first = null;
     let placed = 0;
-    for (const [name, message] of Object.entries(fields)) {
+    // Fields are named by their path in the body: a wrapped form's own names come after "<wrap>.".
+    const wrap = form.dataset.wrap ? form.dataset.wrap + "." : "";
+    for (const [path, message] of Object.entries(fields)) {
+      const name = wrap && path.startsWith(wrap) ? path.slice(wrap.length) : path;
       const input = form.elements.namedItem(name);
       const holder = form.querySelector('[data-field="' + CSS.escape(name) + '"] .error');
       if (holder) { holder.textContent = message; placed++; }

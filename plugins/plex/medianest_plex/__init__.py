@@ -32,7 +32,7 @@ from medianest_core import (
     hookimpl,
 )
 from medianest_core.errors import ApiError, ErrorCode
-from medianest_core.settings import HttpUrl, Secret
+from medianest_core.settings import HttpUrl, Secret, bounded
 from medianest_core.upstream import UpstreamError
 
 if TYPE_CHECKING:
@@ -57,8 +57,11 @@ class PlexSettings:
     token: Secret | None = attrs.field(default=None, metadata={"help": "The server owner's Plex token."})
     plextv_url: HttpUrl = HttpUrl("https://plex.tv")
     product: str = attrs.field(default="MediaNest", metadata={"help": "The name people see in their Plex devices."})
-    refresh_interval: float = attrs.field(
-        default=60.0, metadata={"help": "Seconds between checks of the server and refreshes of its card."}
+    refresh_interval: float = bounded(
+        60.0, 0.1, 86400, "seconds", help="Seconds between checks of the server and refreshes of its card."
+    )
+    image_cache_mb: float = bounded(
+        64.0, 0, 1024, "MB", help="Megabytes of posters and backgrounds kept in memory by the image proxy (0: none)."
     )
 
 
@@ -115,7 +118,10 @@ class PlexPlugin:
             return await login.poll(ctx, self._plex(), request)
 
         browse = Browse(ctx, self._plex)
-        return [Route("POST", "/login/poll", poll, name="plex-login-poll", access=Access.PUBLIC), *browse.routes()]
+        return [
+            Route("POST", "/login/poll", poll, name="plex-login-poll", access=Access.PUBLIC, answer=login.PollAnswer),
+            *browse.routes(),
+        ]
 
     @hookimpl
     def pages(self, ctx: PluginContext) -> list[Page]:

@@ -7,27 +7,121 @@ of the Plex server: images go through ``/api/v1/plex/images``, which fetches onl
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import re
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import quote
 
+import attrs
 from aiohttp import web
 
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.schema import END, field, read_query
 from medianest_core.types import PluginContext, Route
-from medianest_core.upstream import AuthFailed, BadResponse, NotFound, UpstreamError
+from medianest_core.upstream import AuthFailed, BadResponse, DeadlineExceeded, NotFound, UpstreamError
 from medianest_plex import login
 from medianest_plex.client import Item, Page, PlexServer, Section
+from medianest_plex.images import IMAGE_PATH, MAX_IMAGE_BYTES, ImagePath
 from medianest_plex.service import NotConfigured, Plex
 
-IMAGE_PATH: Final = re.compile(r"^/library/(metadata|collections)/\d+/(thumb|art|composite)/\d+$")
 SORTS: Final = {"title": "titleSort", "added": "addedAt", "year": "year"}
-IMAGE_CACHE_ENTRIES: Final = 512
-MAX_IMAGE_BYTES: Final = 5 * 1024 * 1024
+# Plex's ratingKeys and library keys: whole numbers, as text.
+PLEX_ID: Final = r"^[0-9]{1,19}" + END
+BROWSE_ERRORS: Final = (403, 404, 502)
+
+
+@attrs.frozen
+class PlexIdPath:
+    id: str = field(pattern=PLEX_ID, description="A Plex library's or item's id")
+
+
+@attrs.frozen
+class Window:
+    """A window of a long list: ``limit`` items from ``offset``."""
+
+    offset: int = field(default=0, ge=0, le=10_000_000)
+    limit: int = field(default=50, ge=1, le=200)
+
+
+@attrs.frozen
+class LibraryItemsQuery(Window):
+    sort: Literal["title", "added", "year"] = "title"
+    order: Literal["asc", "desc"] | None = attrs.field(
+        default=None, metadata={"help": "asc, or desc; by default desc for added and asc otherwise"}
+    )
+    title: str = field(default="", max_length=100, description="Part of the title")
+
+
+@attrs.frozen
+class RecentQuery:
+    limit: int = field(default=20, ge=1, le=200)
+
+
+@attrs.frozen
+class ImageQuery:
+    path: str = field(min_length=1, max_length=500, description="An image path of the Plex server, from an answer")
+
+
+@attrs.frozen
+class ServerDoc:
+    """The Plex server; ``stale`` when Plex did not answer and this is what it said ``age_s`` seconds ago."""
+
+    name: str
+    version: str
+    platform: str
+    stale: bool
+    age_s: float
+
+
+@attrs.frozen
+class LibraryDoc:
+    id: str
+    title: str
+    type: str
+
+
+@attrs.frozen
+class LibraryList:
+    libraries: list[LibraryDoc]
+
+
+@attrs.frozen
+class ItemDoc:
+    """A film, a series, an episode or a collection; ``poster`` and ``art`` are addresses of MediaNest's image
+    proxy."""
+
+    id: str
+    title: str
+    type: str
+    year: int | None
+    summary: str | None
+    library_id: str | None
+    library: str | None
+    added_at: int | None
+    duration_ms: int | None
+    count: int | None
+    poster: str | None
+    art: str | None
+
+
+@attrs.frozen
+class ItemPage:
+    items: list[ItemDoc]
+    total: int
+    offset: int
+    limit: int
+
+
+@attrs.frozen
+class ItemList:
+    items: list[ItemDoc]
+
+
+@attrs.frozen
+class CollectionList:
+    collections: list[ItemDoc]
 
 
 def image_url(path: str | None) -> str | None:
@@ -65,6 +159,10 @@ def failure(exc: UpstreamError) -> ApiError:
         return ApiError(403, ErrorCode.FORBIDDEN, "Plex no longer accepts your access; sign in with Plex again.")
     if isinstance(exc, BadResponse):
         return ApiError(502, ErrorCode.BAD_GATEWAY, "Plex answered in a way MediaNest did not expect.")
+    if isinstance(exc, DeadlineExceeded):
+        return ApiError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, f"Plex did not answer within {exc.seconds:g} s; try again in a moment."
+        )
     return ApiError(503, ErrorCode.SERVICE_UNAVAILABLE, "Plex is unavailable just now; try again in a moment.")
 
 
@@ -72,7 +170,6 @@ class Browse:
     def __init__(self, ctx: PluginContext, get_plex: Callable[[], Plex]) -> None:
         self.ctx = ctx
         self.get_plex = get_plex
-        self.images: collections.OrderedDict[tuple[str, str], tuple[bytes, str]] = collections.OrderedDict()
 
     @property
     def plex(self) -> Plex:
@@ -115,13 +212,12 @@ class Browse:
         return web.json_response({"libraries": [section_doc(s) for s in sections]})
 
     async def library_items(self, request: web.Request) -> web.Response:
+        """A library's items, sorted, filtered by title and paged."""
         server, token = await self.viewer(request)
-        start, size = _paging(request)
-        sort_key = request.query.get("sort", "title")
-        order = request.query.get("order", "desc" if sort_key == "added" else "asc")
-        if sort_key not in SORTS or order not in ("asc", "desc"):
-            raise ApiError(400, ErrorCode.BAD_REQUEST, "sort is title, added or year; order is asc or desc.")
-        title = request.query.get("title", "").strip()[:100]
+        asked = read_query(request, LibraryItemsQuery)
+        start, size, sort_key = asked.offset, asked.limit, asked.sort
+        order = asked.order or ("desc" if sort_key == "added" else "asc")
+        title = asked.title.strip()
         try:
             page = await server.items(
                 token, plex_id(request), start=start, size=size, sort=f"{SORTS[sort_key]}:{order}", title=title
@@ -132,7 +228,7 @@ class Browse:
 
     async def recently_added(self, request: web.Request) -> web.Response:
         server, token = await self.viewer(request)
-        _, size = _paging(request, default=20)
+        size = read_query(request, RecentQuery).limit
         try:
             items = await server.recently_added(token, size)
         except UpstreamError as exc:
@@ -151,8 +247,10 @@ class Browse:
         return web.json_response({"collections": found})
 
     async def collection_items(self, request: web.Request) -> web.Response:
+        """A collection's items, paged."""
         server, token = await self.viewer(request)
-        start, size = _paging(request)
+        window = read_query(request, Window)
+        start, size = window.offset, window.limit
         try:
             page = await server.collection_items(token, plex_id(request), start=start, size=size)
         except UpstreamError as exc:
@@ -168,39 +266,90 @@ class Browse:
         return web.json_response(item_doc(found))
 
     async def image(self, request: web.Request) -> web.StreamResponse:
-        """A poster or background, fetched from the configured server only, with the person's own token."""
-        path = request.query.get("path", "")
-        if not IMAGE_PATH.match(path):
-            raise ApiError(400, ErrorCode.BAD_REQUEST, "Not an image of this Plex server.")
+        """A poster or background, fetched from the configured server only, with the person's own token; kept in
+        the plugin's image cache (``image_cache_mb``), one entry per person and image."""
+        image = ImagePath.parse(read_query(request, ImageQuery).path)
+        if image is None:
+            problem = "not an image of this Plex server"
+            raise ApiError(
+                400, ErrorCode.BAD_REQUEST, "Not an image of this Plex server.", {"fields": {"path": problem}}
+            )
         server, token = await self.viewer(request)
-        key = (hashlib.sha256(token.encode()).hexdigest(), path)
-        cached = self.images.get(key)
-        if cached is None:
+        owner = hashlib.sha256(token.encode()).hexdigest()
+        cache = self.plex.images
+        kept = cache.get(owner, image)
+        if kept is not None:
+            body, kind = kept.body, kept.content_type
+        else:
             try:
-                body, kind = await server.image(token, path)
+                body, kind = await server.image(token, image.path)
             except UpstreamError as exc:
                 raise failure(exc) from None
             if not kind.startswith("image/") or len(body) > MAX_IMAGE_BYTES:
                 raise ApiError(502, ErrorCode.BAD_GATEWAY, "Plex did not send an image.")
-            cached = (body, kind)
-            self.images[key] = cached
-            while len(self.images) > IMAGE_CACHE_ENTRIES:
-                self.images.popitem(last=False)
-        else:
-            self.images.move_to_end(key)
-        body, kind = cached
+            cache.put(owner, image, body, kind)
         return web.Response(body=body, content_type=kind, headers={"Cache-Control": "private, max-age=86400"})
 
     def routes(self) -> list[Route]:
         return [
-            Route("GET", "/server", self.server_info, name="plex-server"),
-            Route("GET", "/libraries", self.libraries, name="plex-libraries"),
-            Route("GET", "/libraries/{id}/items", self.library_items, name="plex-library-items"),
-            Route("GET", "/recently-added", self.recently_added, name="plex-recently-added"),
-            Route("GET", "/collections", self.all_collections, name="plex-collections"),
-            Route("GET", "/collections/{id}/items", self.collection_items, name="plex-collection-items"),
-            Route("GET", "/items/{id}", self.item, name="plex-item"),
-            Route("GET", "/images", self.image, name="plex-image"),
+            Route("GET", "/server", self.server_info, name="plex-server", answer=ServerDoc, errors=BROWSE_ERRORS),
+            Route("GET", "/libraries", self.libraries, name="plex-libraries", answer=LibraryList, errors=BROWSE_ERRORS),
+            Route(
+                "GET",
+                "/libraries/{id}/items",
+                self.library_items,
+                name="plex-library-items",
+                params=PlexIdPath,
+                query=LibraryItemsQuery,
+                answer=ItemPage,
+                errors=BROWSE_ERRORS,
+            ),
+            Route(
+                "GET",
+                "/recently-added",
+                self.recently_added,
+                name="plex-recently-added",
+                query=RecentQuery,
+                answer=ItemList,
+                errors=BROWSE_ERRORS,
+            ),
+            Route(
+                "GET",
+                "/collections",
+                self.all_collections,
+                name="plex-collections",
+                answer=CollectionList,
+                errors=BROWSE_ERRORS,
+            ),
+            Route(
+                "GET",
+                "/collections/{id}/items",
+                self.collection_items,
+                name="plex-collection-items",
+                params=PlexIdPath,
+                query=Window,
+                answer=ItemPage,
+                errors=BROWSE_ERRORS,
+            ),
+            Route(
+                "GET",
+                "/items/{id}",
+                self.item,
+                name="plex-item",
+                params=PlexIdPath,
+                answer=ItemDoc,
+                errors=BROWSE_ERRORS,
+            ),
+            Route(
+                "GET",
+                "/images",
+                self.image,
+                name="plex-image",
+                query=ImageQuery,
+                media="image/*",
+                refusals={"path": "an image path of the Plex server, as answers give it"},
+                errors=BROWSE_ERRORS,
+            ),
         ]
 
 
@@ -212,17 +361,6 @@ def _page_doc(page: Page, start: int, size: int) -> web.Response:
 
 def plex_id(request: web.Request) -> str:
     value = request.match_info["id"]
-    if not value.isdigit():
+    if not re.fullmatch(PLEX_ID, value):
         raise ApiError(404, ErrorCode.NOT_FOUND, "No such thing in Plex.")
     return value
-
-
-def _paging(request: web.Request, default: int = 50) -> tuple[int, int]:
-    try:
-        offset = int(request.query.get("offset", "0"))
-        limit = int(request.query.get("limit", str(default)))
-    except ValueError:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "offset and limit are whole numbers.") from None
-    if offset < 0 or not 1 <= limit <= 200:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, "offset is 0 or more; limit is 1 to 200.")
-    return offset, limit

@@ -20,8 +20,9 @@ import ipaddress
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
+import attrs
 import structlog
 from aiohttp import web
 from sqlalchemy import delete, select
@@ -30,7 +31,7 @@ from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import create_external_user
 from medianest_core.auth.net import client_ip, is_https
-from medianest_core.auth.views import begin_session, user_doc
+from medianest_core.auth.views import UserDoc, begin_session, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import Role, User, UserStatus
 from medianest_core.types import PluginContext
@@ -77,6 +78,17 @@ def _network(request: web.Request) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
     return str(ip)
+
+
+@attrs.frozen
+class PollAnswer:
+    """Where a sign-in with Plex stands: ``waiting``; ``signed_in``, going on to ``next``; or ``refused``,
+    ``expired`` or ``failed``, with a ``message`` for the person."""
+
+    status: Literal["waiting", "signed_in", "refused", "expired", "failed"]
+    message: str | None = None
+    next: str | None = None
+    user: UserDoc | None = None
 
 
 class Refused(Exception):

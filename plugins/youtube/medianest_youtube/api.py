@@ -7,17 +7,17 @@ everyone's (``?scope=all`` lists them).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 from aiohttp import web
 from sqlalchemy import select
 
-from medianest_core.auth.admin_views import paging
 from medianest_core.auth.principal import Principal, require
+from medianest_core.auth.views import QuotaDoc
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.ratelimit import quota_use, spend
-from medianest_core.schema import read_body
+from medianest_core.schema import MAX_PER_PAGE, NOT_BLANK, IdPath, PageQuery, field, read_body, read_query
 from medianest_core.types import PluginContext, Route
 from medianest_youtube.models import ACTIVE, Download, DownloadItem, DownloadState, ImportState, ItemState
 from medianest_youtube.preview import Preview, PreviewFailed, preview
@@ -31,15 +31,136 @@ QUOTA = "youtube.downloads"
 ACTOR = "youtube.download"
 
 
+LINK_RULE = "The link of a playlist or a video, on one of the allowed hosts"
+READABLE = "on an allowed host, and a link yt-dlp can read"
+
+
 @attrs.frozen
 class PreviewBody:
-    url: str
+    url: str = field(min_length=1, max_length=2000, pattern=NOT_BLANK, description=LINK_RULE)
 
 
 @attrs.frozen
 class DownloadBody:
+    url: str = field(min_length=1, max_length=2000, pattern=NOT_BLANK, description=LINK_RULE)
+    quality: str | None = field(default=None, max_length=50, description="One of the qualities offered (/limits)")
+
+
+@attrs.frozen
+class DownloadsQuery(PageQuery):
+    per_page: int = field(default=20, ge=1, le=MAX_PER_PAGE)
+    scope: Literal["own", "all"] = attrs.field(default="own", metadata={"help": "all: everyone's (admins only)"})
+
+
+@attrs.frozen
+class DeleteQuery:
+    collection: bool = attrs.field(default=False, metadata={"help": "Remove its Plex collection too"})
+
+
+@attrs.frozen
+class PreviewDoc:
+    """What a link holds: a playlist or a video, its title, how many items, and the first items' titles."""
+
     url: str
-    quality: str | None = None
+    kind: str
+    id: str
+    title: str
+    count: int
+    items: list[str]
+
+
+@attrs.frozen
+class ItemCounts:
+    total: int
+    done: int
+    failed: int
+
+
+@attrs.frozen
+class LibraryDoc:
+    """Where the download stands in the media library: its state, the collection, and when Plex is tried next."""
+
+    state: str
+    collection_id: str | None
+    error: str | None
+    next_try_at: datetime | None
+
+
+@attrs.frozen
+class OwnerDoc:
+    id: int
+    username: str | None = None
+
+
+@attrs.frozen
+class DownloadDoc:
+    """A download; ``progress`` holds the figures of the item being downloaded."""
+
+    id: int
+    url: str
+    kind: str
+    title: str
+    quality: str
+    state: DownloadState
+    folder: str
+    items: ItemCounts
+    bytes: int
+    progress: dict[str, Any]
+    error: str | None
+    library: LibraryDoc
+    owner: OwnerDoc
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@attrs.frozen
+class EntryDoc:
+    position: int
+    id: str
+    title: str | None
+    state: ItemState
+    error: str | None
+    file: str | None
+    size: int | None
+
+
+@attrs.frozen
+class DownloadDetail(DownloadDoc):
+    entries: list[EntryDoc]
+
+
+@attrs.frozen
+class DownloadPage:
+    downloads: list[DownloadDoc]
+    page: int
+    per_page: int
+    total: int
+
+
+@attrs.frozen
+class DownloadDeleted:
+    deleted: int
+    collection_removed: bool
+
+
+@attrs.frozen
+class StorageDoc:
+    """Room on the library's disk and under the person's cap (``cap_bytes`` null: no cap)."""
+
+    free_bytes: int
+    available_bytes: int
+    floor_bytes: int
+    used_bytes: int
+    cap_bytes: int | None
+    left_bytes: int | None
+
+
+@attrs.frozen
+class LimitsDoc:
+    quota: QuotaDoc
+    storage: StorageDoc
+    qualities: list[str]
+    default_quality: str
 
 
 def refused(exc: UrlRefused) -> ApiError:
@@ -71,14 +192,66 @@ class Downloads:
 
     def routes(self) -> list[Route]:
         return [
-            Route("POST", "/preview", self.show_preview, name="youtube-preview"),
-            Route("GET", "/downloads", self.list, name="youtube-downloads"),
-            Route("POST", "/downloads", self.create),
-            Route("GET", "/downloads/{id}", self.detail, name="youtube-download"),
-            Route("DELETE", "/downloads/{id}", self.delete),
-            Route("POST", "/downloads/{id}/cancel", self.cancel, name="youtube-download-cancel"),
-            Route("POST", "/downloads/{id}/retry", self.retry, name="youtube-download-retry"),
-            Route("GET", "/limits", self.limits, name="youtube-limits"),
+            Route(
+                "POST",
+                "/preview",
+                self.show_preview,
+                name="youtube-preview",
+                body=PreviewBody,
+                answer=PreviewDoc,
+                refusals={"url": READABLE},
+            ),
+            Route(
+                "GET",
+                "/downloads",
+                self.list,
+                name="youtube-downloads",
+                query=DownloadsQuery,
+                answer=DownloadPage,
+                errors=(403,),
+            ),
+            Route(
+                "POST",
+                "/downloads",
+                self.create,
+                name="youtube-downloads-create",
+                body=DownloadBody,
+                answer=DownloadDoc,
+                status=201,
+                errors=(409, 507),
+                refusals={"url": READABLE, "quality": "one of the qualities offered"},
+            ),
+            Route("GET", "/downloads/{id}", self.detail, name="youtube-download", params=IdPath, answer=DownloadDetail),
+            Route(
+                "DELETE",
+                "/downloads/{id}",
+                self.delete,
+                name="youtube-download-delete",
+                params=IdPath,
+                query=DeleteQuery,
+                answer=DownloadDeleted,
+                errors=(409,),
+            ),
+            Route(
+                "POST",
+                "/downloads/{id}/cancel",
+                self.cancel,
+                name="youtube-download-cancel",
+                params=IdPath,
+                answer=DownloadDoc,
+                errors=(409,),
+            ),
+            Route(
+                "POST",
+                "/downloads/{id}/retry",
+                self.retry,
+                name="youtube-download-retry",
+                params=IdPath,
+                answer=DownloadDoc,
+                status=202,
+                errors=(409, 507),
+            ),
+            Route("GET", "/limits", self.limits, name="youtube-limits", answer=LimitsDoc),
         ]
 
     async def read(self, url: str) -> Preview:
@@ -118,6 +291,8 @@ class Downloads:
             )
 
     async def create(self, request: web.Request) -> web.Response:
+        """Read the link, then queue its download into the library: 201 with the download, nothing queued when
+        it is refused."""
         who = require(request)
         body = await read_body(request, DownloadBody)
         quality = body.quality or self.settings.default_quality
@@ -160,11 +335,10 @@ class Downloads:
         return web.json_response(download_doc(row, who.username), status=201)
 
     async def list(self, request: web.Request) -> web.Response:
+        """One's own downloads, newest first; admins may list everyone's (``scope=all``)."""
         who = require(request)
-        page, per_page = paging(request, default=20)
-        scope = request.query.get("scope", "own")
-        if scope not in ("own", "all"):
-            raise ApiError(400, ErrorCode.BAD_REQUEST, "scope is own or all.")
+        asked = read_query(request, DownloadsQuery)
+        page, per_page, scope = asked.page, asked.per_page, asked.scope
         if scope == "all" and not who.is_admin:
             raise ApiError(403, ErrorCode.FORBIDDEN, "Only admins see everyone's downloads.")
         rows, total = await self.store.page(who.user_id if scope == "own" else None, page, per_page)
@@ -178,6 +352,7 @@ class Downloads:
         )
 
     async def detail(self, request: web.Request) -> web.Response:
+        """A download and each of its items, with their state and error."""
         _, row = await self.owned(request)
         items = await self.store.items(row.id)
         return web.json_response(
@@ -216,7 +391,7 @@ class Downloads:
             updated = await self.store.update(
                 row.id, only_in=(DownloadState.WAITING,), import_next_at=datetime.now(UTC)
             )
-            return web.json_response(download_doc(updated or row))
+            return web.json_response(download_doc(updated or row), status=202)
         missing = row.items_failed or row.items_done < row.items_total
         retryable = row.state in (DownloadState.FAILED.value, DownloadState.CANCELLED.value) or (
             row.state == DownloadState.DONE.value and missing
@@ -261,7 +436,7 @@ class Downloads:
             raise ApiError(
                 409, ErrorCode.CONFLICT, "Cancel this download before deleting it.", details={"state": row.state}
             )
-        with_collection = request.query.get("collection", "false").lower() in ("1", "true", "yes")
+        with_collection = read_query(request, DeleteQuery).collection
         removed_collection = False
         if with_collection and row.collection_id:
             assert self.ctx.libraries is not None
