@@ -10,6 +10,8 @@ from typing import Final
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from medianest_core import keys
@@ -182,6 +184,12 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                 message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
                 headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
                 response = await error_for(request, exc.status, code, message, headers=headers)
+        except (HttpProcessingError, RequestPayloadError) as exc:  # a body that cannot be read: bad input
+            log.info("request_body_unreadable", method=request.method, path=request.path, problem=type(exc).__name__)
+            response = await error_for(request, 400, ErrorCode.BAD_REQUEST, "The request's body could not be read.")
+        except ConnectionResetError:  # the client went away while sending: nothing to answer, nothing wrong here
+            log.info("client_gone", method=request.method, path=request.path)
+            response = web.Response(status=400)
         except Exception:
             log.exception("request_failed", method=request.method, path=request.path)
             response = await error_for(

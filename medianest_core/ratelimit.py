@@ -1,9 +1,10 @@
 """Rate limits and quotas, counted with the ``limits`` library over moving windows: in memory by default, in
 Redis when ``redis_url`` is set, so that every process counts together.
 
-- the API: ``api_rate_limit`` per signed-in user, per client address for anonymous requests;
+- the API: ``api_rate_limit`` per signed-in user, per client address (an IPv6 /64 as one) for anonymous requests;
 - signing in: ``login_rate_limit`` per client address, and ``login_user_rate_limit`` per username for attempts
-  from addresses that have not signed in to that account lately (see :meth:`Limits.sign_in_attempt`);
+  from addresses that have not signed in to that account lately, to which one address adds at most
+  ``ADDRESS_SHARE`` (see :meth:`Limits.sign_in_attempt`);
 - quotas that plugins declare (``quotas`` hook), per user, with defaults per role and the admin's overrides.
 
 Past a limit: 429 in the JSON error shape with ``Retry-After``.
@@ -11,22 +12,23 @@ Past a limit: 429 in the JSON error shape with ``Retry-After``.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 import attrs
 from aiohttp import web
-from limits import RateLimitItem, RateLimitItemPerSecond, parse
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerSecond, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy import func, select
 
 from medianest_core import keys
 from medianest_core.audit import AuditAction
+from medianest_core.auth.net import client_ip, network_of
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import AuditEntry, QuotaOverride, Role, User
 from medianest_core.settings import Settings
@@ -37,6 +39,13 @@ KNOWN_ADDRESS_DAYS: Final = 30
 """An address from which an account signed in within this many days is that account's own."""
 KNOWN_ADDRESSES: Final = 200
 """The most recent of an account's addresses that are looked at; more are not needed to recognise its owner."""
+ADDRESS_SHARE: Final = RateLimitItemPerHour(10)
+"""The most that one address adds to a username's shared count of sign-in attempts (``login_user_rate_limit``);
+past it that address is refused for that username and the shared count is left alone, so that spending the
+shared count needs many addresses."""
+SHARE_IPV6_PREFIX: Final = 48
+"""For ``ADDRESS_SHARE`` an IPv6 address counts as its /48: anyone can get a /48 (thousands of /64s) for
+nothing, and a home connection often has a /56."""
 
 
 @attrs.frozen
@@ -67,17 +76,9 @@ def _storage(settings: Settings) -> Storage:
     return RedisStorage(f"async+{settings.redis_url}", implementation="redispy", key_prefix="medianest-limits")
 
 
-def _network(address: str) -> str:
-    """What a sign-in limit counts as one address: the address itself, or for IPv6 its /64, which one person holds."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
-    return str(ip)
+@lru_cache(maxsize=64)
+def _rate(text: str) -> RateLimitItem:
+    return parse(text)
 
 
 def _retry_after(reset_time: float) -> int:
@@ -106,22 +107,31 @@ class Limits:
             headers={"Retry-After": str(wait)},
         )
 
+    async def allow(self, rate: RateLimitItem | str, *key: str) -> bool:
+        """Count one use of ``rate`` (such as ``"1/second"``) for ``key`` when there is room, and say whether there
+        was; nothing is raised. For work that is skipped, not refused, past a limit."""
+        return await self.limiter.hit(_rate(rate) if isinstance(rate, str) else rate, *key)
+
     async def sign_in_attempt(self, request: web.Request, username: str) -> None:
         """Count one password attempt for ``username``, or answer 429.
 
         Every address (for IPv6, its /64) has ``login_rate_limit``. Attempts on one username from addresses it has
-        not signed in from lately also share ``login_user_rate_limit``, which slows guessing from many addresses;
-        the person's own addresses are left out of that count, so nobody can lock them out by failing on purpose
-        from elsewhere.
+        not signed in from lately also share ``login_user_rate_limit``, which slows guessing from many addresses.
+        One address (for IPv6, its /48) adds at most ``ADDRESS_SHARE`` to that shared count; past it, that address
+        alone is refused for that username. The person's own addresses are left out of both counts, so failing on
+        purpose from elsewhere never locks them out at home, and it takes many addresses to hold them back
+        elsewhere. An attempt whose address is unknown counts on the username's shared count only.
         """
-        from medianest_core.auth.net import client_ip
-
         address = client_ip(request)
-        where = _network(address) if address else "unknown"
+        where = network_of(address) or "unknown"
         name = username.strip().lower()
         await self.hit(self.login, "login", "ip", where, what="sign-in attempts")
-        if address is None or not await self._signed_in_from(request, name, where):
-            await self.hit(self.login_user, "login", "user", name, what="sign-in attempts")
+        if address is not None:
+            if await self._signed_in_from(request, name, where):
+                return
+            block = network_of(address, SHARE_IPV6_PREFIX) or where
+            await self.hit(ADDRESS_SHARE, "login", "ip-user", block, name, what="sign-in attempts")
+        await self.hit(self.login_user, "login", "user", name, what="sign-in attempts")
 
     @staticmethod
     async def _signed_in_from(request: web.Request, username: str, network: str) -> bool:
@@ -142,7 +152,7 @@ class Limits:
         )
         async with request.config_dict[keys.RUNTIME].sessions() as db:
             addresses = (await db.scalars(query)).all()
-        return any(_network(ip) == network for ip in addresses if ip)
+        return any(network_of(ip) == network for ip in addresses)
 
     async def limit_for(self, request: web.Request, user_id: int, role: Role, name: str) -> int | None:
         quota = self.quotas.get(name)

@@ -29,12 +29,15 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
 import attrs
 import cattrs
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+from multidict import MultiDictProxy
 
 from medianest_core.errors import ID_MAX, ApiError, ErrorCode
 from medianest_core.settings import InvalidValue, describe_error
@@ -50,8 +53,9 @@ NO_NUL: Final = r"^[^\x00]*$"
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
-# Deeper JSON than this is refused before it is parsed: no request of MediaNest's API nests more than a few levels.
+# No request of MediaNest's API nests more than a few levels, nor needs more than this much JSON.
 MAX_DEPTH: Final = 32
+MAX_BODY: Final = 1024 * 1024
 META: Final = "medianest.schema"
 
 
@@ -204,9 +208,11 @@ def parse_time(value: Any) -> datetime:
     if not _RFC3339.match(text):
         raise ValueError("expected a time such as 2026-05-01T12:00:00Z, with its time zone")
     try:
-        return datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
-    except ValueError:
+        moment = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+        moment.astimezone(UTC)  # a time at the calendar's ends may have no UTC
+    except (ValueError, OverflowError):
         raise ValueError("expected a time such as 2026-05-01T12:00:00Z, with its time zone") from None
+    return moment
 
 
 def _enum_hook(cls: type[enum.Enum]) -> Callable[[Any, Any], Any]:
@@ -301,36 +307,36 @@ def _ensure_declared(request: web.Request, part: str, cls: type[Any]) -> None:
         )
 
 
-def _too_deep(text: str) -> bool:
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
+def _depth(value: Any) -> int:
+    """How deeply a parsed JSON document nests (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
             if deepest > MAX_DEPTH:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
+                return deepest
+            stack.extend((inner, depth + 1) for inner in item)
+    return deepest
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return number
+
+
 def parse_json(raw: bytes | str) -> Any:
-    """JSON as MediaNest accepts it: UTF-8, no ``NaN``/``Infinity``, at most :data:`MAX_DEPTH` levels deep;
-    anything else is a ValueError saying why."""
+    """JSON as MediaNest accepts it: UTF-8, finite numbers (no ``NaN``, ``Infinity`` or ``1e400``), at most
+    :data:`MAX_DEPTH` levels deep; anything else is a ValueError saying why."""
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
@@ -338,12 +344,13 @@ def parse_json(raw: bytes | str) -> Any:
             raise ValueError("not UTF-8") from None
     else:
         text = raw
-    if _too_deep(text):
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
     except RecursionError:
         raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    if _depth(value) > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    return value
 
 
 def bad_text(value: Any, where: str) -> tuple[str, str] | None:
@@ -367,12 +374,34 @@ def bad_text(value: Any, where: str) -> tuple[str, str] | None:
     return None
 
 
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form (``request.post()``), or a 400 when it cannot be read (a multipart body without its
+    boundary, an unknown charset, a broken encoding)."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, HttpProcessingError, RequestPayloadError):
+        raise ApiError(400, ErrorCode.BAD_REQUEST, "The form could not be read.") from None
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, f"The body is too large: at most {MAX_BODY // 1024} KiB of JSON.")
+
+
 async def read_body(request: web.Request, cls: type[T]) -> T:
     """The JSON body structured into ``cls`` (the class the route declares as its ``body``): a 400 when the body
     is not a JSON object, a 422 naming each wrong field."""
     _ensure_declared(request, "body", cls)
+    if (request.content_length or 0) > MAX_BODY:
+        raise _too_large()
     try:
-        raw = parse_json(await request.read())
+        data = await request.read()  # a body sent in chunks, without its length, stops at client_max_size
+    except (HttpProcessingError, RequestPayloadError):
+        message = "The body could not be read (is its Content-Encoding right?)."
+        raise ApiError(400, ErrorCode.BAD_REQUEST, message) from None
+    if len(data) > MAX_BODY:
+        raise _too_large()
+    try:
+        raw = parse_json(data)
     except ValueError as exc:
         raise ApiError(400, ErrorCode.BAD_REQUEST, f"The body must be JSON ({exc}).") from None
     if not isinstance(raw, dict):

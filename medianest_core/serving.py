@@ -13,7 +13,7 @@ from typing import Any, Final
 import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
 from medianest_core.errors import STATUS_CODES, ErrorCode, error_response
 
@@ -63,6 +63,15 @@ class Protocol(RequestHandler):
         response.headers["Server"] = SERVER_NAME
         response.force_close()
         return response
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        exc = kw.get("exc_info")
+        if isinstance(exc, HttpProcessingError | RequestPayloadError):
+            # What is left of a body that could not be read (a wrong Content-Encoding, say), met while aiohttp
+            # drains it after the answer: bad input, already answered with a 400.
+            log.info("request_body_unreadable", problem=type(exc).__name__)
+            return
+        super().log_exception(*args, **kw)
 
 
 class _Server(web.Server):

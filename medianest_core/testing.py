@@ -305,6 +305,13 @@ async def medianest_client(
     from aiohttp.test_utils import TestClient, TestServer
 
     from medianest_core.app import create_app
+    from medianest_core.serving import Runner
+
+    class Served(TestServer):
+        """A test server that serves as ``medianest serve`` does (requests that cannot be read included)."""
+
+        async def _make_runner(self, **kwargs: Any) -> Runner:
+            return Runner(self.app, **kwargs)
 
     clients: list[TestClient[Any, Any]] = []
     browsers: list[TestClient[Any, Any]] = []
@@ -319,7 +326,7 @@ async def medianest_client(
             return other
         runtime = runtime or medianest_runtime(**kwargs)
         await prepare_database(runtime, migrate=True)
-        client: TestClient[Any, Any] = TestClient(TestServer(create_app(runtime)))
+        client: TestClient[Any, Any] = TestClient(Served(create_app(runtime)))
         await client.start_server()
         clients.append(client)
         return client

@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import attrs
-import cattrs
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -29,13 +28,14 @@ from medianest_core import keys
 from medianest_core.auth.net import own_origin
 from medianest_core.auth.principal import Principal, require
 from medianest_core.errors import ApiError, ErrorCode, error_body
-from medianest_core.schema import bad_text, parse_json
+from medianest_core.schema import CONVERTER, bad_text, parse_json
 from medianest_core.types import Access, Event, Route, WsCommand
 
 log = structlog.get_logger("medianest.ws")
 
 QUEUE_SIZE: Final = 256
 HEARTBEAT: Final = 30.0
+MAX_TOPICS: Final = 100
 TOO_SLOW: Final = 4008
 SIGNED_OUT: Final = 4001
 
@@ -65,7 +65,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self.commands = commands
         self.queue_size = queue_size
-        self.converter = cattrs.Converter(forbid_extra_keys=True)
+        self.converter = CONVERTER  # payloads are read as strictly as request bodies
 
     async def deliver(self, event: Event) -> None:
         # Encoded once for every connection that receives it.
@@ -124,9 +124,13 @@ class Hub:
             return "pong"
         if kind in ("subscribe", "unsubscribe"):
             topics = args.get("topics")
-            if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            if not isinstance(topics, list) or not all(isinstance(t, str) and 0 < len(t) <= 100 for t in topics):
                 raise ApiError(422, ErrorCode.VALIDATION_FAILED, "topics must be a list of event names.")
             if kind == "subscribe":
+                if len(conn.topics | set(topics)) > MAX_TOPICS:
+                    raise ApiError(
+                        422, ErrorCode.VALIDATION_FAILED, f"A connection follows at most {MAX_TOPICS} topics."
+                    )
                 conn.topics.update(topics)
             else:
                 conn.topics.difference_update(topics)
@@ -189,15 +193,20 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return socket
 
 
+def _is_id(value: Any) -> bool:
+    """A message's ``id``: a whole number that JSON and JavaScript carry exactly."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53
+
+
 async def _answer(hub: Hub, conn: Connection, text: str) -> dict[str, Any] | None:
     try:
         message = parse_json(text)
     except ValueError as exc:
         body = error_body(ErrorCode.BAD_REQUEST, f"Not JSON ({exc}).")
         return {"id": None, "type": "result", "success": False, **body}
-    if not isinstance(message, dict) or not isinstance(message.get("id"), int) or not message.get("type"):
+    if not isinstance(message, dict) or not _is_id(message.get("id")) or not message.get("type"):
         return {
-            "id": message.get("id") if isinstance(message, dict) else None,
+            "id": message.get("id") if isinstance(message, dict) and _is_id(message.get("id")) else None,
             "type": "result",
             "success": False,
             **error_body(ErrorCode.BAD_REQUEST, 'Messages are {"id": <int>, "type": <str>, …}.'),

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import Server, install_fake_distribution, run_cli
@@ -147,6 +148,20 @@ def test_sign_in_shows_the_dashboard(server: Server, open_context: Any) -> None:
     expect(page.locator("section.card", has=page.get_by_role("heading", name="Services"))).to_be_visible()
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     expect(page.get_by_role("navigation", name="Main", exact=True).get_by_role("link", name="Admin")).to_have_count(0)
+
+
+@pytest.mark.parametrize("asked", ["/%5Cevil.example/", "/%09/evil.example/", "/%2F%2Fevil.example/"])
+def test_signing_in_never_leads_to_another_site(server: Server, open_context: Any, asked: str) -> None:
+    who = new_user(server)
+    page = open_context().new_page()
+    left: list[str] = []
+    page.on("request", lambda request: left.append(request.url) if urlsplit(request.url).port != server.port else None)
+    page.goto(server.url + "/login?next=" + asked)
+    page.get_by_label("Username").fill(who[0])
+    page.get_by_label("Password").fill(who[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(server.url + "/")
+    assert left == []
 
 
 def test_a_notification_arrives_without_reload(server: Server, open_context: Any) -> None:

@@ -6,6 +6,7 @@ traceback; after signing in, MediaNest only ever sends people to a path of its o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -264,3 +265,104 @@ def test_lines_too_long_are_414_and_431_in_one_log_line(tmp_path: Path) -> None:
     assert "Traceback" not in log
     assert '"level": "error"' not in log
     assert log.count('"event": "request_unreadable"') == 2  # the garbage is logged at debug level
+
+
+# ---- What a second look found -----------------------------------------------------------------------------
+
+
+async def test_the_scripted_sign_in_goes_on_only_to_a_checked_path(medianest_client: Any) -> None:
+    client = await medianest_client()
+    for asked, then in (("/%5Cevil.example/", "/"), ("/%09/evil.example/", "/"), ("/profile", "/profile")):
+        page = await (await client.get(f"/login?next={asked}", headers=HTML)).text()
+        assert f'data-then="{then}"' in page, asked
+    script = await (await client.get("/static/core/app.js")).text()
+    assert 'get("next")' not in script  # the page's own address is never followed by the script
+
+
+async def test_the_form_without_script_refuses_bad_fields_with_the_form(
+    medianest_client: Any, medianest_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await medianest_client(database_url=medianest_database_url)
+    for form in (
+        {"username": "", "password": ""},
+        {"username": "a" * 151, "password": "x"},
+        {"username": "x", "password": "p" * 1025},
+        {"username": "ad\x00min", "password": "admin-password-123"},
+    ):
+        resp = await client.post("/login", data=form, headers=HTML, allow_redirects=False)
+        assert resp.status == 422, form
+        assert "Enter your username and your password." in await resp.text()
+    for content_type in ("multipart/form-data", "application/x-www-form-urlencoded; charset=nonsense"):
+        resp = await client.post("/login", data=b"username=a", headers={**HTML, "Content-Type": content_type})
+        assert resp.status == 400, content_type
+    no_tracebacks(caplog)
+
+
+async def test_headers_that_are_not_text_and_bodies_that_cannot_be_read(
+    medianest_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await medianest_client()
+    await sign_in(client, "alice")
+
+    async def raw(head: bytes, body: bytes = b"") -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+        writer.write(head + b"\r\nHost: x\r\nConnection: close\r\n" + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        answer = await reader.read()
+        writer.close()
+        return answer
+
+    for path in (b"/health", b"/login", b"/api/v1/auth/session"):
+        answer = await raw(b"GET " + path + b" HTTP/1.1\r\nCookie: medianest_session=\xff\xfe")
+        assert answer.split(b" ", 2)[1] in (b"200", b"401"), answer[:200]
+    login = json.dumps({"username": "alice", "password": "alice-password-123"}).encode()
+    answer = await raw(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nUser-Agent: Browser \xff\r\nContent-Type: application/json", login
+    )
+    assert answer.split(b" ", 2)[1] == b"200", answer[:300]
+    sessions = (await (await client.get("/api/v1/me/sessions")).json())["sessions"]
+    assert "Browser \ufffd" in {s["user_agent"] for s in sessions}
+    resp = await client.post(
+        "/api/v1/auth/login",
+        data=b'{"username": "alice", "password": "x"}',
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert (await error_of(resp, 400))["code"] == "bad_request"
+    no_tracebacks(caplog)
+
+
+async def test_a_large_body_is_refused_before_it_is_read_as_json(medianest_client: Any) -> None:
+    client = await medianest_client()
+    body = '{"username": "' + "a" * (2 * 1024 * 1024) + '", "password": "x"}'
+    resp = await client.post("/api/v1/auth/login", data=body, headers={"Content-Type": "application/json"})
+    assert (await error_of(resp, 413))["code"] == "payload_too_large"
+
+
+async def test_times_at_the_ends_of_the_calendar_are_refused(
+    medianest_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await medianest_client()
+    admin = await sign_in(client, "root", role="admin")
+    resp = await client.post(
+        "/api/v1/me/tokens", json={"name": "x", "expires_at": "9999-12-31T23:59:59-01:00"}, headers=admin.headers
+    )
+    assert "expires_at" in (await error_of(resp, 422))["details"]["fields"]
+    for name in ("since", "until"):
+        resp = await client.get("/api/v1/admin/audit", params={name: "9999-12-31T23:59:59-23:59"})
+        assert name in (await error_of(resp, 400))["details"]["fields"]
+    no_tracebacks(caplog)
+
+
+async def test_the_websocket_answers_only_in_json_and_bounds_what_it_keeps(medianest_client: Any) -> None:
+    client = await medianest_client()
+    await sign_in(client, "alice")
+    ws = await client.ws_connect("/ws")
+    await ws.send_str('{"id": 1e400, "type": "ping"}')
+    raw = await ws.receive_str(timeout=5)
+    assert "Infinity" not in raw
+    assert json.loads(raw)["id"] is None
+    await ws.send_json({"id": 1, "type": "subscribe", "topics": [f"topic.{n}" for n in range(101)]})
+    reply = await ws.receive_json(timeout=5)
+    assert (reply["success"], reply["error"]["code"]) == (False, "validation_failed")
+    await ws.send_json({"id": 2, "type": "subscribe", "topics": ["a" * 101]})
+    assert (await ws.receive_json(timeout=5))["success"] is False
+    await ws.close()

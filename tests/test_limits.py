@@ -119,6 +119,71 @@ async def test_an_ipv6_64_counts_as_one_address(medianest_client: Any) -> None:
     assert (await client.post(LOGIN, json=right, headers=from_address("2001:db8:1:2:a:b:c:d"))).status == 200
 
 
+async def test_one_address_cannot_use_up_a_usernames_shared_count(medianest_client: Any) -> None:
+    # login_rate_limit is raised so that one address sends here what it would send in an hour at 10 a minute; the
+    # username's shared count is 30 an hour, which three addresses can spend (100 an hour by default: ten).
+    client = await rationed_client(
+        medianest_client, trusted_proxies=["127.0.0.1"], login_rate_limit="100/minute", login_user_rate_limit="30/hour"
+    )
+    await add_user(client.app[keys.RUNTIME], "wendy", "wendy-password-123")
+    right = {"username": "wendy", "password": "wendy-password-123"}
+    wrong = {"username": "wendy", "password": "wrong-password-000"}
+    home = from_address("203.0.113.9")
+    assert (await client.post(LOGIN, json=right, headers=home)).status == 200
+
+    attacker = [(await client.post(LOGIN, json=wrong, headers=from_address("198.51.100.7"))).status for _ in range(30)]
+    # Ten attempts an hour from one address count on the username; past them only that address is refused.
+    assert attacker == [401] * 10 + [429] * 20
+    held = await client.post(LOGIN, json=right, headers=from_address("198.51.100.7"))
+    assert held.status == 429
+    assert 3500 <= int(held.headers["Retry-After"]) <= 3600
+    # Wendy, on her phone's mobile data (an address she has never used), still gets in.
+    phone = await medianest_client(browser_of=client)
+    assert (await phone.post(LOGIN, json=right, headers=from_address("192.0.2.77"))).status == 200
+
+    # The real exposure: enough addresses spend the shared count (30 - her two sign-ins - the first ten = 18).
+    more = [
+        (await client.post(LOGIN, json=wrong, headers=from_address(f"198.51.100.{n}"))).status
+        for n in (8, 9)
+        for _ in range(10)
+    ]
+    assert more == [401] * 18 + [429] * 2
+    cafe = await medianest_client(browser_of=client)
+    assert (await cafe.post(LOGIN, json=right, headers=from_address("192.0.2.200"))).status == 429
+    # Her own addresses are not part of that count.
+    for own in (home, from_address("192.0.2.77")):
+        browser = await medianest_client(browser_of=client)
+        assert (await browser.post(LOGIN, json=right, headers=own)).status == 200
+
+
+async def test_an_ipv6_48_adds_no_more_to_a_usernames_count_than_one_address(medianest_client: Any) -> None:
+    client = await rationed_client(
+        medianest_client, trusted_proxies=["127.0.0.1"], login_rate_limit="100/minute", login_user_rate_limit="30/hour"
+    )
+    await add_user(client.app[keys.RUNTIME], "xena", "xena-password-123")
+    wrong = {"username": "xena", "password": "wrong-password-000"}
+    # One attacker with a /48 has 65,536 /64s, each with its own login_rate_limit...
+    rotating = [
+        (await client.post(LOGIN, json=wrong, headers=from_address(f"2001:db8:bad:{n:x}::1"))).status for n in range(30)
+    ]
+    # ...but they add ten attempts an hour to the username's count, together.
+    assert rotating == [401] * 10 + [429] * 20
+    right = {"username": "xena", "password": "xena-password-123"}
+    assert (await client.post(LOGIN, json=right, headers=from_address("2001:db8:5afe:1::7"))).status == 200
+
+
+async def test_anonymous_api_calls_count_per_ipv6_64(medianest_client: Any) -> None:
+    client = await rationed_client(medianest_client, trusted_proxies=["127.0.0.1"], api_rate_limit="5/minute")
+    rotating = [
+        (await client.get("/api/v1/auth/session", headers=from_address(f"2001:db8:1:2::{n:x}"))).status
+        for n in range(1, 7)
+    ]
+    assert rotating == [401] * 5 + [429]
+    assert (await client.get("/api/v1/auth/session", headers=from_address("2001:db8:1:2:ffff::1"))).status == 429
+    # Another /64 has its own count.
+    assert (await client.get("/api/v1/auth/session", headers=from_address("2001:db8:1:3::1"))).status == 401
+
+
 async def test_quotas_are_spent_shown_and_overridden(medianest_client: Any, medianest_database_url: str) -> None:
     client = await rationed_client(medianest_client, database_url=medianest_database_url)
     admin_browser = await medianest_client(browser_of=client)

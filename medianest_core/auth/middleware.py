@@ -14,13 +14,14 @@ from aiohttp_session import get_session
 from sqlalchemy import select
 
 from medianest_core import keys
-from medianest_core.auth.net import client_ip, own_origin
+from medianest_core.auth.net import client_network, own_origin
 from medianest_core.auth.principal import Principal, Via
 from medianest_core.auth.sessions import CSRF, ROW, UID
 from medianest_core.auth.tokens import resolve_token
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.http import wants_json
 from medianest_core.models import User, UserStatus
+from medianest_core.schema import read_form
 from medianest_core.types import Access, Handler
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -71,7 +72,7 @@ async def _check_csrf(request: web.Request, who: Principal | None) -> None:
         return
     offered = request.headers.get(CSRF_HEADER)
     if offered is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        form = await read_form(request)
         field = form.get(CSRF_FIELD)
         offered = field if isinstance(field, str) else None
     if not offered or not who.csrf_token or not hmac.compare_digest(offered, who.csrf_token):
@@ -103,7 +104,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request[keys.PRINCIPAL] = who
     if request.path.startswith("/api/"):
         limits = request.config_dict[keys.LIMITS]
-        key = ("user", str(who.user_id)) if who is not None else ("ip", client_ip(request) or "unknown")
+        key = ("user", str(who.user_id)) if who is not None else ("ip", client_network(request))
         await limits.hit(limits.api, "api", *key, what="requests")
     if request.method not in SAFE_METHODS and access is not None:
         # Public routes (signing in, webhooks with their own secret) act for no session: only the origin counts.

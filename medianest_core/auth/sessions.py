@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -31,6 +32,15 @@ COOKIE_NAME: Final = "medianest_session"
 SEEN_EVERY: Final = timedelta(seconds=60)
 # Keys of the aiohttp-session mapping that the store keeps in fields of their own.
 UID, CSRF, REMEMBER, ROW = "uid", "csrf", "remember", "row"
+
+
+# What secrets.token_urlsafe(32) makes: 43 characters of the URL-safe alphabet.
+TOKEN_SHAPE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def _text(header: str) -> str:
+    """A header as text a database stores: bytes that were not UTF-8 become replacement characters."""
+    return header.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def token_hash(token: str) -> str:
@@ -261,6 +271,8 @@ class ServerSideStorage(AbstractStorage):
         token = self.load_cookie(request)
         if not token:
             return WebSession(None, data=None, new=True, max_age=None)
+        if not isinstance(token, str) or not TOKEN_SHAPE.fullmatch(token):
+            return _ended()  # not a token MediaNest made: no session, and the cookie is cleared
         store = request.config_dict[keys.SESSION_STORE]
         settings = request.config_dict[keys.RUNTIME].settings
         now = datetime.now(UTC)
@@ -299,7 +311,7 @@ class ServerSideStorage(AbstractStorage):
                     csrf_token=str(session.get(CSRF) or new_csrf_token()),
                     remember=remember,
                     ip=client_ip(request),
-                    user_agent=request.headers.get("User-Agent", "")[:500] or None,
+                    user_agent=_text(request.headers.get("User-Agent", ""))[:500] or None,
                     created_at=now,
                     last_seen_at=now,
                     expires_at=now + timedelta(seconds=settings.session_remember_lifetime),

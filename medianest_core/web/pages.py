@@ -27,7 +27,7 @@ from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import ApiToken, User
 from medianest_core.notifications import notifications_of
 from medianest_core.plugins import PluginStatus
-from medianest_core.schema import MAX_PAGE, field, structure_query
+from medianest_core.schema import CONVERTER, MAX_PAGE, bad_text, field, read_form, structure_query
 from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route
 from medianest_core.web.shell import render, render_fragment
 
@@ -87,6 +87,7 @@ async def _login_form(request: web.Request, *, username: str = "", error: ApiErr
             "signed_out": "signed_out" in request.query,
             "needs_setup": not await admin_exists(request),
             "username": username,
+            "next": safe_next(request.query.get("next")),
             "error": error.message if error is not None else None,
         },
         status=error.status if error is not None else 200,
@@ -97,9 +98,15 @@ async def _login_form(request: web.Request, *, username: str = "", error: ApiErr
 async def login_form_post(request: web.Request) -> web.StreamResponse:
     """The sign-in form without script: the same checks as the API, then on to where the person was going, or
     the form again with the error and the username they typed."""
-    form = await request.post()
+    form = await read_form(request)
     username = str(form.get("username", ""))
-    body = auth_views.LoginBody(username, str(form.get("password", "")), form.get("remember") == "on")
+    typed = {"username": username, "password": str(form.get("password", "")), "remember": form.get("remember") == "on"}
+    try:
+        body = CONVERTER.structure(typed, auth_views.LoginBody)
+    except Exception:
+        refused = ApiError(422, ErrorCode.VALIDATION_FAILED, "Enter your username and your password.")
+        shown = username if bad_text(username, "") is None else ""
+        return await _login_form(request, username=shown, error=refused)
     try:
         await auth_views.sign_in_with_password(request, body)
     except ApiError as exc:

@@ -110,11 +110,6 @@
   function follow(then, data) {
     if (!then) return;
     if (then === "reload") { window.location.reload(); return; }
-    if (then === "next") {
-      const next = new URLSearchParams(window.location.search).get("next");
-      window.location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : "/");
-      return;
-    }
     if (then.startsWith("show:")) {
       const target = document.getElementById(then.slice(5));
       if (target) {

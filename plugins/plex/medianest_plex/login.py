@@ -2,12 +2,14 @@
 server is shared with only.
 
 1. ``GET /auth/plex/pin`` (the login provider's start) asks plex.tv for two PINs: a strong one for the Plex app's
-   approval page, and a 4-character one to type at plex.tv/link. The browser gets a random token in a cookie; the
-   database keeps its SHA-256 with the PINs and the address that asked. The same browser, from the same address,
-   sees the same codes again while they have a minute or more left. New PINs are counted per address with
-   ``login_rate_limit``; past it the page says when to try again and plex.tv is not asked.
+   approval page, and a 4-character one to type at plex.tv/link. The browser gets a random token in a cookie that
+   ends with the browser session; the database keeps its SHA-256 with the PINs and the address that asked. The
+   same browser, from the same address, sees the same codes again while they have a minute or more left and
+   nobody has approved them yet (an approved sign-in is never handed to whoever opens the page next). New PINs
+   are counted per address with ``login_rate_limit``; past it the page says when to try again and plex.tv is not
+   asked.
 2. The page polls ``POST /api/v1/plex/login/poll`` about every second and a half; MediaNest asks plex.tv whether
-   either PIN was approved.
+   either PIN was approved, at most once a second for one sign-in however often it is polled.
 3. With the person's Plex token, MediaNest reads their account and their resources: the server's owner, or someone
    the server is shared with, gets in (the owner as an admin at the first sign-in); anyone else is refused and no
    account is made. The person's server token is kept sealed, to browse the server as them.
@@ -16,7 +18,6 @@ server is shared with only.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -25,12 +26,12 @@ from typing import Any, Final, Literal
 import attrs
 import structlog
 from aiohttp import web
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import create_external_user
-from medianest_core.auth.net import client_ip, is_https
+from medianest_core.auth.net import client_network, is_https
 from medianest_core.auth.views import UserDoc, begin_session, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import Role, User, UserStatus
@@ -49,6 +50,9 @@ COOKIE: Final = "medianest_plex_login"
 LOGIN_LIFETIME: Final = timedelta(minutes=15)
 REUSE_MARGIN: Final = timedelta(minutes=1)
 """A pending sign-in's codes are shown again only while they have at least this long left."""
+POLL_RATE: Final = "1/second"
+"""How often plex.tv is asked about one pending sign-in, by every process together; polls in between are
+answered ``waiting`` without asking. The page polls every 1.5 s, so a sign-in is never slowed by it."""
 LINK_URL: Final = "https://plex.tv/link"
 _TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) makes
 
@@ -61,23 +65,6 @@ def _cookie_token(request: web.Request) -> str | None:
     """The browser's sign-in token; anything that is not shaped like one of ours counts as none."""
     token = request.cookies.get(COOKIE)
     return token if token is not None and _TOKEN.fullmatch(token) else None
-
-
-def _network(request: web.Request) -> str:
-    """Where the request comes from, as the PIN limit counts it: the client's address, or for IPv6 its /64 (the
-    network one subscriber gets, whose addresses are otherwise free to change at will)."""
-    address = client_ip(request)
-    if address is None:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
-    return str(ip)
 
 
 @attrs.frozen
@@ -95,19 +82,40 @@ class Refused(Exception):
     """This Plex account may not use this server; the message says why, for the person."""
 
 
+@attrs.frozen
+class PinState:
+    """What plex.tv says of a sign-in's two PINs: whether either is still alive, and the person's Plex token once
+    either was approved."""
+
+    alive: bool
+    token: str | None = None
+
+
+async def _ask(plex: Plex, pending: PlexLogin) -> PinState:
+    """Ask plex.tv about the sign-in's PINs (raises UpstreamError when it cannot)."""
+    alive = False
+    for pin_id in (pending.pin_id, pending.link_pin_id):
+        pin = await plex.tv.check_pin(pin_id)
+        if pin is not None:
+            alive = True
+            if pin.authToken:
+                return PinState(alive, pin.authToken)
+    return PinState(alive)
+
+
 async def start(ctx: PluginContext, plex: Plex, request: web.Request) -> web.StreamResponse:
     """The sign-in page: the PINs, the link to approve in the Plex app, and the script that waits. A reload shows
-    the browser's pending codes again; new PINs are limited per address."""
+    the browser's pending codes again while nobody has approved them; new PINs are limited per address."""
     if not plex.configured:
         raise ApiError(
             503,
             ErrorCode.SERVICE_UNAVAILABLE,
             "Signing in with Plex is not set up yet: the admin sets the Plex server first.",
         )
-    place = _network(request)
+    place = client_network(request)
     next_path = safe_next(request.query.get("next"))[:500]
     token = _cookie_token(request)
-    pending = await _pending(ctx, token, place, next_path) if token else None
+    pending = await _reusable(ctx, plex, request, token, place, next_path) if token else None
     if token is None or pending is None:
         limits = request.config_dict[keys.LIMITS]
         await limits.hit(limits.login, "plex-pin", "ip", place, what="Plex sign-ins started from your network")
@@ -116,18 +124,37 @@ async def start(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Str
     return await _page(request, plex, pending, token)
 
 
-async def _pending(ctx: PluginContext, token: str, place: str, next_path: str) -> PlexLogin | None:
-    """The browser's sign-in in progress, when its codes are still good for a while and it was started from the
-    same place (a token planted from elsewhere finds nothing); it goes on to ``next_path``."""
+async def _reusable(
+    ctx: PluginContext, plex: Plex, request: web.Request, token: str, place: str, next_path: str
+) -> PlexLogin | None:
+    """The browser's sign-in in progress, to show its codes again (going on to ``next_path``), or ``None``.
+
+    Only while its codes are good for a while more, for the place it was started from (a token planted from
+    elsewhere finds nothing), and while plex.tv says nobody has approved them. An approved sign-in whose page was
+    closed is dropped here: the page cannot tell the person who approved it from the next person at the same
+    browser, who must never be signed in as them. These checks of plex.tv are limited per address with
+    ``login_rate_limit``, apart from new PINs; past it, or when plex.tv cannot say, the page makes new codes.
+    """
     assert ctx.sessions is not None
-    async with ctx.sessions.begin() as db:
+    async with ctx.sessions() as db:
         pending = await db.get(PlexLogin, _digest(token))
-        if pending is None or pending.address != place:
-            return None
-        if pending.expires_at - datetime.now(UTC) < REUSE_MARGIN:
-            return None
-        pending.next = next_path
-        return pending
+    if pending is None or pending.address != place or pending.expires_at - datetime.now(UTC) < REUSE_MARGIN:
+        return None
+    limits = request.config_dict[keys.LIMITS]
+    if not await limits.allow(limits.login, "plex-pin-reload", "ip", place):
+        return None
+    try:
+        state = await _ask(plex, pending)
+    except UpstreamError as exc:
+        log.info("plex_pin_check_failed", error=str(exc))
+        return None
+    if not state.alive or state.token is not None:
+        await _forget(ctx, pending.id)
+        return None
+    async with ctx.sessions.begin() as db:
+        await db.execute(update(PlexLogin).where(PlexLogin.id == pending.id).values(next=next_path))
+    pending.next = next_path
+    return pending
 
 
 async def _begin(ctx: PluginContext, plex: Plex, token: str, place: str, next_path: str) -> PlexLogin:
@@ -176,10 +203,10 @@ async def _page(request: web.Request, plex: Plex, pending: PlexLogin, token: str
         },
     )
     response.headers["Cache-Control"] = "no-store"
+    # A session cookie: it ends with the browser; the sign-in itself ends at ``expires_at``.
     response.set_cookie(
         COOKIE,
         token,
-        max_age=max(1, left),
         httponly=True,
         samesite="Lax",
         secure=is_https(request),
@@ -196,21 +223,16 @@ async def poll(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Resp
         pending = await db.get(PlexLogin, _digest(token)) if token else None
     if pending is None or pending.expires_at <= datetime.now(UTC):
         return _answer({"status": "expired", "message": "This sign-in has expired. Start again."}, clear=True)
-    approved: str | None = None
-    alive = False
+    if not await request.config_dict[keys.LIMITS].allow(POLL_RATE, "plex-poll", pending.id):
+        return _answer({"status": "waiting"})
     try:
-        for pin_id in (pending.pin_id, pending.link_pin_id):
-            pin = await plex.tv.check_pin(pin_id)
-            if pin is not None:
-                alive = True
-                if pin.authToken:
-                    approved = pin.authToken
-                    break
+        state = await _ask(plex, pending)
     except UpstreamError as exc:
         log.info("plex_pin_poll_failed", error=str(exc))
         return _answer({"status": "waiting", "message": "plex.tv is slow to answer; still waiting."})
+    approved = state.token
     if approved is None:
-        if not alive:
+        if not state.alive:
             await _forget(ctx, pending.id)
             return _answer({"status": "expired", "message": "The code has expired. Start again."}, clear=True)
         return _answer({"status": "waiting"})

@@ -57,6 +57,7 @@ async def sign_in_with_plex(client: Any, fake: FakePlex, account: FakeAccount, n
     first = await (await client.post("/api/v1/plex/login/poll")).json()
     assert first["status"] == "waiting"
     fake.approve_pin(strong, account)
+    await asyncio.sleep(1.5)  # the page's next poll (plex.tv is asked at most once a second per sign-in)
     answer: dict[str, Any] = await (await client.post("/api/v1/plex/login/poll")).json()
     return answer
 

@@ -1,9 +1,13 @@
 """The Plex sign-in page cannot be used to flood plex.tv: a browser that reloads sees its pending codes again,
-and new PINs are limited per address."""
+new PINs are limited per address, and plex.tv is asked about a pending sign-in at most once a second however
+often it is polled. A pending sign-in never passes from one person to the next on a shared browser."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +23,8 @@ from medianest_core import keys
 from medianest_core.testing import entry_point
 
 HTML = {"Accept": "text/html"}
+PAGE_POLL_INTERVAL = 1.5
+"""How often the sign-in page's script polls (static/login.js)."""
 
 
 @pytest.fixture
@@ -63,6 +69,11 @@ def token_of(client: Any) -> str:
     return value
 
 
+def pin_checks(fake: FakePlex) -> int:
+    """How many times plex.tv was asked about a PIN."""
+    return sum(1 for method, path in fake.calls if method == "GET" and path.startswith("/api/v2/pins/"))
+
+
 def strong_pin(fake: FakePlex, code: str) -> int:
     return next(pin_id for pin_id, pin in fake.pins.items() if pin["code"] == code)
 
@@ -72,6 +83,12 @@ async def poll(client: Any, address: str = "203.0.113.7") -> dict[str, Any]:
         await client.post("/api/v1/plex/login/poll", headers={"X-Forwarded-For": address})
     ).json()
     return answer
+
+
+async def poll_as_the_page(client: Any, address: str = "203.0.113.7") -> dict[str, Any]:
+    """The page's next poll, made when its script makes it."""
+    await asyncio.sleep(PAGE_POLL_INTERVAL)
+    return await poll(client, address)
 
 
 async def test_reloads_and_a_second_tab_show_the_same_codes(medianest_client: Any, fake: FakePlex) -> None:
@@ -99,7 +116,7 @@ async def test_a_sign_in_completes_after_reloads(
         assert await open_page(client, next_path="/plex/") == codes
     assert (await poll(client))["status"] == "waiting"
     fake.approve_pin(strong_pin(fake, codes[0]), bob)
-    answer = await poll(client)
+    answer = await poll_as_the_page(client)
     assert (answer["status"], answer["next"], answer["user"]["username"]) == ("signed_in", "/plex/", "bob")
     # The sign-in is used up: the next visit of the page makes new codes.
     assert (await open_page(client))[0] != codes[0]
@@ -180,7 +197,6 @@ async def test_codes_that_plex_tv_gives_less_time_are_not_shown_past_it(medianes
     fresh = await medianest_client(browser_of=client)
     resp = await fresh.get("/auth/plex/pin", headers={**HTML, "X-Forwarded-For": "203.0.113.8"})
     assert re.search(r"the code works for (9|10) minutes", await resp.text())
-    assert 540 <= int(resp.cookies[COOKIE]["max-age"]) <= 600
 
 
 async def test_a_planted_or_forged_cookie_gets_its_own_codes(medianest_client: Any, fake: FakePlex) -> None:
@@ -208,3 +224,86 @@ async def test_a_planted_or_forged_cookie_gets_its_own_codes(medianest_client: A
         browser.session.cookie_jar.update_cookies({COOKIE: forged})
         assert (await poll(browser, address="192.0.2.1"))["status"] == "expired"
         assert (await open_page(browser, address="192.0.2.1"))[0] not in (mallorys[0], victims[0])
+
+
+async def test_polls_ask_plex_tv_at_most_once_a_second(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake)
+    bob = fake.add_account("bob")
+    fake.share(bob, [])
+    codes = await open_page(client)
+    began = time.monotonic()
+    answers = await asyncio.gather(*(poll(client) for _ in range(50)))
+    seconds = time.monotonic() - began
+    assert {answer["status"] for answer in answers} == {"waiting"}
+    # One question (both PINs) a second at most, whatever the browser does.
+    assert 1 <= pin_checks(fake) <= 2 * (int(seconds) + 1)
+
+    # A sign-in at the page's own pace is not slowed: the first poll after the approval completes it.
+    fake.approve_pin(strong_pin(fake, codes[0]), bob)
+    answer = await poll_as_the_page(client)
+    assert (answer["status"], answer["user"]["username"]) == ("signed_in", "bob")
+
+
+@pytest.mark.production
+async def test_processes_together_ask_plex_tv_at_most_once_a_second(
+    medianest_client: Any, medianest_redis_url: str, fake: FakePlex
+) -> None:
+    first = await plex_client(medianest_client, fake, redis_url=medianest_redis_url)
+    second = await medianest_client(
+        entry_points=[entry_point("plex", PlexPlugin())], settings=first.app[keys.RUNTIME].loaded
+    )
+    # An address of its own, so that counts left in Redis by earlier runs do not matter.
+    address = f"2001:db8:{secrets.randbelow(0xFFFF):x}:{secrets.randbelow(0xFFFF):x}::1"
+    await open_page(first, address=address)
+    second.session.cookie_jar.update_cookies({COOKIE: token_of(first)})
+    began = time.monotonic()
+    answers = await asyncio.gather(*(poll(browser, address) for _ in range(25) for browser in (first, second)))
+    seconds = time.monotonic() - began
+    assert {answer["status"] for answer in answers} == {"waiting"}
+    assert 1 <= pin_checks(fake) <= 2 * (int(seconds) + 1)
+
+
+async def test_the_sign_in_cookie_ends_with_the_browser(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake)
+    resp = await client.get("/auth/plex/pin", headers={**HTML, "X-Forwarded-For": "203.0.113.7"})
+    assert resp.status == 200
+    cookie = resp.cookies[COOKIE]
+    assert (cookie["max-age"], cookie["expires"]) == ("", "")
+    assert cookie["httponly"]
+
+
+async def test_an_approved_sign_in_is_not_handed_to_the_next_person_at_the_browser(
+    medianest_client: Any, fake: FakePlex
+) -> None:
+    client = await plex_client(medianest_client, fake)
+    alice, bob = fake.add_account("alice"), fake.add_account("bob")
+    fake.share(alice, [])
+    fake.share(bob, [])
+    # Alice opens the page and approves in the Plex app, but closes the tab before its next poll.
+    alices = await open_page(client)
+    fake.approve_pin(strong_pin(fake, alices[0]), alice)
+    # Bob opens the page on the same computer: new codes, and nothing signs him in as Alice.
+    bobs = await open_page(client)
+    assert bobs[0] != alices[0]
+    assert bobs[1] != alices[1]
+    assert (await poll(client))["status"] == "waiting"
+    assert (await client.get("/api/v1/auth/session")).status == 401
+    fake.approve_pin(strong_pin(fake, bobs[0]), bob)
+    answer = await poll_as_the_page(client)
+    assert (answer["status"], answer["user"]["username"]) == ("signed_in", "bob")
+    assert pins_asked(fake) == 4
+
+
+async def test_reloads_ask_plex_tv_within_the_address_limit(medianest_client: Any, fake: FakePlex) -> None:
+    client = await plex_client(medianest_client, fake, login_rate_limit="3/minute")
+    first = await open_page(client)
+    statuses = []
+    for _ in range(20):
+        resp = await client.get("/auth/plex/pin", headers={**HTML, "X-Forwarded-For": "203.0.113.7"})
+        statuses.append(resp.status)
+    # Three reloads show the same codes (each asks plex.tv whether they were approved); then new codes until the
+    # address's new PINs are spent too; then the page says to wait.
+    assert statuses == [200] * 5 + [429] * 15
+    assert pin_checks(fake) == 2 * 3
+    assert pins_asked(fake) == 2 * 3
+    assert (await open_page(await medianest_client(browser_of=client), address="198.51.100.9"))[0] != first[0]
