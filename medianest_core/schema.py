@@ -452,9 +452,9 @@ def _query_value(text: str, kind: Any) -> Any:
             return text == "true"
         raise ValueError("expected true or false")
     if kind is int:
-        if not re.fullmatch(r"-?[0-9]{1,19}", text, re.ASCII):
+        if not re.fullmatch(r"-?[0-9]{1,40}", text, re.ASCII):
             raise ValueError("expected a whole number")
-        return _whole(int(text))
+        return int(text)  # every whole number a route reads has bounds, which then say what is allowed
     if kind is float:
         try:
             return _real(float(text))
@@ -487,7 +487,10 @@ def structure_query(query: Mapping[str, str], cls: type[T]) -> T:
         if text is None:
             continue
         try:
-            values[attribute.name] = _query_value(text, attribute.type)
+            value = _query_value(text, attribute.type)
+            if isinstance(value, int) and not isinstance(value, bool) and bounds_of(attribute) is None:
+                value = _whole(value)  # no bounds declared: at least what a database keeps
+            values[attribute.name] = value
         except ValueError as exc:
             problems[attribute.name] = str(exc)
     if not problems:
