@@ -22,7 +22,7 @@ from medianest_core.audit import AuditAction
 from medianest_core.auth.principal import Principal, require
 from medianest_core.errors import ApiError, ErrorCode, path_id
 from medianest_core.models import QuickLink, SiteText
-from medianest_core.schema import END, NOT_BLANK, IdPath, field, read_body
+from medianest_core.schema import END, NOT_BLANK, Deleted, IdPath, field, read_body
 from medianest_core.types import Access, Route
 
 
@@ -287,11 +287,6 @@ class LinkDoc:
 @attrs.frozen
 class LinkList:
     links: list[LinkDoc]
-
-
-@attrs.frozen
-class Deleted:
-    deleted: bool
 
 
 def _audit_link(db: Any, request: web.Request, link_id: int, details: dict[str, Any]) -> None:

@@ -523,6 +523,13 @@ class PageQuery:
 
 
 @attrs.frozen
+class Deleted:
+    """The answer of a route that removed what it was asked to."""
+
+    deleted: bool
+
+
+@attrs.frozen
 class IdPath:
     """The path parameter ``{id}`` of a record: a whole number from 1."""
 

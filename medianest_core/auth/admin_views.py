@@ -20,7 +20,7 @@ from medianest_core.errors import ID_MAX, ApiError, ErrorCode, path_id
 from medianest_core.events import UserDeleted
 from medianest_core.models import AuditEntry, QuotaOverride, Role, User, UserStatus
 from medianest_core.ratelimit import QUOTA_CEILING
-from medianest_core.schema import Bounds, IdPath, PageQuery, field, read_body, read_query
+from medianest_core.schema import Bounds, Deleted, IdPath, PageQuery, field, read_body, read_query
 from medianest_core.types import Access, Route
 
 if TYPE_CHECKING:
@@ -285,11 +285,6 @@ class AuditPage:
     page: int
     per_page: int
     total: int
-
-
-@attrs.frozen
-class Deleted:
-    deleted: bool
 
 
 @attrs.frozen
