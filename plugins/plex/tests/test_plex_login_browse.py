@@ -199,7 +199,9 @@ async def test_the_dashboard_does_not_wait_for_a_plex_that_is_gone(medianest_cli
     await fake.stop()
     runtime = client.app[keys.RUNTIME]
     upstream = runtime.plugins.get("plex").plugin.plex.server_upstream
-    await eventually(lambda: upstream.breaker.state.value == "open")
+    # Background checks retry each call a few times, and callers of one read share one call: the breaker's five
+    # failures in a row take some seconds.
+    await eventually(lambda: upstream.breaker.state.value == "open", timeout=30)
     loop = asyncio.get_running_loop()
     started = loop.time()
     page = await (await client.get("/", headers=HTML)).text()
