@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -223,27 +223,36 @@ async def test_service_status_is_stored_and_admins_hear_of_down_and_back(mediane
     client = await medianest_client(entry_points=[entry_point("greeter", greeter)])
     admin = await sign_in(client, "root", role="admin")
     runtime = client.app[keys.RUNTIME]
-    await asyncio.sleep(0.2)
+
+    async def eventually(read: Callable[[Any], Awaitable[Any]], wanted: Callable[[Any], bool]) -> Any:
+        """What ``read(db)`` gives once ``wanted`` holds (the checks run on their own time; 10 s at most)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:
+            async with runtime.sessions() as db:
+                found = await read(db)
+            if wanted(found):
+                return found
+            assert loop.time() < deadline, f"still {found!r}"
+            await asyncio.sleep(0.05)
+
+    async def status(db: Any) -> ServiceStatus | None:
+        row: ServiceStatus | None = await db.get(ServiceStatus, "greeter/service")
+        return row
+
+    async def titles(db: Any) -> list[str]:
+        query = select(Notification.title).where(Notification.user_id == admin.user_id).order_by(Notification.id)
+        return list((await db.scalars(query)).all())
+
+    await eventually(status, lambda row: row is not None and row.state == "up")
     greeter.healthy = False
-    await asyncio.sleep(0.3)
-    async with runtime.sessions() as db:
-        row = await db.get(ServiceStatus, "greeter/service")
-    assert row is not None
-    assert row.state == "down"
+    row = await eventually(status, lambda row: row is not None and row.state == "down")
     assert row.last_success_at is not None
     assert "refused the connection" in (row.last_error or "")
+    assert await eventually(titles, lambda found: len(found) == 1) == ["greeter is down"]
     greeter.healthy = True
-    await asyncio.sleep(0.3)
-    async with runtime.sessions() as db:
-        row = await db.get(ServiceStatus, "greeter/service")
-        titles = (
-            await db.scalars(
-                select(Notification.title).where(Notification.user_id == admin.user_id).order_by(Notification.id)
-            )
-        ).all()
-    assert row is not None
-    assert row.state == "up"
-    assert titles == ["greeter is down", "greeter is back"]
+    await eventually(status, lambda row: row is not None and row.state == "up")
+    assert await eventually(titles, lambda found: len(found) == 2) == ["greeter is down", "greeter is back"]
 
 
 # ---- one deadline for a call a person waits on ---------------------------------------------------------------
