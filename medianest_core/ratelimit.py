@@ -16,7 +16,6 @@ import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Final
 
 import attrs
@@ -76,11 +75,6 @@ def _storage(settings: Settings) -> Storage:
     return RedisStorage(f"async+{settings.redis_url}", implementation="redispy", key_prefix="medianest-limits")
 
 
-@lru_cache(maxsize=64)
-def _rate(text: str) -> RateLimitItem:
-    return parse(text)
-
-
 def _retry_after(reset_time: float) -> int:
     return max(1, math.ceil(reset_time - time.time()))
 
@@ -107,10 +101,10 @@ class Limits:
             headers={"Retry-After": str(wait)},
         )
 
-    async def allow(self, rate: RateLimitItem | str, *key: str) -> bool:
-        """Count one use of ``rate`` (such as ``"1/second"``) for ``key`` when there is room, and say whether there
-        was; nothing is raised. For work that is skipped, not refused, past a limit."""
-        return await self.limiter.hit(_rate(rate) if isinstance(rate, str) else rate, *key)
+    async def allow(self, rate: RateLimitItem, *key: str) -> bool:
+        """Count one use of ``rate`` for ``key`` when there is room, and say whether there was; nothing is raised.
+        For work that is skipped, not refused, past a limit."""
+        return await self.limiter.hit(rate, *key)
 
     async def sign_in_attempt(self, request: web.Request, username: str) -> None:
         """Count one password attempt for ``username``, or answer 429.

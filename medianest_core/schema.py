@@ -10,7 +10,7 @@ that refuses a value and the document that describes it are one thing:
 
     @attrs.frozen
     class LinkBody:
-        name: str = field(min_length=1, max_length=100, pattern=r"\\S")
+        name: str = field(min_length=1, max_length=100, pattern=NOT_BLANK)
         position: int = field(default=0, ge=-1_000_000, le=1_000_000)
 
 Reading is strict, as the document promises: a number is never taken from a string nor a whole number from a
@@ -40,7 +40,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDictProxy
 
 from medianest_core.errors import ID_MAX, ApiError, ErrorCode
-from medianest_core.settings import InvalidValue, describe_error
+from medianest_core.settings import InvalidValue, describe_error, number_text
 
 T = TypeVar("T")
 
@@ -48,6 +48,9 @@ T = TypeVar("T")
 # spelt out, since the two (and so MediaNest and the readers of its OpenAPI document) differ on \s itself.
 BLANKS: Final = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 NOT_BLANK: Final = f"[^{BLANKS}]"
+# The end of the text, written so that JSON Schema's regular expressions (ECMA-262) and Python's agree: ``$`` also
+# matches before a final line break in Python.
+END: Final = r"(?![\s\S])"
 # Text without a NUL character (which PostgreSQL cannot store).
 NO_NUL: Final = r"^[^\x00]*$"
 
@@ -84,9 +87,9 @@ class Bounds:
                     return f"{key}: {problem}"
         if isinstance(value, int | float) and not isinstance(value, bool):
             if self.ge is not None and value < self.ge:
-                return f"at least {_number(self.ge)}"
+                return f"at least {number_text(self.ge)}"
             if self.le is not None and value > self.le:
-                return f"at most {_number(self.le)}"
+                return f"at most {number_text(self.le)}"
         if isinstance(value, str | list | tuple | dict):
             size = len(value)
             unit = "characters" if isinstance(value, str) else "items"
@@ -99,10 +102,6 @@ class Bounds:
                 return "must not be blank"
             return f"expected: {self.description}" if self.description else "not text of the expected form"
         return None
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _check(bounds: Bounds) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
@@ -429,7 +428,8 @@ async def read_body(request: web.Request, cls: type[T]) -> T:
 
 def _out_of_bounds(raw: dict[str, Any], cls: type[Any]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for attribute in attrs.fields(attrs.resolve_types(cls)):
+    shape: Any = cls
+    for attribute in attrs.fields(attrs.resolve_types(shape)):
         bounds = bounds_of(attribute)
         value = raw.get(attribute.name)
         if bounds is not None and isinstance(value, str | int | float | list | dict) and not isinstance(value, bool):
@@ -467,10 +467,6 @@ def _query_value(text: str, kind: Any) -> Any:
     raise TypeError(f"a query string cannot carry {kind!r}")
 
 
-def query_fields(cls: type[Any]) -> list[attrs.Attribute[Any]]:
-    return list(attrs.fields(attrs.resolve_types(cls)))
-
-
 def read_query(request: web.Request, cls: type[T]) -> T:
     """The query string as ``cls`` (the class the route declares as its ``query``): each field is one parameter
     of the same name; a wrong value is a 400 naming it. Parameters the class does not name are ignored."""
@@ -482,7 +478,8 @@ def structure_query(query: Mapping[str, str], cls: type[T]) -> T:
     """``query`` (a mapping of text, such as ``request.query``) as ``cls``, or a 400 naming each wrong field."""
     values: dict[str, Any] = {}
     problems: dict[str, str] = {}
-    for attribute in query_fields(cls):
+    shape: Any = cls
+    for attribute in attrs.fields(attrs.resolve_types(shape)):
         text = query.get(attribute.name)
         if text is None:
             continue
@@ -534,8 +531,3 @@ class IdPath:
     """The path parameter ``{id}`` of a record: a whole number from 1."""
 
     id: int = field(ge=1, le=ID_MAX)
-
-
-# The end of the text, written so that JSON Schema's regular expressions (ECMA-262) and Python's agree: ``$`` also
-# matches before a final line break in Python.
-END: Final = r"(?![\s\S])"

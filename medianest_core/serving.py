@@ -26,13 +26,9 @@ MAX_REQUEST_LINE: Final = 8192
 MAX_FIELD: Final = 8190
 
 
-def name_the_server(request: web.Request, response: web.StreamResponse) -> None:
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Every answer names MediaNest, never the versions of aiohttp and Python."""
     response.headers["Server"] = SERVER_NAME
-
-
-async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    name_the_server(request, response)
 
 
 def _refusal(exc: HttpProcessingError) -> tuple[int, str]:

@@ -63,18 +63,19 @@ class SettingBounds:
 
     def describe(self) -> str:
         unit = f" {self.unit}" if self.unit else ""
-        return f"{_number(self.ge)} to {_number(self.le)}{unit}"
+        return f"{number_text(self.ge)} to {number_text(self.le)}{unit}"
 
     def problem(self, value: float) -> str | None:
         """Why ``value`` is not allowed, or ``None``."""
         if not math.isfinite(value):
             return f"expected a finite number, got {value}"
         if not self.ge <= value <= self.le:
-            return f"expected {self.describe()}, got {_number(value)}"
+            return f"expected {self.describe()}, got {number_text(value)}"
         return None
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
+    """A bound as people read it: ``10``, ``0.1``, ``1e+300``."""
     if isinstance(value, int) or (math.isfinite(value) and value.is_integer() and abs(value) < 1e15):
         return str(int(value))
     return f"{value:g}"
@@ -605,6 +606,12 @@ def env_overrides(
     return core, plugins, origin
 
 
+def _from(sources: Mapping[str, Source], key: str) -> str:
+    """`` (from <file or variable>)`` for a message about ``key``, when it was set there."""
+    where = sources.get(key)
+    return f" (from {where.where})" if where is not None and where.where else ""
+
+
 def load_settings(
     config: Path | str | None = None,
     env: Mapping[str, str] | None = None,
@@ -651,15 +658,10 @@ def load_settings(
     try:
         settings = structure(conv, raw, Settings)
     except SettingsError as exc:
-        key = str(exc).split(":", 1)[0]
-        where = sources.get(key)
-        suffix = f" (from {where.where})" if where is not None and where.where else ""
-        raise SettingsError(f"{exc}{suffix}") from None
+        raise SettingsError(f"{exc}{_from(sources, str(exc).split(':', 1)[0])}") from None
     problem = data_dir_problem(settings.data_dir)
     if problem is not None:
-        where = sources.get("data_dir")
-        suffix = f" (from {where.where})" if where is not None and where.where else ""
-        raise SettingsError(f"data_dir: {problem}{suffix}")
+        raise SettingsError(f"data_dir: {problem}{_from(sources, 'data_dir')}")
     settings = attrs.evolve(settings, plugins=plugins_raw)
     return LoadedSettings(settings=settings, config_path=path, config_found=found, sources=sources)
 

@@ -49,7 +49,7 @@ class Route:
     What the route reads and answers is declared here, and the OpenAPI document (``GET /api/v1/openapi.json``) is
     made from it: ``body``, ``query`` and ``params`` are the attrs classes the handler reads with
     :func:`~medianest_core.schema.read_body`, :func:`~medianest_core.schema.read_query` and
-    :func:`~medianest_core.schema.path_id` (path parameters it does not declare are text); ``answer`` is the
+    :func:`~medianest_core.errors.path_id` (path parameters it does not declare are text); ``answer`` is the
     attrs class of its JSON answer (``None``: a JSON object), answered with ``status``; ``errors`` lists the other
     statuses the handler itself answers (the core adds those of sign-in, access, rate limits and bad input);
     ``refusals`` names the fields the handler checks beyond their schema, with the rule (``{"expires_at": "in

@@ -13,9 +13,9 @@ from medianest_core import audit
 from medianest_core.audit import AuditAction
 from medianest_core.auth.passwords import hash_password, password_problem
 from medianest_core.models import Role, User
+from medianest_core.schema import END
 
-# The end written (?![\s\S]) rather than $, which in Python also matches before a final line break.
-USERNAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,149}(?![\s\S])"
+USERNAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,149}" + END
 USERNAME_RULE: Final = "Letters, digits and . _ @ -, starting with a letter or digit, at most 150 characters"
 USERNAME_RE: Final = re.compile(USERNAME_PATTERN)
 

@@ -18,7 +18,6 @@ server is shared with only.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -26,12 +25,14 @@ from typing import Any, Final, Literal
 import attrs
 import structlog
 from aiohttp import web
+from limits import RateLimitItemPerSecond
 from sqlalchemy import delete, select, update
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import create_external_user
 from medianest_core.auth.net import client_network, is_https
+from medianest_core.auth.sessions import TOKEN_SHAPE
 from medianest_core.auth.views import UserDoc, begin_session, user_doc
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.models import Role, User, UserStatus
@@ -50,11 +51,10 @@ COOKIE: Final = "medianest_plex_login"
 LOGIN_LIFETIME: Final = timedelta(minutes=15)
 REUSE_MARGIN: Final = timedelta(minutes=1)
 """A pending sign-in's codes are shown again only while they have at least this long left."""
-POLL_RATE: Final = "1/second"
+POLL_RATE: Final = RateLimitItemPerSecond(1)
 """How often plex.tv is asked about one pending sign-in, by every process together; polls in between are
 answered ``waiting`` without asking. The page polls every 1.5 s, so a sign-in is never slowed by it."""
 LINK_URL: Final = "https://plex.tv/link"
-_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # what secrets.token_urlsafe(32) makes
 
 
 def _digest(token: str) -> str:
@@ -64,7 +64,7 @@ def _digest(token: str) -> str:
 def _cookie_token(request: web.Request) -> str | None:
     """The browser's sign-in token; anything that is not shaped like one of ours counts as none."""
     token = request.cookies.get(COOKIE)
-    return token if token is not None and _TOKEN.fullmatch(token) else None
+    return token if token is not None and TOKEN_SHAPE.fullmatch(token) else None
 
 
 @attrs.frozen
