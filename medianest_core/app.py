@@ -16,7 +16,7 @@ from aiohttp.typedefs import Middleware
 from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from medianest_core import content, keys, notifications, openapi, search, service_settings, ws
+from medianest_core import content, keys, notifications, openapi, search, service_settings, title_views, ws
 from medianest_core.auth import admin_views, setup
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.middleware import auth_middleware
@@ -163,6 +163,8 @@ def create_app(runtime: Runtime) -> web.Application:
         *ws.ROUTES,
         *content.ROUTES,
         *search.ROUTES,
+        *title_views.API_ROUTES,
+        *title_views.PAGE_ROUTES,
         *service_settings.ROUTES,
         *pages.ROUTES,
         *admin_pages.ROUTES,

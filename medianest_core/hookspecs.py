@@ -21,6 +21,7 @@ import pluggy
 from medianest_core.types import (
     ActorSpec,
     Card,
+    DiscoveryRow,
     EventSubscription,
     HealthCheck,
     LoginProvider,
@@ -33,6 +34,8 @@ from medianest_core.types import (
     Quota,
     Route,
     SearchProvider,
+    TitleFactSource,
+    TitleSource,
     WebAssets,
     WsCommand,
 )
@@ -127,7 +130,35 @@ def login_providers(ctx: PluginContext) -> Sequence[LoginProvider]:
 
 @hookspec
 def search_providers(ctx: PluginContext) -> Sequence[SearchProvider]:
-    """Return the plugin's sources for the unified search (``GET /api/v1/search``)."""
+    """Return the plugin's sources for the unified search (``GET /api/v1/search``).
+
+    Each provider answers :class:`~medianest_core.types.Title` objects carrying the external ids it knows; the
+    core merges the results of all providers that share an id (for the same kind) into one title.
+    """
+
+
+@hookspec
+def title_sources(ctx: PluginContext) -> Sequence[TitleSource]:
+    """Return the plugin's sources of details for title pages (``/titles/{movie|tv}/{tmdb_id}``).
+
+    The core asks every source at once and takes each field from the first source, in ``order``, that knows it;
+    a source that fails or overruns its timeout is named in one line and the page shows the rest.
+    """
+
+
+@hookspec
+def title_facts(ctx: PluginContext) -> Sequence[TitleFactSource]:
+    """Return what the plugin adds to any title shown: where it is already (a
+    :class:`~medianest_core.types.Presence`), a status, and buttons (:class:`~medianest_core.types.TitleAction`).
+
+    The core asks on search results, title pages and discovery rows, once per list, after merging; the facts
+    are shown on every title they concern, whichever source found it.
+    """
+
+
+@hookspec
+def discovery_rows(ctx: PluginContext) -> Sequence[DiscoveryRow]:
+    """Return the plugin's rows of posters for the Discover page (``/discover/``); each loads on its own."""
 
 
 @hookspec

@@ -26,6 +26,7 @@ from medianest_core.plugins import EntryPointLike, PluginHost, PluginRecord, Plu
 from medianest_core.settings import LoadedSettings
 from medianest_core.types import (
     Card,
+    DiscoveryRow,
     EventSubscription,
     HealthCheck,
     LoginProvider,
@@ -35,6 +36,8 @@ from medianest_core.types import (
     PluginContext,
     Quota,
     SearchProvider,
+    TitleFactSource,
+    TitleSource,
     WebAssets,
     WsCommand,
 )
@@ -55,6 +58,9 @@ class Contributions:
     nav_links: list[tuple[str, NavLink]] = attrs.field(factory=list)
     login_providers: list[tuple[str, LoginProvider]] = attrs.field(factory=list)
     search_providers: list[tuple[str, SearchProvider]] = attrs.field(factory=list)
+    title_sources: list[tuple[str, TitleSource]] = attrs.field(factory=list)
+    title_facts: list[tuple[str, TitleFactSource]] = attrs.field(factory=list)
+    discovery_rows: list[tuple[str, DiscoveryRow]] = attrs.field(factory=list)
     periodic_tasks: list[tuple[str, PeriodicTask]] = attrs.field(factory=list)
     quotas: dict[str, Quota] = attrs.field(factory=dict)
     ws_commands: dict[str, tuple[str, WsCommand]] = attrs.field(factory=dict)
@@ -68,6 +74,9 @@ LIST_HOOKS: dict[str, type[Any]] = {
     "nav_links": NavLink,
     "login_providers": LoginProvider,
     "search_providers": SearchProvider,
+    "title_sources": TitleSource,
+    "title_facts": TitleFactSource,
+    "discovery_rows": DiscoveryRow,
     "periodic_tasks": PeriodicTask,
     "quotas": Quota,
     "event_subscriptions": EventSubscription,
@@ -169,6 +178,9 @@ class Runtime:
             out.nav_links += [(name, c) for c in gathered["nav_links"]]
             out.login_providers += [(name, c) for c in gathered["login_providers"]]
             out.search_providers += [(name, c) for c in gathered["search_providers"]]
+            out.title_sources += [(name, c) for c in gathered["title_sources"]]
+            out.title_facts += [(name, c) for c in gathered["title_facts"]]
+            out.discovery_rows += [(name, c) for c in gathered["discovery_rows"]]
             out.periodic_tasks += [(name, c) for c in gathered["periodic_tasks"]]
             out.event_subscriptions += [(name, c) for c in gathered["event_subscriptions"]]
             for quota in gathered["quotas"]:

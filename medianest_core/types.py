@@ -160,34 +160,215 @@ class LoginProvider:
     order: int = 100
 
 
+class TitleKind(enum.StrEnum):
+    """The kinds of title that have title pages and are merged across sources: TMDB's own two."""
+
+    MOVIE = "movie"
+    TV = "tv"
+
+
+@attrs.frozen
+class Viewer:
+    """The person a search, a title page or a discovery row is for: sources show only what they may see."""
+
+    user_id: int
+    is_admin: bool = False
+
+
+@attrs.frozen
+class ExternalIds:
+    """The ids a title is known by at TMDB, TheTVDB and IMDb. Results of two sources that share one (for the same
+    kind of title) are one title. TMDB ids are per kind: film 603 and series 603 are two titles."""
+
+    tmdb: int | None = None
+    tvdb: int | None = None
+    imdb: str | None = None
+
+    def any(self) -> bool:
+        return self.tmdb is not None or self.tvdb is not None or self.imdb is not None
+
+
+@attrs.frozen
+class CastMember:
+    name: str
+    character: str | None = None
+    image_url: str | None = None
+
+
+@attrs.frozen
+class SeasonInfo:
+    """A season of a series: ``episodes`` is how many it has, as far as the source knows."""
+
+    number: int
+    name: str
+    episodes: int | None = None
+    air_date: str | None = None
+    poster_url: str | None = None
+
+
+@attrs.frozen
+class Presence:
+    """Where a title can be watched already: a media server that has it, as the person asking may see it.
+
+    ``item_url`` is its page in MediaNest; ``watch_url`` opens it in the service's own app (nothing secret in
+    it); ``seasons`` maps a series' season numbers to the episodes the server has of each (given when the facts
+    were asked with ``detail``)."""
+
+    service: str
+    item_url: str | None = None
+    watch_url: str | None = None
+    library: str | None = None
+    seasons: Mapping[int, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Title:
+    """What one source knows of a film, a series or another item (an album, a clip): a search hit, a title page's
+    details or a poster of a discovery row.
+
+    ``kind`` is a :class:`TitleKind` value for films and series, the only kinds that are merged and have title
+    pages; other kinds ("episode", "album", "clip", …) stand alone. Image addresses (``poster_url``,
+    ``backdrop_url``) are MediaNest's own image routes: the browser never talks to a service. ``url`` is the
+    source's own page for the item in MediaNest (``/plex/items/101``), if it has one. ``popularity`` is the
+    source's figure used to order results (TMDB's popularity); ``facts`` are what the source alone knows, shown
+    to API clients under the source's id (``{"library": "Films", "rating_key": "101"}``): plain values only.
+    A source that found the title where it can be watched (a media server's own search) says so in
+    ``presence``.
+    """
+
+    kind: str
+    title: str
+    ids: ExternalIds = ExternalIds()
+    year: int | None = None
+    overview: str | None = None
+    poster_url: str | None = None
+    backdrop_url: str | None = None
+    popularity: float | None = None
+    url: str | None = None
+    tagline: str | None = None
+    runtime_minutes: int | None = None
+    genres: Sequence[str] = ()
+    cast: Sequence[CastMember] = ()
+    trailer_url: str | None = None
+    seasons: Sequence[SeasonInfo] = ()
+    presence: Presence | None = None
+    facts: Mapping[str, str | int | float | bool | None] = attrs.field(factory=dict)
+
+
 @attrs.frozen
 class SearchQuery:
     text: str
-    user_id: int | None
+    viewer: Viewer
     limit: int = 20
 
-
-@attrs.frozen
-class SearchResult:
-    """One hit. ``source`` names the provider; ``available`` says whether the item is already in the library."""
-
-    source: str
-    title: str
-    kind: str
-    year: int | None = None
-    url: str | None = None
-    image_url: str | None = None
-    available: bool = False
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    @property
+    def user_id(self) -> int:
+        return self.viewer.user_id
 
 
 @attrs.frozen
 class SearchProvider:
-    """A source for the unified search. Each provider's results arrive on their own, cut at ``timeout``."""
+    """A source for the unified search. Each provider's results arrive on their own, cut at ``timeout``; results
+    of all providers that share an external id are merged into one title."""
 
     key: str
     title: str
-    search: Callable[[SearchQuery], Awaitable[Sequence[SearchResult]]]
+    search: Callable[[SearchQuery], Awaitable[Sequence[Title]]]
+    timeout: float = 5.0
+    order: int = 100
+
+
+@attrs.frozen
+class TitleQuery:
+    """A title page asks for one film or series by its TMDB id."""
+
+    kind: TitleKind
+    tmdb_id: int
+    viewer: Viewer
+
+
+@attrs.frozen
+class TitleSource:
+    """A source of title pages' details: ``details`` answers what it knows of the title, or ``None``. The core
+    asks every source at once, each cut at ``timeout``, and takes each field from the first source (in
+    ``order``) that knows it."""
+
+    key: str
+    title: str
+    details: Callable[[TitleQuery], Awaitable[Title | None]]
+    timeout: float = 5.0
+    order: int = 100
+
+
+@attrs.frozen
+class TitleStatus:
+    """A word on a title from a plugin, such as "Requested"; ``tone`` is ``ok``, ``info``, ``warn`` or ``bad``."""
+
+    label: str
+    tone: str = "info"
+    detail: str | None = None
+
+
+@attrs.frozen
+class TitleAction:
+    """A button offered on a title: it sends ``body`` as JSON with ``method`` to ``url`` (a MediaNest API
+    route). A greyed-out action says why in ``reason``."""
+
+    key: str
+    label: str
+    url: str
+    method: str = "POST"
+    body: Mapping[str, Any] = attrs.field(factory=dict)
+    enabled: bool = True
+    reason: str | None = None
+
+
+@attrs.frozen
+class TitleFacts:
+    """One plugin's word on one title: where it is already, a status, buttons."""
+
+    presence: Presence | None = None
+    status: TitleStatus | None = None
+    actions: Sequence[TitleAction] = ()
+
+
+@attrs.frozen
+class FactsQuery:
+    """The titles of a search, a title page or a discovery row, merged, for the person asking; ``detail`` is true
+    for a title page (one title), where per-season facts are worth their cost."""
+
+    titles: Sequence[Title]
+    viewer: Viewer
+    detail: bool = False
+
+
+@attrs.frozen
+class TitleFactSource:
+    """Facts a plugin adds to titles it did not find itself (Plex marks what it has; requests say "Requested").
+    ``lookup`` answers one :class:`TitleFacts` (or ``None``) per title, in the order asked. It reads what the
+    plugin stored and is cut at ``timeout``: facts never hold a list back for long."""
+
+    key: str
+    title: str
+    lookup: Callable[[FactsQuery], Awaitable[Sequence[TitleFacts | None]]]
+    timeout: float = 2.0
+    order: int = 100
+
+
+@attrs.frozen
+class DiscoveryQuery:
+    viewer: Viewer
+    limit: int = 20
+
+
+@attrs.frozen
+class DiscoveryRow:
+    """A row of posters on the Discover page ("Trending this week"); ``load`` answers its titles. Each row loads
+    on its own, cut at ``timeout``; a row whose service fails is left out with one line saying so."""
+
+    key: str
+    title: str
+    load: Callable[[DiscoveryQuery], Awaitable[Sequence[Title]]]
     timeout: float = 5.0
     order: int = 100
 

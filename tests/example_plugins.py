@@ -23,11 +23,12 @@ from medianest_core import (
     NavLink,
     Page,
     PluginContext,
+    Presence,
     Quota,
     Route,
     SearchProvider,
     SearchQuery,
-    SearchResult,
+    Title,
     WebAssets,
     hookimpl,
 )
@@ -231,17 +232,23 @@ class Showcase:
 
     @hookimpl
     def search_providers(self) -> list[SearchProvider]:
-        async def quick(query: SearchQuery) -> list[SearchResult]:
+        async def quick(query: SearchQuery) -> list[Title]:
             return [
-                SearchResult("showcase", f"{query.text.title()} {n}", "film", year=1979 + n, available=n == 1)
+                Title(
+                    "movie",
+                    f"{query.text.title()} {n}",
+                    year=1979 + n,
+                    popularity=10.0 - n,
+                    presence=Presence("Showcase", item_url="/showcase/") if n == 1 else None,
+                )
                 for n in range(1, 4)
             ]
 
-        async def slow(query: SearchQuery) -> list[SearchResult]:
+        async def slow(query: SearchQuery) -> list[Title]:
             await asyncio.sleep(10)
             return []
 
-        async def failing(query: SearchQuery) -> list[SearchResult]:
+        async def failing(query: SearchQuery) -> list[Title]:
             raise RuntimeError("index corrupt")
 
         return [

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import attrs
 import pytest
 from medianest_plex.fake import FakePlex
+from medianest_tmdb.fake import FakeTmdb
 
 from medianest_core.testing import (
     DATABASE_ENV,
@@ -48,7 +49,8 @@ PASSWORDS = {"admin": "admin-password-123", "alice": "alice-password-123"}
 
 
 class FakePlexThread:
-    """The fake Plex on its own event loop in a background thread, while the walk's requests block this one."""
+    """The fake Plex and the fake TMDB on their own event loop in a background thread, while the walk's requests
+    block this one."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -57,15 +59,21 @@ class FakePlexThread:
         self.plex = FakePlex(friendly_name="Walk Plex")
         self.plex.add_section("1", "Films", "movie")
         self.plex.add_section("2", "YouTube", "movie")
-        self.plex.add_item("1", "Alien", year=1979, summary="In space no one can hear you scream.")
-        self.plex.add_item("1", "Aliens", year=1986)
+        self.plex.add_item(
+            "1", "Alien", year=1979, summary="In space no one can hear you scream.", guids=["tmdb://348"]
+        )
+        self.plex.add_item("1", "Aliens", year=1986, guids=["tmdb://679", "imdb://tt0090605"])
         self.run(self.plex.start())
+        self.tmdb = FakeTmdb().add_sample()
+        self.tmdb.add_movie("Alien", id=348, year=1979, imdb_id="tt0078748", trailer="LjLamj-b0I8")
+        self.run(self.tmdb.start())
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
 
     def close(self) -> None:
         self.run(self.plex.stop())
+        self.run(self.tmdb.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
@@ -124,15 +132,15 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def fake_plex() -> Iterator[FakePlex]:
+def fakes() -> Iterator[FakePlexThread]:
     fake = FakePlexThread()
     try:
-        yield fake.plex
+        yield fake
     finally:
         fake.close()
 
 
-def _serve(root: Path, database: str, fake_plex: FakePlex) -> Iterator[Served]:
+def _serve(root: Path, database: str, fakes: FakePlexThread) -> Iterator[Served]:
     """A ``medianest serve`` with every bundled plugin, an admin and a user, and their API tokens."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
     env |= {
@@ -140,9 +148,12 @@ def _serve(root: Path, database: str, fake_plex: FakePlex) -> Iterator[Served]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "MEDIANEST_API_RATE_LIMIT": "1000000/minute",
         "MEDIANEST_LOGIN_RATE_LIMIT": "1000000/minute",
-        "MEDIANEST_PLEX_URL": fake_plex.url,
-        "MEDIANEST_PLEX_PLEXTV_URL": fake_plex.url,
-        "MEDIANEST_PLEX_TOKEN": fake_plex.owner.token,
+        "MEDIANEST_PLEX_URL": fakes.plex.url,
+        "MEDIANEST_PLEX_PLEXTV_URL": fakes.plex.url,
+        "MEDIANEST_PLEX_TOKEN": fakes.plex.owner.token,
+        "MEDIANEST_TMDB_API_KEY": fakes.tmdb.api_key,
+        "MEDIANEST_TMDB_API_URL": fakes.tmdb.api_url,
+        "MEDIANEST_TMDB_IMAGE_URL": fakes.tmdb.image_url,
         "MEDIANEST_YOUTUBE_LIBRARY_ROOT": str(root / "library"),
         "MEDIANEST_YOUTUBE_ALLOWED_HOSTS": f"127.0.0.1:{free_port()}",
         "MEDIANEST_YOUTUBE_MEDIA_HOSTS": "127.0.0.1",
@@ -177,7 +188,7 @@ def _serve(root: Path, database: str, fake_plex: FakePlex) -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory, fake_plex: FakePlex) -> Iterator[dict[str, Served]]:
+def servers(tmp_path_factory: pytest.TempPathFactory, fakes: FakePlexThread) -> Iterator[dict[str, Served]]:
     """One server per database, started when a walk first needs it."""
     started: dict[str, Served] = {}
     stack = contextlib.ExitStack()
@@ -186,7 +197,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory, fake_plex: FakePlex) -> It
         class Lazy(dict[str, Served]):
             def __missing__(self, database: str) -> Served:
                 root = tmp_path_factory.mktemp(f"walk-{database}")
-                served = stack.enter_context(contextlib.contextmanager(_serve)(root, database, fake_plex))
+                served = stack.enter_context(contextlib.contextmanager(_serve)(root, database, fakes))
                 self[database] = served
                 return served
 

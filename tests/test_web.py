@@ -222,34 +222,29 @@ async def test_search_asks_each_source_on_its_own(medianest_client: Any) -> None
     providers = (await (await client.get("/api/v1/search/providers")).json())["providers"]
     assert [p["id"] for p in providers] == ["showcase.quick", "showcase.slow", "showcase.failing"]
 
-    quick = await (await client.get("/api/v1/search/showcase.quick?q=alien")).json()
-    assert quick["ok"] is True
-    assert [(r["title"], r["year"], r["available"]) for r in quick["results"]] == [
-        ("Alien 1", 1980, True),
-        ("Alien 2", 1981, False),
-        ("Alien 3", 1982, False),
-    ]
-    slow = await (await client.get("/api/v1/search/showcase.slow?q=alien")).json()
-    assert slow == {
-        "provider": "showcase.slow",
-        "title": "Slow source",
-        "ok": False,
-        "message": "Slow source did not answer in time.",
-        "results": [],
-    }
     merged = await (await client.get("/api/v1/search?q=alien&limit=2")).json()
-    assert [(s["provider"], s["ok"], len(s["results"])) for s in merged["sources"]] == [
-        ("showcase.quick", True, 2),
-        ("showcase.slow", False, 0),
-        ("showcase.failing", False, 0),
+    assert [(s["id"], s["state"], s["count"]) for s in merged["sources"]] == [
+        ("showcase.quick", "ok", 2),
+        ("showcase.slow", "failed", 0),
+        ("showcase.failing", "failed", 0),
     ]
+    assert [s["message"] for s in merged["sources"]][1:] == [
+        "Slow source did not answer.",
+        "Failing source could not search just now.",
+    ]
+    assert [(r["title"], r["year"], [p["service"] for p in r["in_library"]]) for r in merged["results"]] == [
+        ("Alien 1", 1980, ["Showcase"]),
+        ("Alien 2", 1981, []),
+    ]
+    assert merged["done"] is True
     assert "corrupt" not in str(merged)
     for bad in ("", "?q=", "?q=x&limit=0", "?q=" + "x" * 201):
         assert (await client.get("/api/v1/search" + bad)).status == 400
-    assert (await client.get("/api/v1/search/nobody.here?q=x")).status == 404
+        assert (await client.get("/api/v1/search/stream" + bad)).status == 400
 
     page = await (await client.get("/search?q=alien", headers=HTML)).text()
-    assert page.count('data-provider="showcase.') == 3
+    assert 'data-q="alien"' in page
+    assert "Searching Quick source, Slow source, Failing source" in page
 
 
 async def test_dashboard_cards_never_break_the_page(medianest_client: Any) -> None:

@@ -240,9 +240,11 @@ async def card_fragment(request: web.Request) -> web.StreamResponse:
 
 async def search_page(request: web.Request) -> web.StreamResponse:
     from medianest_core.search import provider_id, providers
+    from medianest_core.title_views import rows
 
     sources = [{"id": provider_id(p, sp), "title": sp.title} for p, sp in providers(request)]
-    return await render(request, "search.html", {"q": request.query.get("q", "").strip()[:200], "sources": sources})
+    q = request.query.get("q", "").strip()[:200]
+    return await render(request, "search.html", {"q": q, "sources": sources, "discover": bool(rows(request))})
 
 
 def page_number(request: web.Request) -> int:

@@ -38,6 +38,8 @@ CORE_NAV: Final = (
     NavLink("Guide", "/guide", icon="book", order=900),
     NavLink("Admin", "/admin", icon="shield", order=1000, access=Access.ADMIN),
 )
+DISCOVER_NAV: Final = NavLink("Discover", "/discover/", icon="compass", order=15)
+"""Shown when a plugin offers rows for the Discover page."""
 ADMIN_NAV: Final = (
     NavLink("Users", "/admin/users", icon="users", order=1),
     NavLink("Services", "/admin/services", icon="server", order=2),
@@ -106,6 +108,7 @@ def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]
 ICONS: Final = frozenset(
     {"logo", "home", "search", "bell", "user", "users", "shield", "server", "plug", "activity", "list", "book"}
     | {"help", "link", "film", "tv", "play", "download", "inbox", "settings", "contrast", "log-out", "music", "circle"}
+    | {"compass"}
 )
 
 
@@ -200,6 +203,8 @@ async def shell_context(request: web.Request) -> dict[str, Any]:
     who: Principal | None = request.get(keys.PRINCIPAL)
     contributions = request.config_dict.get(keys.CONTRIBUTIONS)
     plugin_links = [link for _, link in contributions.nav_links] if contributions is not None else []
+    if contributions is not None and contributions.discovery_rows:
+        plugin_links.append(DISCOVER_NAV)
     return {
         "me": who,
         "csrf_token": who.csrf_token if who is not None and who.csrf_token else "",

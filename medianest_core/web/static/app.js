@@ -315,56 +315,6 @@
     list.prepend(item);
   });
 
-  // ---- Search: each source's results appear as soon as that source answers -----------------------------------
-  function safeHref(url) {
-    return typeof url === "string" && (url.startsWith("/") && !url.startsWith("//") || /^https?:\/\//.test(url)) ? url : null;
-  }
-  function fillResults(section, answer) {
-    section.setAttribute("aria-busy", "false");
-    const status = section.querySelector(".status");
-    const list = section.querySelector(".results");
-    list.textContent = "";
-    if (!answer.ok) { status.textContent = answer.message; return; }
-    status.textContent = answer.results.length ? answer.results.length + " found" : "Nothing found here.";
-    for (const hit of answer.results) {
-      const item = document.createElement("li");
-      if (hit.image_url && hit.image_url.startsWith("/")) {
-        const img = document.createElement("img");
-        img.src = hit.image_url;
-        img.alt = "";
-        img.loading = "lazy";
-        item.appendChild(img);
-      }
-      const text = document.createElement("div");
-      const href = safeHref(hit.url);
-      const title = document.createElement(href ? "a" : "strong");
-      if (href) title.href = href;
-      title.textContent = hit.title + (hit.year ? " (" + hit.year + ")" : "");
-      const kind = document.createElement("p");
-      kind.className = "muted";
-      kind.textContent = hit.kind;
-      text.append(title, kind);
-      if (hit.available) {
-        const pill = document.createElement("span");
-        pill.className = "pill ok";
-        pill.textContent = "In the library";
-        text.appendChild(pill);
-      }
-      item.appendChild(text);
-      list.appendChild(item);
-    }
-  }
-  function runSearch() {
-    const holder = document.getElementById("search-results");
-    if (!holder) return;
-    const q = holder.dataset.q;
-    for (const section of holder.querySelectorAll("[data-provider]")) {
-      api("GET", "/api/v1/search/" + encodeURIComponent(section.dataset.provider) + "?q=" + encodeURIComponent(q))
-        .then((answer) => fillResults(section, answer))
-        .catch((failure) => fillResults(section, { ok: false, message: failure.message, results: [] }));
-    }
-  }
-
   // ---- "Test connection": the form's values, saved or not, tried against the service -------------------------
   function bindTests(root) {
     for (const button of root.querySelectorAll("button[data-test]")) {
@@ -395,7 +345,6 @@
     bindButtons(document);
     bindTests(document);
     localTimes(document);
-    runSearch();
     if (signedIn()) connect();
     document.dispatchEvent(new CustomEvent("medianest:ready"));
   }

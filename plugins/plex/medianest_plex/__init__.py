@@ -1,4 +1,5 @@
-"""MediaNest plugin — Plex Media Server: sign in with Plex, browse libraries and collections, search, library import."""
+"""MediaNest plugin — Plex Media Server: sign in with Plex, browse libraries and collections, search, what Plex has
+of any title, library import."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from medianest_core import (
     Card,
     CardData,
+    DiscoveryRow,
     HealthCheck,
     HealthResult,
     HealthState,
@@ -26,17 +28,17 @@ from medianest_core import (
     PluginContext,
     Route,
     SearchProvider,
-    SearchQuery,
-    SearchResult,
+    TitleFactSource,
+    TitleSource,
     WebAssets,
     hookimpl,
 )
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.settings import HttpUrl, Secret, bounded
-from medianest_core.upstream import UpstreamError
 
 if TYPE_CHECKING:
     from medianest_plex.service import Plex
+    from medianest_plex.titles import Titles
 
 try:
     __version__ = metadata.version("medianest-plex")
@@ -63,6 +65,17 @@ class PlexSettings:
     image_cache_mb: float = bounded(
         64.0, 0, 1024, "MB", help="Megabytes of posters and backgrounds kept in memory by the image proxy (0: none)."
     )
+    index_interval: float = bounded(
+        600.0,
+        30,
+        86400,
+        "seconds",
+        help="Seconds between walks of the film and series libraries that note which titles Plex has.",
+    )
+    app_url: HttpUrl = attrs.field(
+        default=HttpUrl("https://app.plex.tv/desktop"),
+        metadata={"help": "Plex's web app, where the Watch in Plex links open (your server's own: …:32400/web)."},
+    )
 
 
 class PlexPlugin:
@@ -79,6 +92,11 @@ class PlexPlugin:
         if self.plex is None:
             raise ApiError(503, ErrorCode.SERVICE_UNAVAILABLE, "The Plex plugin is starting; try again in a moment.")
         return self.plex
+
+    def _titles(self, ctx: PluginContext) -> Titles:
+        from medianest_plex.titles import Titles
+
+        return Titles(ctx, lambda: self.plex)
 
     @hookimpl
     def settings_class(self) -> type[Any]:
@@ -157,7 +175,16 @@ class PlexPlugin:
             if self.plex is not None and self.plex.configured:
                 await card.refresh(ctx, self.plex)
 
-        return [PeriodicTask("card", ctx.settings.refresh_interval, refresh)]
+        async def index() -> None:
+            from medianest_plex import index
+
+            if self.plex is not None and self.plex.configured:
+                await index.rebuild(ctx, self.plex)
+
+        return [
+            PeriodicTask("card", ctx.settings.refresh_interval, refresh),
+            PeriodicTask("index", ctx.settings.index_interval, index),
+        ]
 
     @hookimpl
     def dashboard_cards(self, ctx: PluginContext) -> list[Card]:
@@ -184,45 +211,19 @@ class PlexPlugin:
 
     @hookimpl
     def search_providers(self, ctx: PluginContext) -> list[SearchProvider]:
-        from medianest_plex.api import image_url
+        return [SearchProvider("library", "Plex", self._titles(ctx).search, timeout=5.0, order=10)]
 
-        async def search(query: SearchQuery) -> list[SearchResult]:
-            plex = self._plex()
-            server, token = await _token_for(ctx, plex, query.user_id)
-            items = await server.search(token, query.text, limit=query.limit)
-            return [
-                SearchResult(
-                    "plex",
-                    item.title,
-                    item.type,
-                    year=item.year,
-                    url=f"/plex/items/{item.ratingKey}",
-                    image_url=image_url(item.thumb),
-                    available=True,
-                    extra={"library": item.librarySectionTitle},
-                )
-                for item in items
-                if item.type not in ("collection", "person")
-            ][: query.limit]
+    @hookimpl
+    def title_facts(self, ctx: PluginContext) -> list[TitleFactSource]:
+        return [TitleFactSource("library", "Plex", self._titles(ctx).facts, timeout=2.0, order=10)]
 
-        return [SearchProvider("library", "In the Plex library", search, timeout=5.0, order=10)]
+    @hookimpl
+    def title_sources(self, ctx: PluginContext) -> list[TitleSource]:
+        return [TitleSource("library", "Plex", self._titles(ctx).details, order=50)]
 
-
-async def _token_for(ctx: PluginContext, plex: Any, user_id: int | None) -> tuple[Any, str]:
-    """The server and the token to search with for this person (see :func:`login.browse_token`)."""
-    from medianest_core.models import Role, User
-    from medianest_plex import login
-
-    server, owner_token = plex.require()
-    if user_id is None:
-        raise UpstreamError("plex", "no one to search for")
-    assert ctx.sessions is not None
-    async with ctx.sessions() as db:
-        user = await db.get(User, user_id)
-    token = await login.browse_token(ctx, owner_token, user_id, user is not None and user.role is Role.ADMIN)
-    if token is None:
-        raise UpstreamError("plex", "this account does not sign in with Plex")
-    return server, token
+    @hookimpl
+    def discovery_rows(self, ctx: PluginContext) -> list[DiscoveryRow]:
+        return [DiscoveryRow("recent", "Recently added to Plex", self._titles(ctx).recently_added, order=90)]
 
 
 plugin = PlexPlugin()

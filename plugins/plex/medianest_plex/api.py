@@ -23,7 +23,7 @@ from medianest_core.types import PluginContext, Route
 from medianest_core.upstream import AuthFailed, BadResponse, DeadlineExceeded, NotFound, UpstreamError
 from medianest_plex import login
 from medianest_plex.client import Item, Page, PlexServer, Section
-from medianest_plex.images import IMAGE_PATH, MAX_IMAGE_BYTES, ImagePath
+from medianest_plex.images import MAX_IMAGE_BYTES, parse_image
 from medianest_plex.service import NotConfigured, Plex
 
 SORTS: Final = {"title": "titleSort", "added": "addedAt", "year": "year"}
@@ -61,7 +61,7 @@ class RecentQuery:
 
 @attrs.frozen
 class ImageQuery:
-    path: str = field(min_length=1, max_length=500, description="An image path of the Plex server, from an answer")
+    path: str = field(min_length=1, max_length=500, description="An image of the Plex server's answers, as given")
 
 
 @attrs.frozen
@@ -90,7 +90,7 @@ class LibraryList:
 @attrs.frozen
 class ItemDoc:
     """A film, a series, an episode or a collection; ``poster`` and ``art`` are addresses of MediaNest's image
-    proxy."""
+    proxy; ``title_url`` is the title page of a film or a series whose TMDB id Plex knows."""
 
     id: str
     title: str
@@ -104,6 +104,7 @@ class ItemDoc:
     count: int | None
     poster: str | None
     art: str | None
+    title_url: str | None
 
 
 @attrs.frozen
@@ -125,7 +126,8 @@ class CollectionList:
 
 
 def image_url(path: str | None) -> str | None:
-    return f"/api/v1/plex/images?path={quote(path, safe='')}" if path and IMAGE_PATH.match(path) else None
+    """The image proxy's address of an image of Plex's answers (a poster, a background, a cast member's photo)."""
+    return f"/api/v1/plex/images?path={quote(path, safe='')}" if path and parse_image(path) is not None else None
 
 
 def item_doc(item: Item) -> dict[str, Any]:
@@ -142,7 +144,19 @@ def item_doc(item: Item) -> dict[str, Any]:
         "count": item.childCount if item.childCount is not None else item.leafCount,
         "poster": image_url(item.thumb),
         "art": image_url(item.art),
+        "title_url": title_url(item),
     }
+
+
+TITLE_KINDS: Final = {"movie": "movie", "show": "tv"}
+"""Plex's types of the items that have title pages, and the kind of title each is."""
+
+
+def title_url(item: Item) -> str | None:
+    """The title page of a film or a series whose TMDB id Plex knows (``/titles/movie/603``), else ``None``."""
+    kind = TITLE_KINDS.get(item.type)
+    tmdb = item.ids.tmdb
+    return f"/titles/{kind}/{tmdb}" if kind is not None and tmdb is not None else None
 
 
 def section_doc(section: Section) -> dict[str, Any]:
@@ -268,7 +282,7 @@ class Browse:
     async def image(self, request: web.Request) -> web.StreamResponse:
         """A poster or background, fetched from the configured server only, with the person's own token; kept in
         the plugin's image cache (``image_cache_mb``), one entry per person and image."""
-        image = ImagePath.parse(read_query(request, ImageQuery).path)
+        image = parse_image(read_query(request, ImageQuery).path)
         if image is None:
             problem = "not an image of this Plex server"
             raise ApiError(
@@ -282,7 +296,7 @@ class Browse:
             body, kind = kept.body, kept.content_type
         else:
             try:
-                body, kind = await server.image(token, image.path)
+                body, kind = await server.image(token, image.path, image.params)
             except UpstreamError as exc:
                 raise failure(exc) from None
             if not kind.startswith("image/") or len(body) > MAX_IMAGE_BYTES:
@@ -347,7 +361,7 @@ class Browse:
                 name="plex-image",
                 query=ImageQuery,
                 media="image/*",
-                refusals={"path": "an image path of the Plex server, as answers give it"},
+                refusals={"path": "an image of the Plex server's answers (a poster, a background, a photo), as given"},
                 errors=BROWSE_ERRORS,
             ),
         ]

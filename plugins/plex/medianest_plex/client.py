@@ -1,18 +1,22 @@
 """Clients of plex.tv (PIN sign-in, accounts, who may use the server) and of the Plex Media Server (libraries,
-items, collections, search, images, scans), on the core's resilient upstream client.
+items, series' seasons, collections, search, images, scans), on the core's resilient upstream client.
 
 Every call asks for JSON (``Accept: application/json``) and structures the ``MediaContainer`` envelope into the
 attrs classes below; fields keep Plex's own names. Tokens travel in the ``X-Plex-Token`` header, never in a URL.
+Calls that list or show items ask for their external ids too (``includeGuids=1``): :func:`external_ids` reads
+them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 from urllib.parse import urlencode
 
 import attrs
 
+from medianest_core.types import ExternalIds
 from medianest_core.upstream import NotFound, Upstream
 
 T = TypeVar("T")
@@ -154,13 +158,44 @@ class Media:
 
 
 @attrs.frozen
+class GuidTag:
+    """One of an item's external ids, as Plex's agents give it: ``tmdb://603``, ``tvdb://81189``,
+    ``imdb://tt0133093``."""
+
+    id: str
+
+
+@attrs.frozen
+class Tag:
+    """A genre (or another plain tag) of an item's detail."""
+
+    tag: str
+
+
+@attrs.frozen
+class RoleTag:
+    """A cast member of an item's detail: ``tag`` is the person, ``role`` the character, ``thumb`` a photo (an
+    address on the web, such as Plex's image host)."""
+
+    tag: str
+    role: str | None = None
+    thumb: str | None = None
+
+
+@attrs.frozen
 class Item:
+    """An item: a film, a series, a season (``index``, ``parentRatingKey``: its series), an episode (also
+    ``grandparentRatingKey``), a collection, …"""
+
     ratingKey: str
     title: str
     type: str = ""
     key: str | None = None
+    guid: str | None = None
     year: int | None = None
     summary: str | None = None
+    tagline: str | None = None
+    originallyAvailableAt: str | None = None
     thumb: str | None = None
     art: str | None = None
     addedAt: int | None = None
@@ -169,12 +204,65 @@ class Item:
     librarySectionTitle: str | None = None
     childCount: int | None = None
     leafCount: int | None = None
+    index: int | None = None
+    parentIndex: int | None = None
+    parentRatingKey: str | None = None
+    parentTitle: str | None = None
+    parentThumb: str | None = None
+    grandparentRatingKey: str | None = None
+    grandparentTitle: str | None = None
+    grandparentThumb: str | None = None
+    grandparentArt: str | None = None
     subtype: str | None = None
+    Guid: list[GuidTag] = attrs.field(factory=list)
+    Genre: list[Tag] = attrs.field(factory=list)
+    Role: list[RoleTag] = attrs.field(factory=list)
     Media: list[Media] = attrs.field(factory=list)
 
     @property
     def files(self) -> list[str]:
         return [part.file for media in self.Media for part in media.Part if part.file]
+
+    @property
+    def ids(self) -> ExternalIds:
+        return external_ids(self.Guid, self.guid)
+
+
+MAX_ID: Final = 2**31 - 1
+"""TMDB and TheTVDB ids are whole numbers from 1; past this one is no id of theirs (and no column's)."""
+IMDB_ID: Final = re.compile(r"tt[0-9]{7,10}", re.ASCII)
+LEGACY_AGENTS: Final = {
+    "com.plexapp.agents.themoviedb": "tmdb",
+    "com.plexapp.agents.thetvdb": "tvdb",
+    "com.plexapp.agents.imdb": "imdb",
+}
+"""The older agents name one id in the item's own ``guid`` (``com.plexapp.agents.imdb://tt0133093?lang=en``)."""
+
+
+def external_ids(guids: Sequence[GuidTag], legacy: str | None = None) -> ExternalIds:
+    """The TMDB, TheTVDB and IMDb ids among an item's ``Guid`` tags (the first of each kind); ids that are not
+    well formed are ignored. ``legacy``, the item's own ``guid``, counts when an older agent matched it."""
+    found: dict[str, int | str] = {}
+    candidates = [guid.id for guid in guids]
+    if legacy:
+        scheme, sep, rest = legacy.partition("://")
+        if sep and scheme in LEGACY_AGENTS:
+            candidates.append(f"{LEGACY_AGENTS[scheme]}://{rest.split('?', 1)[0]}")
+    for candidate in candidates:
+        scheme, sep, value = candidate.partition("://")
+        if not sep or scheme in found:
+            continue
+        if scheme in ("tmdb", "tvdb"):
+            if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID:
+                found[scheme] = int(value)
+        elif scheme == "imdb" and IMDB_ID.fullmatch(value):
+            found[scheme] = value
+    tmdb, tvdb, imdb = found.get("tmdb"), found.get("tvdb"), found.get("imdb")
+    return ExternalIds(
+        tmdb=tmdb if isinstance(tmdb, int) else None,
+        tvdb=tvdb if isinstance(tvdb, int) else None,
+        imdb=imdb if isinstance(imdb, str) else None,
+    )
 
 
 @attrs.frozen
@@ -217,6 +305,8 @@ class Page:
 
 # Plex's numbers for item types, for creating collections.
 TYPE_NUMBERS = {"movie": 1, "show": 2, "season": 3, "episode": 4, "artist": 8, "album": 9, "track": 10, "clip": 12}
+GUIDS: Final = {"includeGuids": 1}
+"""Asked of every call that lists or shows items: their external ids (``Guid`` tags)."""
 
 
 class PlexServer:
@@ -247,43 +337,63 @@ class PlexServer:
         return (await self._get("/library/sections", token, Sections)).Directory
 
     async def items(
-        self, token: str, section: str, *, start: int = 0, size: int = 50, sort: str | None = None, title: str = ""
+        self,
+        token: str,
+        section: str,
+        *,
+        start: int = 0,
+        size: int = 50,
+        sort: str | None = None,
+        title: str = "",
+        kind: str | None = None,
     ) -> Page:
-        params: dict[str, Any] = {"X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
+        """A page of the section's items; ``kind`` ("movie", "show", "episode", …) picks one type of them."""
+        params: dict[str, Any] = {"X-Plex-Container-Start": start, "X-Plex-Container-Size": size, **GUIDS}
         if sort:
             params["sort"] = sort
         if title:
             params["title"] = title
+        if kind is not None:
+            params["type"] = TYPE_NUMBERS[kind]
         found = await self._get(f"/library/sections/{section}/all", token, Items, params)
         return _page(found, start)
 
     async def recently_added(self, token: str, size: int = 20) -> list[Item]:
-        params = {"X-Plex-Container-Start": 0, "X-Plex-Container-Size": size}
+        params = {"X-Plex-Container-Start": 0, "X-Plex-Container-Size": size, **GUIDS}
         return (await self._get("/library/recentlyAdded", token, Items, params)).Metadata[:size]
 
     async def item(self, token: str, rating_key: str) -> Item:
-        found = (await self._get(f"/library/metadata/{rating_key}", token, Items)).Metadata
+        """An item's detail: with its genres and cast (``Genre``, ``Role``) and its external ids."""
+        found = (await self._get(f"/library/metadata/{rating_key}", token, Items, GUIDS)).Metadata
         if not found:
             raise NotFound(self.upstream.service, "no such item")
         return found[0]
+
+    async def children(self, token: str, rating_key: str, *, start: int = 0, size: int = 200) -> Page:
+        """A page of a series' seasons, or of a season's episodes, by number."""
+        params = {"X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
+        found = await self._get(f"/library/metadata/{rating_key}/children", token, Items, params)
+        return _page(found, start)
 
     async def collections(self, token: str, section: str) -> list[Item]:
         return (await self._get(f"/library/sections/{section}/collections", token, Items)).Metadata
 
     async def collection_items(self, token: str, collection: str, *, start: int = 0, size: int = 50) -> Page:
-        params = {"X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
+        params = {"X-Plex-Container-Start": start, "X-Plex-Container-Size": size, **GUIDS}
         found = await self._get(f"/library/collections/{collection}/items", token, Items, params)
         return _page(found, start)
 
     async def search(self, token: str, query: str, limit: int = 10) -> list[Item]:
-        hubs = (await self._get("/hubs/search", token, Hubs, {"query": query, "limit": limit})).Hub
+        hubs = (await self._get("/hubs/search", token, Hubs, {"query": query, "limit": limit, **GUIDS})).Hub
         return [item for hub in hubs for item in hub.Metadata]
 
     async def playing(self, owner_token: str) -> int:
         return (await self._get("/status/sessions", owner_token, Sessions)).size
 
-    async def image(self, token: str, path: str) -> tuple[bytes, str]:
-        return await self.upstream.fetch_bytes(path, headers={"X-Plex-Token": token})
+    async def image(self, token: str, path: str, params: Mapping[str, Any] | None = None) -> tuple[bytes, str]:
+        """An image of the server (a ``thumb`` or ``art`` path), or, through ``/photo/:/transcode`` with its
+        ``params``, one the server fetches for us (a cast member's photo)."""
+        return await self.upstream.fetch_bytes(path, params=params, headers={"X-Plex-Token": token})
 
     async def refresh(self, owner_token: str, section: str, path: str | None = None) -> None:
         params = {"path": path} if path else None

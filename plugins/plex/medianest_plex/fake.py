@@ -2,15 +2,20 @@
 
 It answers like the real services as described by python-plexapi and the community PMS/plex.tv OpenAPI spec:
 plex.tv PIN login (``/api/v2/pins``), the account (``/api/v2/user``) and its devices (``/api/v2/resources``); on the
-server the ``MediaContainer`` envelope, paging headers, sections, items, collections, refresh, search and images.
+server the ``MediaContainer`` envelope, paging headers, sections, items, series' seasons and episodes
+(``/library/metadata/{ratingKey}/children``), collections, refresh, search, images and the image transcoder.
 JSON only with ``Accept: application/json``, XML otherwise; plex.tv errors are JSON ``{"errors": [...]}``, PMS errors
-small HTML pages.
+small HTML pages. Items carry their external ids (``Guid``) only when the request says ``includeGuids=1``, and
+their genres and cast (``Genre``, ``Role``) only in their own detail (``/library/metadata/{ratingKey}``).
 
 Usage::
 
     fake = FakePlex()
     fake.add_section("1", "Movies", "movie")
-    fake.add_item("1", "Heat", year=1995)
+    fake.add_item("1", "Heat", year=1995, guids=["tmdb://949", "imdb://tt0113277"])
+    fake.add_section("2", "Shows", "show")
+    show = fake.add_item("2", "Andor", year=2022, guids=["tmdb://83867"])
+    fake.add_season(show["ratingKey"], 1, episodes=12)
     url = await fake.start()  # both plextv_url and the server url
     ...
     await fake.stop()
@@ -19,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import os
@@ -29,7 +35,7 @@ import struct
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -74,6 +80,9 @@ MEDIA_SUFFIXES = frozenset(
 )
 """File extensions a refresh finds on disk; anything else (``.part``, ``.ytdl``, subtitles, images) is skipped."""
 _ID_SUFFIX = re.compile(r" \[[^\[\]]*\]$")
+_IMAGE_PATH = re.compile(r"/library/(?:metadata|collections)/(?P<key>\d+)/(?:thumb|art|composite)/\d+")
+_CHILD_HUBS = {"season": "Seasons", "episode": "Episodes"}
+"""Search hubs of a series' parts, offered where a searched section has any."""
 
 
 def _png(width: int, height: int) -> bytes:
@@ -259,12 +268,15 @@ class FakePlex:
         """Seconds from a refresh until the pending files it scans are items."""
         self.streams = 0
         """Sessions playing now, as ``GET /status/sessions`` reports."""
+        self.transcoded: list[str] = []
+        """The ``url`` of every image the transcoder (``/photo/:/transcode``) was asked for, in order."""
         self._accounts: dict[str, FakeAccount] = {}  # by plex.tv authToken
         self._shares: dict[str, _Share] = {}  # by server access token
         self._sections: dict[str, FakeSection] = {}
         self._metadata: dict[str, dict[str, Any]] = {}  # items and collections by ratingKey
         self._members: dict[str, list[str]] = {}  # collection ratingKey -> item ratingKeys
         self._pending: list[_Pending] = []
+        self._tag_ids: dict[tuple[str, str], int] = {}  # (kind, tag) -> id, as PMS numbers its tags
         self._rating_keys = itertools.count(101)
         self._ids = itertools.count(1)  # media, part and location ids
         self._account_ids = itertools.count(1_000_001)
@@ -305,6 +317,7 @@ class FakePlex:
                 web.post("/library/sections/{key}/refresh", self._refresh),
                 web.get("/library/recentlyAdded", self._recently_added),
                 web.get("/library/metadata/{keys}", self._metadata_detail),
+                web.get(r"/library/metadata/{key:\d+}/children", self._children),
                 web.get(r"/library/metadata/{key}/{kind:thumb|art}/{ts}", self._image),
                 web.get(r"/library/collections/{key}/{kind:thumb|art|composite}/{ts}", self._image),
                 web.post("/library/collections", self._create_collection),
@@ -312,6 +325,7 @@ class FakePlex:
                 web.put("/library/collections/{key}/items", self._add_to_collection),
                 web.delete("/library/collections/{key}", self._delete_collection),
                 web.get("/hubs/search", self._search),
+                web.get("/photo/:/transcode", self._transcode),
                 web.get("/status/sessions", self._sessions),
             ]
         )
@@ -391,8 +405,18 @@ class FakePlex:
         file: str | None = None,
         added_at: int | None = None,
         summary: str = "",
+        guids: Sequence[str] = (),
+        genres: Sequence[str] = (),
+        roles: Sequence[tuple[str, str]] = (),
+        tagline: str | None = None,
+        duration: int | None = None,
+        originally_available_at: str | None = None,
     ) -> dict[str, Any]:
-        """An item of the section, as the Metadata dict the server serves (changes to it are served too)."""
+        """An item of the section, as the Metadata dict the server serves (changes to it are served too).
+
+        ``guids`` are its external ids as Plex's agents give them (``"tmdb://603"``, ``"imdb://tt0133093"``,
+        ``"tvdb://81189"``); ``genres`` and ``roles`` (cast: ``(name, character)``) are tags of its detail;
+        ``duration`` is in milliseconds; ``originally_available_at`` a date (``"1999-03-31"``)."""
         section = self._sections[section_key]
         kind = type or section.type
         rating_key = str(next(self._rating_keys))
@@ -421,10 +445,152 @@ class FakePlex:
                 }
             ],
         }
-        if year is not None:  # PMS leaves out what it does not know
-            item["year"] = year
+        # PMS leaves out what it does not know, and empty lists.
+        optional = {
+            "year": year,
+            "tagline": tagline,
+            "duration": duration,
+            "originallyAvailableAt": originally_available_at,
+            "Guid": [{"id": guid} for guid in guids] or None,
+            "Genre": [self._tag(genre, "genre") for genre in genres] or None,
+            "Role": [self._role(person, character) for person, character in roles] or None,
+        }
+        item.update((name, value) for name, value in optional.items() if value is not None)
         self._metadata[rating_key] = item
         return item
+
+    def add_season(
+        self,
+        show_rating_key: str,
+        number: int,
+        *,
+        episodes: int = 0,
+        title: str | None = None,
+        added_at: int | None = None,
+    ) -> dict[str, Any]:
+        """Season ``number`` of a series (an item of type ``show``) with ``episodes`` episodes numbered from 1, as
+        the season's Metadata dict; the series' ``childCount`` (seasons) and ``leafCount`` (episodes) follow."""
+        show = self._metadata[show_rating_key]
+        if show["type"] != "show":
+            raise ValueError("seasons belong to an item of type show")
+        added = added_at if added_at is not None else int(time.time())
+        rating_key = str(next(self._rating_keys))
+        season: dict[str, Any] = {
+            "ratingKey": rating_key,
+            "key": f"/library/metadata/{rating_key}/children",
+            "parentRatingKey": show_rating_key,
+            "parentKey": f"/library/metadata/{show_rating_key}",
+            "parentTitle": show["title"],
+            "parentThumb": show["thumb"],
+            "guid": f"plex://season/{secrets.token_hex(12)}",
+            "type": "season",
+            "title": title or f"Season {number}",
+            "summary": "",
+            "index": number,
+            "thumb": f"/library/metadata/{rating_key}/thumb/{added}",
+            "art": show["art"],
+            "leafCount": 0,
+            "addedAt": added,
+            "updatedAt": added,
+            "librarySectionID": show["librarySectionID"],
+            "librarySectionKey": show["librarySectionKey"],
+            "librarySectionTitle": show["librarySectionTitle"],
+        }
+        self._metadata[rating_key] = season
+        section = self._sections[str(show["librarySectionID"])]
+        for episode in range(1, episodes + 1):
+            self._add_episode(section, show, season, episode, added)
+        self._count_children(show_rating_key)
+        return season
+
+    def _add_episode(
+        self, section: FakeSection, show: dict[str, Any], season: dict[str, Any], number: int, added: int
+    ) -> None:
+        rating_key = str(next(self._rating_keys))
+        media_id, part_id = next(self._ids), next(self._ids)
+        file = f"{section.location}/{show['title']}/Season {season['index']:02d}/Episode {number:02d}.mkv"
+        self._metadata[rating_key] = {
+            "ratingKey": rating_key,
+            "key": f"/library/metadata/{rating_key}",
+            "parentRatingKey": season["ratingKey"],
+            "parentKey": season["key"].removesuffix("/children"),
+            "parentTitle": season["title"],
+            "parentIndex": season["index"],
+            "parentThumb": season["thumb"],
+            "grandparentRatingKey": show["ratingKey"],
+            "grandparentKey": f"/library/metadata/{show['ratingKey']}",
+            "grandparentTitle": show["title"],
+            "grandparentThumb": show["thumb"],
+            "grandparentArt": show["art"],
+            "guid": f"plex://episode/{secrets.token_hex(12)}",
+            "type": "episode",
+            "title": f"Episode {number}",
+            "summary": "",
+            "index": number,
+            "thumb": f"/library/metadata/{rating_key}/thumb/{added}",
+            "art": show["art"],
+            "addedAt": added,
+            "updatedAt": added,
+            "librarySectionID": show["librarySectionID"],
+            "librarySectionKey": show["librarySectionKey"],
+            "librarySectionTitle": show["librarySectionTitle"],
+            "Media": [
+                {
+                    "id": media_id,
+                    "Part": [{"id": part_id, "key": f"/library/parts/{part_id}/{added}/file", "file": file}],
+                }
+            ],
+        }
+
+    def _children_of(self, rating_key: str) -> list[dict[str, Any]]:
+        """A series' seasons or a season's episodes, by number."""
+        found = [entry for entry in self._metadata.values() if entry.get("parentRatingKey") == rating_key]
+        return sorted(found, key=lambda entry: (entry.get("index", 0), int(entry["ratingKey"])))
+
+    def _count_children(self, show_rating_key: str) -> None:
+        """A series' and its seasons' counts: seasons (``childCount``) and episodes present (``leafCount``)."""
+        show = self._metadata.get(show_rating_key)
+        if show is None or show["type"] != "show":
+            return
+        seasons = self._children_of(show_rating_key)
+        for season in seasons:
+            season["leafCount"] = len(self._children_of(season["ratingKey"]))
+        show["childCount"] = len(seasons)
+        show["leafCount"] = sum(season["leafCount"] for season in seasons)
+
+    def remove_item(self, rating_key: str) -> None:
+        """The item is gone from the server (deleted from disk and the library emptied of it), with its seasons
+        and episodes, and from the collections that held it; a series' counts follow."""
+        entry = self._metadata.pop(rating_key)
+        self._members.pop(rating_key, None)  # a collection: its items stay
+        for child in self._children_of(rating_key):
+            self.remove_item(child["ratingKey"])
+        for collection_key, members in self._members.items():
+            if rating_key in members:
+                members.remove(rating_key)
+                self._metadata[collection_key]["childCount"] = len(members)
+        parent = entry.get("parentRatingKey")
+        if parent is not None:
+            grandparent = self._metadata.get(parent, {}).get("parentRatingKey")
+            self._count_children(grandparent or parent)
+
+    def remove_section(self, key: str) -> None:
+        """The owner deleted the library: it goes with its items and collections."""
+        del self._sections[key]
+        for rating_key in [rk for rk, entry in self._metadata.items() if str(entry["librarySectionID"]) == key]:
+            if rating_key in self._metadata:
+                self.remove_item(rating_key)
+
+    def _tag(self, tag: str, kind: str) -> dict[str, Any]:
+        tag_id = self._tag_ids.setdefault((kind, tag), next(self._ids))
+        return {"id": tag_id, "filter": f"{kind}={tag_id}", "tag": tag}
+
+    def _role(self, person: str, character: str) -> dict[str, Any]:
+        """A cast member as PMS's agents give them: the photo is an address at Plex's own image host."""
+        role = self._tag(person, "actor")
+        digest = hashlib.sha1(person.encode(), usedforsecurity=False).hexdigest()
+        role.update(role=character, thumb=f"https://metadata-static.plex.tv/people/{digest}.jpg")
+        return role
 
     def add_collection(self, section_key: str, title: str, rating_keys: list[str]) -> dict[str, Any]:
         """A (non-smart) collection of these items of the section, as its Metadata dict."""
@@ -678,11 +844,22 @@ class FakePlex:
         start = number("X-Plex-Container-Start") or 0
         size = number("X-Plex-Container-Size")
         page = entries[start:] if size is None else entries[start : start + size]
+        page = [self._shown(request, entry) for entry in page]
         container: dict[str, Any] = {"size": len(page), "totalSize": len(entries), "offset": start, **extra}
         if page:
             container[name] = page  # PMS leaves empty arrays out
         headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Total-Size": str(len(entries))}
         return self._pms_answer(request, container, headers)
+
+    def _shown(self, request: web.Request, entry: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
+        """An item as this request gets it: its ``Guid`` tags only with ``includeGuids=1``, its genres and cast
+        only in its own detail."""
+        hidden = set() if request.query.get("includeGuids") == "1" else {"Guid"}
+        if not detail:
+            hidden |= {"Genre", "Role"}
+        if hidden.isdisjoint(entry):
+            return entry
+        return {name: value for name, value in entry.items() if name not in hidden}
 
     def _section(self, request: web.Request, viewer: _Viewer) -> FakeSection:
         section = self._sections.get(request.match_info["key"])
@@ -774,6 +951,8 @@ class FakePlex:
         entries = [e for e in self._items(viewer, collections=collections) if str(e["librarySectionID"]) == section.key]
         if type_param is not None and not collections:
             entries = [e for e in entries if TYPE_NUMBERS.get(e["type"]) == int(type_param)]
+        elif type_param is None:  # by default the section's own items: series, not their seasons and episodes
+            entries = [e for e in entries if "parentRatingKey" not in e]
         if title := request.query.get("title"):
             entries = [e for e in entries if title.casefold() in str(e["title"]).casefold()]
         field, _, direction = request.query.get("sort", "titleSort").partition(":")
@@ -795,7 +974,24 @@ class FakePlex:
     async def _metadata_detail(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
         entries = [self._visible(key, viewer) for key in request.match_info["keys"].split(",")]
-        return self._pms_answer(request, {"size": len(entries), "Metadata": entries})
+        shown = [self._shown(request, entry, detail=True) for entry in entries]
+        return self._pms_answer(request, {"size": len(shown), "Metadata": shown})
+
+    async def _children(self, request: web.Request) -> web.Response:
+        """A series' seasons, or a season's episodes, by number and paged; nothing for other items."""
+        viewer = self._viewer(request)
+        parent = self._visible(request.match_info["key"], viewer)
+        entries = self._children_of(parent["ratingKey"])
+        extra: dict[str, Any] = {
+            "key": parent["ratingKey"],
+            "librarySectionID": parent["librarySectionID"],
+            "librarySectionTitle": parent["librarySectionTitle"],
+            "title1": parent["librarySectionTitle"],
+            "title2": parent["title"],
+        }
+        if parent["type"] in ("show", "season"):
+            extra["viewGroup"] = "season" if parent["type"] == "show" else "episode"
+        return self._paged(request, "Metadata", entries, **extra)
 
     async def _collection_items(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
@@ -931,16 +1127,35 @@ class FakePlex:
             if str(e["librarySectionID"]) in keys and query.casefold() in str(e["title"]).casefold()
         ]
         hubs = []  # one hub per searchable type, empty ones too, each with at most `limit` results
-        kinds = {s.type: _SECTION_KINDS[s.type][2] for s in sections} | {"collection": "Collections"}
+        kinds = {s.type: _SECTION_KINDS[s.type][2] for s in sections}
+        present = {e["type"] for e in self._items(viewer) if str(e["librarySectionID"]) in keys}
+        kinds |= {kind: title for kind, title in _CHILD_HUBS.items() if kind in present}
+        kinds |= {"collection": "Collections"}
         for kind, title in kinds.items():
             found = [e for e in matches if e["type"] == kind]
-            shown = found[: int(limit)]
+            shown = [self._shown(request, entry) for entry in found[: int(limit)]]
             hub: dict[str, Any] = {"hubIdentifier": kind, "title": title, "type": kind, "size": len(shown)}
             hub["more"] = len(found) > len(shown)
             if shown:
                 hub["Metadata"] = shown
             hubs.append(hub)
         return self._pms_answer(request, {"size": len(hubs), "Hub": hubs})
+
+    async def _transcode(self, request: web.Request) -> web.Response:
+        """The image transcoder: an image of the server (a path) or from the web (an http(s) address, such as a
+        cast member's photo at Plex's image host), as an image of the size asked."""
+        viewer = self._viewer(request)
+        url = request.query.get("url", "")
+        for name in ("width", "height"):
+            if not request.query.get(name, "1").isdigit():
+                raise _html_error(web.HTTPBadRequest)
+        image = _IMAGE_PATH.fullmatch(url)
+        if image is not None:
+            self._visible(image["key"], viewer)
+        elif not re.fullmatch(r"https?://[^/\s]+/\S*", url):
+            raise _html_error(web.HTTPBadRequest)
+        self.transcoded.append(url)
+        return web.Response(body=POSTER_PNG, content_type="image/png")
 
     async def _sessions(self, request: web.Request) -> web.Response:
         self._viewer(request, owner_only=True)

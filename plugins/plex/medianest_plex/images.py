@@ -5,21 +5,54 @@ An image path is ``/library/metadata/<ratingKey>/<thumb|art>/<number>`` (or ``/l
 is, and gives a new one when the image changes. So the cache keeps one entry per person and image, with the
 number beside it: asking with another number fetches the image again and replaces the entry, and no one can
 multiply the entries of an image by choosing numbers.
+
+Cast members' photos are addresses on the web (Plex's image host, or TMDB's for older agents): the proxy asks the
+Plex server's image transcoder for them (``/photo/:/transcode?url=…``), so the browser still talks to MediaNest
+only, and MediaNest to the Plex server only.
 """
 
 from __future__ import annotations
 
 import collections
 import re
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
 
 import attrs
 
 IMAGE_PATH: Final = re.compile(
     r"^/library/(metadata|collections)/(\d{1,19})/(thumb|art|composite)/(\d{1,19})$", re.ASCII
 )
+WEB_IMAGE: Final = re.compile(
+    r"^https?://(metadata-static\.plex\.tv|image\.tmdb\.org)(/[A-Za-z0-9._~-]{1,100}){1,8}$", re.ASCII
+)
+"""The hosts of cast members' photos in Plex's answers."""
 MAX_IMAGE_BYTES: Final = 5 * 1024 * 1024
 MB: Final = 1_000_000
+PHOTO_SIZE: Final = {"width": 240, "height": 360}
+"""The size the transcoder is asked to make of a photo: a poster's, as the pages show photos."""
+
+
+class Image(Protocol):
+    """What the cache and the proxy need of an image: which one (``key``), which version, and how to ask Plex."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, Any] | None: ...
+
+
+def parse_image(text: str) -> ImagePath | WebImage | None:
+    """The image an address from an answer names: an image path of the server or a photo on the web; ``None``
+    when it is neither."""
+    return ImagePath.parse(text) or WebImage.parse(text)
 
 
 @attrs.frozen
@@ -49,6 +82,39 @@ class ImagePath:
         """The path in one spelling (no leading zeros), as Plex is asked for it."""
         return f"/library/{self.key}/{self.version}"
 
+    @property
+    def params(self) -> Mapping[str, Any] | None:
+        return None
+
+
+@attrs.frozen
+class WebImage:
+    """A photo on the web (a cast member's) that the Plex server fetches through its image transcoder."""
+
+    url: str
+
+    @classmethod
+    def parse(cls, text: str) -> WebImage | None:
+        if not WEB_IMAGE.match(text) or ".." in text.split("/")[3:]:
+            return None
+        return cls(text)
+
+    @property
+    def key(self) -> str:
+        return f"web/{self.url.partition('://')[2]}"
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    @property
+    def path(self) -> str:
+        return "/photo/:/transcode"
+
+    @property
+    def params(self) -> Mapping[str, Any] | None:
+        return {"url": self.url, **PHOTO_SIZE, "minSize": 1, "upscale": 1}
+
 
 @attrs.frozen
 class CachedImage:
@@ -69,7 +135,7 @@ class ImageCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, owner: str, image: ImagePath) -> CachedImage | None:
+    def get(self, owner: str, image: Image) -> CachedImage | None:
         """The image in the version asked for, when it is kept."""
         key = (owner, image.key)
         found = self._entries.get(key)
@@ -78,7 +144,7 @@ class ImageCache:
         self._entries.move_to_end(key)
         return found
 
-    def put(self, owner: str, image: ImagePath, body: bytes, content_type: str) -> None:
+    def put(self, owner: str, image: Image, body: bytes, content_type: str) -> None:
         """Keep the image, in place of any other version of it; drop the least recently used to make room."""
         key = (owner, image.key)
         old = self._entries.pop(key, None)

@@ -1,11 +1,12 @@
-"""The Plex plugin's tables: who signed in with Plex (and their server token, sealed), sign-ins in progress, and
-the plugin's own state (its client identifier)."""
+"""The Plex plugin's tables: who signed in with Plex (and their server token, sealed), sign-ins in progress, the
+plugin's own state (its client identifier), and the index of the server's films and series by their external
+ids."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest_core.models import Base, utcnow
@@ -53,3 +54,28 @@ class PlexState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class PlexTitle(Base):
+    """A film or a series of the server, as the last walk of its libraries found it (with the owner's token):
+    which library (``section_key``) holds it and the ids TMDB, TheTVDB and IMDb know it by. ``kind`` is ``movie``
+    or ``tv``. Search results, title pages and discovery rows find what Plex has here, never by walking the
+    library while someone waits; what each person may see is decided by the libraries shared with them."""
+
+    __tablename__ = "plex_titles"
+    __table_args__ = (
+        Index("ix_plex_titles_kind_tmdb_id", "kind", "tmdb_id"),
+        Index("ix_plex_titles_kind_tvdb_id", "kind", "tvdb_id"),
+        Index("ix_plex_titles_imdb_id", "imdb_id"),
+        Index("ix_plex_titles_section_key", "section_key"),
+    )
+
+    rating_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    section_key: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(500))
+    year: Mapped[int | None] = mapped_column(Integer)
+    tmdb_id: Mapped[int | None] = mapped_column(Integer)
+    tvdb_id: Mapped[int | None] = mapped_column(Integer)
+    imdb_id: Mapped[str | None] = mapped_column(String(16))
+    indexed_at: Mapped[datetime] = mapped_column(default=utcnow)

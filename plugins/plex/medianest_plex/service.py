@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Final
 
@@ -53,6 +54,8 @@ class Plex:
             self.server = PlexServer(self.server_upstream)
         self.images = ImageCache(int(settings.image_cache_mb * MB))
         """What the image proxy keeps of the posters and backgrounds it fetched."""
+        self.index_lock = asyncio.Lock()
+        """Held by the walk that builds the index of titles: one at a time."""
 
     @property
     def configured(self) -> bool:

@@ -171,7 +171,7 @@ async def test_people_browse_only_what_is_shared_with_them(medianest_client: Any
         "/plex/libraries/1",
         f"/plex/items/{alien['id']}",
         "/search?q=alien",
-        "/api/v1/search/plex.library?q=alien",
+        "/api/v1/search?q=alien",
         "/",
     ):
         resp = await client.get(path, headers=HTML if not path.startswith("/api/") else None)
@@ -181,8 +181,12 @@ async def test_people_browse_only_what_is_shared_with_them(medianest_client: Any
         for token in (fake.owner.token, bob.token, *fake._shares):
             assert token not in text, path
 
-    found = await (await client.get("/api/v1/search/plex.library?q=alien")).json()
-    assert [(r["title"], r["available"]) for r in found["results"]] == [("Alien", True), ("Aliens", True)]
+    found = await (await client.get("/api/v1/search?q=alien")).json()
+    assert [(r["title"], [p["service"] for p in r["in_library"]]) for r in found["results"]] == [
+        ("Alien", ["Plex"]),
+        ("Aliens", ["Plex"]),
+    ]
+    assert {r["sources"]["plex.library"]["library"] for r in found["results"]} == {"Films"}
     page = await (await client.get(f"/plex/items/{alien['id']}", headers=HTML)).text()
     assert "In space no one can hear you scream." in page
 
