@@ -197,8 +197,13 @@ async def search_stream(request: web.Request) -> web.StreamResponse:
     response.headers[REQUEST_ID_HEADER] = request.get(keys.REQUEST_ID, "")
     add_security_headers(request, response)  # the middleware cannot add them to an answer already started
     await response.prepare(request)
-    async for answer in search.answers():
-        await response.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+    try:
+        async for answer in search.answers():
+            await response.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception:  # the answer has begun: end it, so that no browser waits on a list that cannot come
+        log.exception("search_stream_failed", q=search.query.text)
     await response.write_eof()
     return response
 

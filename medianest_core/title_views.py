@@ -21,7 +21,7 @@ from medianest_core import keys
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.schema import field
 from medianest_core.search import viewer_of
-from medianest_core.titles import TMDB_ID_MAX, Found, Group, TitleDoc, add_facts, id_keys, title_doc
+from medianest_core.titles import TMDB_ID_MAX, Found, Group, TitleDoc, add_facts, id_keys, own_path, title_doc
 from medianest_core.types import (
     DiscoveryQuery,
     DiscoveryRow,
@@ -141,7 +141,7 @@ def _season_doc(season: SeasonInfo, presences: list[Presence], known: bool) -> d
         "name": season.name,
         "episodes": season.episodes,
         "air_date": season.air_date,
-        "poster": season.poster_url if season.poster_url and season.poster_url.startswith("/") else None,
+        "poster": own_path(season.poster_url),
         "have": have,
         "in_library": state,
     }
@@ -184,7 +184,7 @@ async def title_detail(request: web.Request, kind: TitleKind, tmdb_id: int, view
             {
                 "name": member.name,
                 "character": member.character,
-                "image": member.image_url if member.image_url and member.image_url.startswith("/") else None,
+                "image": own_path(member.image_url),
             }
             for member in list(merged.cast)[:CAST_SHOWN]
         ],

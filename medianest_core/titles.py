@@ -234,6 +234,16 @@ def fact_sources(request: web.Request) -> list[tuple[str, TitleFactSource]]:
     return sorted(found, key=lambda item: (item[1].order, item[1].title))
 
 
+def well_formed(facts: object) -> bool:
+    """Facts in the shape the hook promises: a plugin's mistake costs its own line, never the list."""
+    return (
+        isinstance(facts, TitleFacts)
+        and (facts.presence is None or isinstance(facts.presence, Presence))
+        and (facts.status is None or isinstance(facts.status, TitleStatus))
+        and all(isinstance(a, TitleAction) and isinstance(a.url, str) for a in facts.actions)
+    )
+
+
 async def add_facts(
     request: web.Request, groups: Sequence[Group], viewer: Viewer, *, detail: bool = False
 ) -> list[str]:
@@ -257,8 +267,8 @@ async def add_facts(
         except Exception:
             log.exception("title_facts_failed", source=f"{plugin}.{source.key}")
             return f"{source.title} could not say what it has just now."
-        if len(answers) != len(titles):
-            log.warning("title_facts_miscounted", source=f"{plugin}.{source.key}", asked=len(titles))
+        if len(answers) != len(titles) or not all(facts is None or well_formed(facts) for facts in answers):
+            log.warning("title_facts_malformed", source=f"{plugin}.{source.key}", asked=len(titles))
             return f"{source.title} could not say what it has just now."
         return answers
 
@@ -290,7 +300,7 @@ def _safe_link(url: str | None) -> str | None:
     return None
 
 
-def _own_path(url: str | None) -> str | None:
+def own_path(url: str | None) -> str | None:
     """A path of MediaNest itself. Images are only ever these: the browser never talks to a service."""
     return url if url and url.startswith("/") and not url.startswith("//") and "\\" not in url else None
 
@@ -299,7 +309,7 @@ def presence_doc(presence: Presence) -> dict[str, Any]:
     return {
         "service": presence.service,
         "library": presence.library,
-        "item_url": _own_path(presence.item_url),
+        "item_url": own_path(presence.item_url),
         "watch_url": _safe_link(presence.watch_url),
     }
 
@@ -329,9 +339,9 @@ def title_doc(group: Group) -> dict[str, Any]:
         "title": title.title,
         "year": title.year,
         "overview": title.overview,
-        "poster": _own_path(title.poster_url),
-        "backdrop": _own_path(title.backdrop_url),
-        "url": title_page(title.kind, title.ids.tmdb) or _own_path(title.url),
+        "poster": own_path(title.poster_url),
+        "backdrop": own_path(title.backdrop_url),
+        "url": title_page(title.kind, title.ids.tmdb) or own_path(title.url),
         "ids": {"tmdb": title.ids.tmdb, "tvdb": title.ids.tvdb, "imdb": title.ids.imdb},
         "popularity": title.popularity,
         "in_library": [presence_doc(p) for p in group.presences()],

@@ -198,12 +198,19 @@ def theme_of(request: web.Request) -> str | None:
     return chosen if chosen in THEMES else None
 
 
+def _offers_rows(request: web.Request) -> bool:
+    """Whether a plugin that is running offers rows for the Discover page."""
+    from medianest_core.title_views import rows
+
+    return bool(rows(request))
+
+
 async def shell_context(request: web.Request) -> dict[str, Any]:
     """What the layout needs on every page: who is signed in, the navigation, the unread count, the theme."""
     who: Principal | None = request.get(keys.PRINCIPAL)
     contributions = request.config_dict.get(keys.CONTRIBUTIONS)
     plugin_links = [link for _, link in contributions.nav_links] if contributions is not None else []
-    if contributions is not None and contributions.discovery_rows:
+    if contributions is not None and _offers_rows(request):
         plugin_links.append(DISCOVER_NAV)
     return {
         "me": who,

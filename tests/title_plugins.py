@@ -1,0 +1,323 @@
+"""Small plugins for the tests of the merged search, title pages and Discover (``test_titles.py``).
+
+- :class:`Library` plays a media server (as Plex does): it holds titles with their ids, finds them by name, says
+  which titles it holds whatever source found them (its ``title_facts``), with what it has of each season on a
+  title page, and knows a little of each title for title pages.
+- :class:`Catalogue` plays a catalogue of films and series (as TMDB does): every title it holds answers any
+  search (its search is fuzzy), with ids, popularity and posters at MediaNest's own image paths; title pages'
+  details (seasons, cast, trailer); rows of posters for Discover.
+- :class:`Requests` plays a request service (as Overseerr does): a status and buttons on the titles it is told of.
+
+Each source's :class:`Behaviour` makes it fail, hang until its timeout cuts it, or wait for a gate the test opens,
+and counts how often it was asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from medianest_core import (
+    DiscoveryQuery,
+    DiscoveryRow,
+    ExternalIds,
+    FactsQuery,
+    Presence,
+    SearchProvider,
+    SearchQuery,
+    Title,
+    TitleAction,
+    TitleFacts,
+    TitleFactSource,
+    TitleQuery,
+    TitleSource,
+    TitleStatus,
+    hookimpl,
+)
+
+HUNG_TIMEOUT: Final = 1.0
+"""The timeout of a source that hangs: long enough for the other sources' answers to come first, short enough
+for a quick test."""
+POSTERS: Final = "/api/v1/catalogue/images"
+
+
+@attrs.define
+class Behaviour:
+    """How a source answers: after waiting for ``gate`` (when given), it raises ``error``, or hangs until its
+    timeout cuts it, or answers. ``calls`` counts the questions; ``asked`` keeps them."""
+
+    error: BaseException | None = None
+    hang: bool = False
+    gate: asyncio.Event | None = None
+    calls: int = 0
+    asked: list[Any] = attrs.field(factory=list)
+
+    @property
+    def timeout(self) -> float:
+        return HUNG_TIMEOUT if self.hang else 5.0
+
+    async def turn(self, question: Any) -> None:
+        self.calls += 1
+        self.asked.append(question)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.hang:
+            await asyncio.Event().wait()  # nobody sets it: only the timeout ends this
+        if self.error is not None:
+            raise self.error
+
+
+def film(name: str, tmdb: int | None = None, imdb: str | None = None, **values: Any) -> Title:
+    return Title("movie", name, ids=ExternalIds(tmdb=tmdb, imdb=imdb), **values)
+
+
+def series(name: str, tmdb: int | None = None, imdb: str | None = None, **values: Any) -> Title:
+    return Title("tv", name, ids=ExternalIds(tmdb=tmdb, imdb=imdb), **values)
+
+
+def poster(name: str) -> str:
+    return f"{POSTERS}/w342/{name}.jpg"
+
+
+# ---- the library (a media server) ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Held:
+    """A title the library has: ``seasons`` is what it has of each season of a series (season number → episodes);
+    ``watch_url`` opens it in the server's own app."""
+
+    title: Title
+    seasons: Mapping[int, int] = attrs.field(factory=dict)
+    watch_url: str | None = None
+    item_url: str | None = None
+    library: str | None = None
+
+
+def _same(asked: Title, held: Title) -> bool:
+    """The library's own matching: the same kind and TMDB id, or the same IMDb id."""
+    if asked.ids.tmdb is not None and asked.kind == held.kind and asked.ids.tmdb == held.ids.tmdb:
+        return True
+    return asked.ids.imdb is not None and held.ids.imdb is not None and asked.ids.imdb == held.ids.imdb
+
+
+class Library:
+    """A media server: its search finds what it holds by name; its facts mark every title it holds."""
+
+    name = "library"
+    version = "0.1"
+    SERVICE: Final = "Library"
+
+    def __init__(
+        self,
+        *held: Held | Title,
+        search: Behaviour | None = None,
+        facts: Behaviour | None = None,
+        details: Behaviour | None = None,
+        details_order: int = 2,
+    ) -> None:
+        self.held = [item if isinstance(item, Held) else Held(item) for item in held]
+        self.search = search or Behaviour()
+        self.facts = facts or Behaviour()
+        self.details = details or Behaviour()
+        self.details_order = details_order
+
+    def presence(self, number: int, item: Held, detail: bool) -> Presence:
+        return Presence(
+            self.SERVICE,
+            item_url=item.item_url or f"/library/items/{number}",
+            watch_url=item.watch_url if item.watch_url is not None else f"https://app.library.example/watch/{number}",
+            library=item.library or ("Films" if item.title.kind == "movie" else "Series"),
+            seasons=dict(item.seasons) if detail else {},
+        )
+
+    def find(self, title: Title) -> tuple[int, Held] | None:
+        return next(((n, item) for n, item in enumerate(self.held, 1) if _same(title, item.title)), None)
+
+    @hookimpl
+    def search_providers(self) -> list[SearchProvider]:
+        async def search(query: SearchQuery) -> list[Title]:
+            await self.search.turn(query)
+            asked = query.text.casefold()
+            return [
+                attrs.evolve(item.title, presence=self.presence(n, item, False), facts={"rating_key": str(n)})
+                for n, item in enumerate(self.held, 1)
+                if asked in item.title.title.casefold()
+            ]
+
+        return [SearchProvider("search", "Library", search, timeout=self.search.timeout, order=1)]
+
+    @hookimpl
+    def title_facts(self) -> list[TitleFactSource]:
+        async def lookup(query: FactsQuery) -> list[TitleFacts | None]:
+            await self.facts.turn(query)
+            answers: list[TitleFacts | None] = []
+            for title in query.titles:
+                found = self.find(title)
+                answers.append(None if found is None else TitleFacts(presence=self.presence(*found, query.detail)))
+            return answers
+
+        return [TitleFactSource("holdings", "Library", lookup, timeout=self.facts.timeout, order=1)]
+
+    @hookimpl
+    def title_sources(self) -> list[TitleSource]:
+        async def details(query: TitleQuery) -> Title | None:
+            await self.details.turn(query)
+            for item in self.held:
+                if item.title.kind == query.kind.value and item.title.ids.tmdb == query.tmdb_id:
+                    return item.title
+            return None
+
+        return [TitleSource("details", "Library", details, timeout=self.details.timeout, order=self.details_order)]
+
+
+# ---- the catalogue (films and series of the world) -------------------------------------------------------------
+
+
+@attrs.define
+class Row:
+    """A row of posters for Discover."""
+
+    key: str
+    title: str
+    titles: Sequence[Title]
+    order: int = 100
+    behaviour: Behaviour = attrs.field(factory=Behaviour)
+
+
+class Catalogue:
+    """A catalogue: its search answers every title it holds, whatever the words (as a fuzzy search does); its
+    title pages' details come from ``details`` (by kind and TMDB id), else from the titles it holds."""
+
+    name = "catalogue"
+    version = "0.1"
+
+    def __init__(
+        self,
+        *titles: Title,
+        details: Sequence[Title] = (),
+        rows: Sequence[Row] = (),
+        search: Behaviour | None = None,
+        detail: Behaviour | None = None,
+        details_order: int = 1,
+    ) -> None:
+        self.titles = list(titles)
+        self.pages = list(details)
+        self.rows = list(rows)
+        self.search = search or Behaviour()
+        self.detail = detail or Behaviour()
+        self.details_order = details_order
+
+    @hookimpl
+    def search_providers(self) -> list[SearchProvider]:
+        async def search(query: SearchQuery) -> list[Title]:
+            await self.search.turn(query)
+            return list(self.titles)
+
+        return [SearchProvider("search", "Catalogue", search, timeout=self.search.timeout, order=2)]
+
+    @hookimpl
+    def title_sources(self) -> list[TitleSource]:
+        async def details(query: TitleQuery) -> Title | None:
+            await self.detail.turn(query)
+            for title in [*self.pages, *self.titles]:
+                if title.kind == query.kind.value and title.ids.tmdb == query.tmdb_id:
+                    return title
+            return None
+
+        return [TitleSource("details", "Catalogue", details, timeout=self.detail.timeout, order=self.details_order)]
+
+    @hookimpl
+    def discovery_rows(self) -> list[DiscoveryRow]:
+        def loader(row: Row) -> Any:
+            async def load(query: DiscoveryQuery) -> list[Title]:
+                await row.behaviour.turn(query)
+                return list(row.titles)
+
+            return load
+
+        return [
+            DiscoveryRow(row.key, row.title, loader(row), timeout=row.behaviour.timeout, order=row.order)
+            for row in self.rows
+        ]
+
+
+# ---- requests (a status and buttons) ------------------------------------------------------------------------------
+
+
+class Requests:
+    """A request service: films and series it knows get a "Request" button (greyed out with a status once
+    requested) and the ``extra`` buttons given."""
+
+    name = "requests"
+    version = "0.1"
+
+    def __init__(
+        self, requested: Sequence[int] = (), extra: Sequence[TitleAction] = (), facts: Behaviour | None = None
+    ) -> None:
+        self.requested = set(requested)
+        self.extra = list(extra)
+        self.facts = facts or Behaviour()
+
+    @hookimpl
+    def title_facts(self) -> list[TitleFactSource]:
+        async def lookup(query: FactsQuery) -> list[TitleFacts | None]:
+            await self.facts.turn(query)
+            answers: list[TitleFacts | None] = []
+            for title in query.titles:
+                tmdb = title.ids.tmdb
+                if tmdb is None or title.kind not in ("movie", "tv"):
+                    answers.append(None)
+                    continue
+                done = tmdb in self.requested
+                request = TitleAction(
+                    "request",
+                    "Request",
+                    "/api/v1/requests",
+                    method="post",
+                    body={"kind": title.kind, "tmdb_id": tmdb},
+                    enabled=not done,
+                    reason="Already requested." if done else None,
+                )
+                answers.append(
+                    TitleFacts(
+                        status=TitleStatus("Requested", tone="info") if done else None,
+                        actions=[request, *self.extra],
+                    )
+                )
+            return answers
+
+        return [TitleFactSource("requests", "Requests", lookup, timeout=self.facts.timeout, order=2)]
+
+
+# ---- plugins with bugs or bad luck --------------------------------------------------------------------------------
+
+
+class Careless:
+    """A plugin with a bug: its facts source answers ``facts`` for every title, in whatever shape it was given."""
+
+    name = "careless"
+    version = "0.1"
+
+    def __init__(self, facts: Any) -> None:
+        self.facts = facts
+
+    @hookimpl
+    def title_facts(self) -> list[TitleFactSource]:
+        async def lookup(query: FactsQuery) -> list[Any]:
+            return [self.facts for _ in query.titles]
+
+        return [TitleFactSource("facts", "Careless", lookup)]
+
+
+class Unreachable(Catalogue):
+    """A catalogue whose service cannot be reached when MediaNest starts: the plugin fails at start-up."""
+
+    name = "unreachable"
+
+    @hookimpl
+    async def startup(self) -> None:
+        raise ConnectionError("the catalogue at 10.0.0.8 refused the connection")
