@@ -38,7 +38,7 @@ log = structlog.get_logger("medianest.app")
 # First path segments the core keeps for itself; a plugin of such a name cannot mount its pages.
 RESERVED_NAMES: Final = frozenset(
     {"api", "static", "health", "metrics", "ws", "login", "logout", "setup", "admin", "profile", "search"}
-    | {"notifications", "dashboard", "guide", "faq", "auth", "manifest.webmanifest"}
+    | {"notifications", "dashboard", "guide", "faq", "auth", "manifest.webmanifest", "titles", "discover"}
 )
 
 

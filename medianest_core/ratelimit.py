@@ -83,6 +83,7 @@ class Limits:
     def __init__(self, settings: Settings, quotas: Mapping[str, Quota]) -> None:
         self.limiter = MovingWindowRateLimiter(_storage(settings))
         self.api = parse(settings.api_rate_limit)
+        self.images = parse(settings.image_rate_limit)
         self.login = parse(settings.login_rate_limit)
         self.login_user = parse(settings.login_user_rate_limit)
         self.quotas = dict(quotas)

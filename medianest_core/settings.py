@@ -391,6 +391,7 @@ class Settings:
     ws_queue_size: int = bounded(256, 8, 65536)
     job_heartbeat_timeout: float = bounded(60.0, 1, 86400, "seconds")
     api_rate_limit: str = attrs.field(default="100/minute")
+    image_rate_limit: str = attrs.field(default="1000/minute")
     login_rate_limit: str = attrs.field(default="10/minute")
     login_user_rate_limit: str = attrs.field(default="100/hour")
     upstream_connect_timeout: float = bounded(3.0, 0.1, 120, "seconds")
@@ -414,6 +415,7 @@ class Settings:
                 raise InvalidValue("trusted_proxies", f"expected IP addresses or networks, got {item!r}") from None
 
     @api_rate_limit.validator
+    @image_rate_limit.validator
     @login_rate_limit.validator
     @login_user_rate_limit.validator
     def _check_rate(self, attribute: attrs.Attribute[str], value: str) -> None:

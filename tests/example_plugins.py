@@ -114,7 +114,8 @@ class Greeter:
 
 
 class Rationed:
-    """Spends a quota of 2 things per hour on ``POST /api/v1/rationed/things`` and on its page."""
+    """Spends a quota of 2 things per hour on ``POST /api/v1/rationed/things`` and on its page; serves a picture at
+    ``GET /api/v1/rationed/picture``."""
 
     name = "rationed"
     version = "0.1"
@@ -129,7 +130,10 @@ class Rationed:
             await spend(request, "rationed.things")
             return web.json_response({"made": True}, status=201)
 
-        return [Route("POST", "/things", make)]
+        async def picture(request: web.Request) -> web.Response:
+            return web.Response(body=b"GIF89a", content_type="image/gif")
+
+        return [Route("POST", "/things", make), Route("GET", "/picture", picture, media="image/gif")]
 
     @hookimpl
     def pages(self) -> list[Page]:

@@ -32,6 +32,18 @@ async def test_the_api_limit_answers_429_with_retry_after(medianest_client: Any)
     assert (await client.get("/health")).status == 200
 
 
+async def test_images_count_apart_from_the_api_calls(medianest_client: Any) -> None:
+    """A page of posters asks for dozens of images at once: they have their own, larger allowance."""
+    client = await rationed_client(medianest_client, api_rate_limit="5/minute", image_rate_limit="8/minute")
+    await sign_in(client, "ivy")
+    pictures = [(await client.get("/api/v1/rationed/picture")).status for _ in range(9)]
+    assert pictures == [200] * 8 + [429]
+    error = (await (await client.get("/api/v1/rationed/picture")).json())["error"]
+    assert error["message"].startswith("Too many image requests")
+    # The eight pictures took nothing from the API's five calls.
+    assert [(await client.get("/api/v1/auth/session")).status for _ in range(6)] == [200] * 5 + [429]
+
+
 async def test_sign_in_attempts_are_limited_per_address_and_username(medianest_client: Any) -> None:
     client = await rationed_client(medianest_client, login_rate_limit="3/minute")
     runtime = client.app[keys.RUNTIME]

@@ -38,6 +38,12 @@ def route_access(request: web.Request) -> Access | None:
     return request.config_dict[keys.ROUTE_ACCESS].get(info.route, Access.USER)
 
 
+def _is_image(request: web.Request) -> bool:
+    """Whether the matched route answers images (its declared ``media``)."""
+    spec = request.config_dict[keys.ROUTE_SPECS].get(request.match_info.route)
+    return spec is not None and spec.media.startswith("image/")
+
+
 async def _from_token(request: web.Request, token: str) -> Principal | None:
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions() as db:
@@ -105,7 +111,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path.startswith("/api/"):
         limits = request.config_dict[keys.LIMITS]
         key = ("user", str(who.user_id)) if who is not None else ("ip", client_network(request))
-        await limits.hit(limits.api, "api", *key, what="requests")
+        if _is_image(request):  # a page of posters asks for dozens at once: they count apart from the API's calls
+            await limits.hit(limits.images, "images", *key, what="image requests")
+        else:
+            await limits.hit(limits.api, "api", *key, what="requests")
     if request.method not in SAFE_METHODS and access is not None:
         # Public routes (signing in, webhooks with their own secret) act for no session: only the origin counts.
         await _check_csrf(request, None if access is Access.PUBLIC else who)

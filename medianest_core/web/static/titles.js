@@ -113,12 +113,21 @@
   }
 
   // ---- Search ---------------------------------------------------------------------------------------------------
-  function resultItem(title) {
+  function resultItem(title, quiet) {
     const item = el("li");
-    item.appendChild(poster(title));
+    const href = ownPath(title.url);
+    if (href) {  // the poster opens the title too; the heading's link is the one announced
+      const link = el("a");
+      link.href = href;
+      link.tabIndex = -1;
+      link.setAttribute("aria-hidden", "true");
+      link.appendChild(poster(title));
+      item.appendChild(link);
+    } else {
+      item.appendChild(poster(title));
+    }
     const text = el("div");
     const heading = el("h3");
-    const href = ownPath(title.url);
     const name = title.title + (title.year ? " (" + title.year + ")" : "");
     if (href) {
       const link = el("a", "", name);
@@ -131,7 +140,12 @@
     const places = (title.in_library || []).map((p) => p.library).filter(Boolean);
     text.appendChild(el("p", "meta", [kindName(title.kind), ...places].join(" · ")));
     if (title.overview) text.appendChild(el("p", "overview", title.overview));
-    text.appendChild(whereItStands(title));
+    const where = whereItStands(title);
+    // Said only when every source of such facts answered: a library that could not be asked is no "not there".
+    if (!where.childElementCount && quiet && (title.kind === "movie" || title.kind === "tv")) {
+      where.appendChild(el("span", "pill", "Not in the library"));
+    }
+    text.appendChild(where);
     item.appendChild(text);
     return item;
   }
@@ -139,7 +153,8 @@
     const list = holder.querySelector(".title-list");
     const notes = holder.querySelector(".source-notes");
     const state = holder.querySelector(".search-state");
-    list.replaceChildren(...answer.results.map(resultItem));
+    const quiet = !(answer.notes || []).length;
+    list.replaceChildren(...answer.results.map((title) => resultItem(title, quiet)));
     const lines = answer.sources.filter((s) => s.state === "failed").map((s) => s.message).concat(answer.notes || []);
     notes.replaceChildren(...lines.map((line) => el("li", "", line)));
     const waiting = answer.sources.filter((s) => s.state === "waiting").map((s) => s.title);
