@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
+from urllib.parse import unquote
 
 import attrs
 import structlog
@@ -39,6 +40,9 @@ log = structlog.get_logger("medianest.titles")
 MERGED_KINDS: Final = frozenset(TitleKind)
 TMDB_ID_MAX: Final = 2**31 - 1
 _MARKS: Final = re.compile(r"[\W_]+", re.UNICODE)
+_OWN_PATH: Final = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*\Z")
+_WEB_LINK: Final = re.compile(r"https?://[^\x00-\x20\x7f\\]+\Z", re.IGNORECASE)
+ACTION_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 IdKey = tuple[str, str, str]
 
@@ -293,16 +297,29 @@ def _safe_link(url: str | None) -> str | None:
     """A link that is ours (a path) or an ordinary web address; anything else is dropped."""
     if not url:
         return None
-    if url.startswith("/") and not url.startswith("//") and "\\" not in url:
-        return url
-    if url.startswith(("https://", "http://")):
+    if own_path(url) is not None or _WEB_LINK.match(url):
         return url
     return None
 
 
 def own_path(url: str | None) -> str | None:
-    """A path of MediaNest itself. Images are only ever these: the browser never talks to a service."""
-    return url if url and url.startswith("/") and not url.startswith("//") and "\\" not in url else None
+    """A path of MediaNest itself. Images are only ever these: the browser never talks to a service. Browsers drop
+    tabs and newlines from addresses ("/\t/evil.example" is "//evil.example" to them), so no space or control
+    character passes, nor a backslash, nor a second slash at the start."""
+    return url if url and _OWN_PATH.match(url) else None
+
+
+def action_url(source: str, url: str) -> str | None:
+    """A button's address: a route of the offering plugin's own API, without dot segments that a browser would
+    resolve into another route."""
+    path, plugin = own_path(url), source.split(".", 1)[0]
+    if path is None:
+        return None
+    segments = path.split("?", 1)[0].split("/")
+    if any(unquote(segment).strip() in (".", "..") for segment in segments):
+        return None
+    base = f"/api/v1/{plugin}"
+    return path if path == base or path.startswith((base + "/", base + "?")) else None
 
 
 def presence_doc(presence: Presence) -> dict[str, Any]:
@@ -346,7 +363,12 @@ def title_doc(group: Group) -> dict[str, Any]:
         "popularity": title.popularity,
         "in_library": [presence_doc(p) for p in group.presences()],
         "statuses": [status_doc(sid, f.status) for sid, f in group.facts if f.status is not None],
-        "actions": [action_doc(sid, a) for sid, f in group.facts for a in f.actions if a.url.startswith("/api/")],
+        "actions": [
+            action_doc(sid, a)
+            for sid, f in group.facts
+            for a in f.actions
+            if action_url(sid, a.url) is not None and a.method.upper() in ACTION_METHODS
+        ],
         "sources": {found.source: dict(found.title.facts) for found in group.ordered},
     }
 

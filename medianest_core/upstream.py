@@ -9,7 +9,8 @@ token or a query string:
 - :class:`AuthFailed`: 401 or 403, the credentials are refused;
 - :class:`NotFound`: 404;
 - :class:`Unavailable`: no connection, a timeout, 5xx, 429 after the retries, or the breaker is open;
-- :class:`BadResponse`: another 4xx, a body that is not JSON, or JSON of an unexpected shape.
+- :class:`BadResponse`: another 4xx, a body that is not JSON (``NaN`` and ``Infinity`` are not), JSON of an
+  unexpected shape, or a body larger than allowed (``max_body``, or ``fetch_bytes(max_bytes=…)``).
 
 Answers are structured with cattrs into the attrs class a call asks for, so an unexpected shape is a
 :class:`BadResponse`, never a crash deep in a plugin.
@@ -104,6 +105,8 @@ class UpstreamConfig:
     breaker_failures: int = 5
     breaker_reset: float = 30.0
     cache_entries: int = 512
+    max_body: int = 16 * 1024 * 1024
+    """The largest answer read from the service, in bytes: a larger one is a :class:`BadResponse`."""
 
 
 @attrs.frozen
@@ -347,10 +350,16 @@ class Upstream:
         return structure(self.service, body, expect)
 
     async def fetch_bytes(
-        self, path: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
     ) -> tuple[bytes, str]:
-        """A binary answer (an image, say) and its content type."""
-        answer = await self._call("GET", path, params=params, headers=headers)
+        """A binary answer (an image, say) and its content type. A body larger than ``max_bytes`` (by default the
+        configured ``max_body``) is a :class:`BadResponse`, found without reading more than that."""
+        answer = await self._call("GET", path, params=params, headers=headers, max_bytes=max_bytes)
         return answer.body, answer.content_type or "application/octet-stream"
 
     async def _call(
@@ -361,15 +370,17 @@ class Upstream:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
     ) -> _Answer:
         method = method.upper()
         what = f"{method} /{path.split('?', 1)[0].lstrip('/')}"
+        cap = self.config.max_body if max_bytes is None else min(max_bytes, self.config.max_body)
 
         async def call() -> _Answer:
-            return await self._attempts(method, path, what, params, json, headers)
+            return await self._attempts(method, path, what, params, json, headers, cap)
 
         if method in ("GET", "HEAD"):
-            key = ("call", method, self.url(path), _frozen(params), _frozen(headers))
+            key = ("call", method, self.url(path), _frozen(params), _frozen(headers), cap)
             return await self._shared(key, call, what)
         return await call()
 
@@ -381,6 +392,7 @@ class Upstream:
         params: Mapping[str, Any] | None,
         json: Any,
         headers: Mapping[str, str] | None,
+        cap: int,
     ) -> _Answer:
         """One call and its retries, all within the deadline in force; the breaker counts the outcome."""
         limit = current_deadline()
@@ -404,7 +416,7 @@ class Upstream:
                     wait_max=self.config.wait_max,
                 ):
                     with attempt:
-                        answer = await self._once(method, path, what, params, json, headers)
+                        answer = await self._once(method, path, what, params, json, headers, cap)
         except TimeoutError:  # only the deadline raises it here: each attempt's own timeout is a _Transient
             assert limit is not None
             self.breaker.failure()
@@ -429,6 +441,7 @@ class Upstream:
         params: Mapping[str, Any] | None,
         json: Any,
         headers: Mapping[str, str] | None,
+        cap: int,
     ) -> _Answer:
         try:
             async with self.session.request(
@@ -454,7 +467,7 @@ class Upstream:
                     raise BadResponse(self.service, f"{what} refused the request ({status})", status=status)
                 if 300 <= status < 400:
                     raise BadResponse(self.service, f"{what} answered a redirect ({status})", status=status)
-                return _Answer(status, resp.headers.get("Content-Type", ""), await resp.read())
+                return _Answer(status, resp.headers.get("Content-Type", ""), await _read(resp, cap, self.service, what))
         except UpstreamError:
             raise
         except TimeoutError:
@@ -580,11 +593,29 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
+async def _read(resp: aiohttp.ClientResponse, cap: int, service: str, what: str) -> bytes:
+    """The body, read in chunks and never past ``cap`` bytes: a larger one is a :class:`BadResponse`."""
+    if resp.content_length is not None and resp.content_length > cap:
+        raise BadResponse(service, f"{what} answered more than {cap} bytes", status=resp.status)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > cap:
+            raise BadResponse(service, f"{what} answered more than {cap} bytes", status=resp.status)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _decode_json(service: str, answer: _Answer) -> Any:
     if not answer.body.strip():
         return None
     try:
-        return jsonlib.loads(answer.body)
+        return jsonlib.loads(answer.body, parse_constant=_no_constant)  # NaN and Infinity are not JSON
     except (ValueError, RecursionError):
         kind = (answer.content_type or "no content type").split(";")[0]
         raise BadResponse(service, f"the answer is not JSON ({kind})", status=answer.status) from None

@@ -218,6 +218,7 @@ async def test_a_title_without_a_title_page_links_to_its_sources_page_in_mediane
         Title("clip", "Arrival trailer", ids=ExternalIds(tmdb=ARRIVAL), url="/library/items/9"),
         film("Arrival bootleg", url="javascript:alert(1)"),
         film("Arrival fan cut", url="https://fans.example/arrival"),
+        film("Arrival sideways", url="/\t/evil.example/arrival"),
     )
     catalogue = Catalogue(film("Arrival", tmdb=ARRIVAL, popularity=61.5))
     client = await signed_in(medianest_client, library, catalogue)
@@ -227,6 +228,7 @@ async def test_a_title_without_a_title_page_links_to_its_sources_page_in_mediane
         ("movie", "Arrival", f"/titles/movie/{ARRIVAL}"),
         ("movie", "Arrival bootleg", None),
         ("movie", "Arrival fan cut", None),  # a title's link is its page in MediaNest, never a link out
+        ("movie", "Arrival sideways", None),  # a browser drops the tab: "//evil.example" would be another site
     ]
 
 
@@ -408,6 +410,12 @@ async def test_a_facts_sources_buttons_and_statuses_are_on_the_title(medianest_c
         TitleAction("script", "Run", "javascript:alert(1)"),
         TitleAction("other-host", "Other host", "//evil.example/api/v1/x"),
         TitleAction("page", "A page", "/requests/1"),
+        TitleAction("climb", "Climb", "/api/v1/requests/../../admin/users/2", method="DELETE"),
+        TitleAction("climb-encoded", "Climb", "/api/v1/requests/%2e%2e/%2E%2E/admin/users/2", method="DELETE"),
+        TitleAction("core", "Core route", "/api/v1/admin/users/2", method="DELETE"),
+        TitleAction("other-plugin", "Other plugin", "/api/v1/plex/items/1"),
+        TitleAction("tab", "Tab", "/\t/evil.example/api/v1/requests"),
+        TitleAction("read", "Read", "/api/v1/requests/1", method="GET"),
     ]
     catalogue = Catalogue(film("Arrival", tmdb=ARRIVAL, popularity=2.0), film("Arrival 2", tmdb=2, popularity=1.0))
     client = await signed_in(medianest_client, catalogue, Requests(requested=[2], extra=odd))
@@ -435,10 +443,17 @@ async def test_a_facts_sources_buttons_and_statuses_are_on_the_title(medianest_c
 
 @pytest.mark.parametrize(
     "watch_url",
-    ["javascript:alert(document.cookie)", "JavaScript:alert(1)", "data:text/html,<b>x</b>", "//evil.example/w"],
+    [
+        "javascript:alert(document.cookie)",
+        "JavaScript:alert(1)",
+        "data:text/html,<b>x</b>",
+        "//evil.example/w",
+        "/\t/evil.example/w",
+        "https://evil.example/\n/w x",
+    ],
 )
 async def test_a_watch_link_that_is_not_a_web_address_is_dropped(medianest_client: Any, watch_url: str) -> None:
-    library = Library(Held(film("Arrival", tmdb=ARRIVAL), watch_url=watch_url, item_url="https://evil.example/item"))
+    library = Library(Held(film("Arrival", tmdb=ARRIVAL), watch_url=watch_url, item_url="/\n/evil.example/item"))
     client = await signed_in(medianest_client, library)
     answer = await search(client, "arrival")
     assert answer["results"][0]["in_library"] == [
@@ -453,6 +468,7 @@ async def test_a_watch_link_that_is_not_a_web_address_is_dropped(medianest_clien
 
 FOREIGN_IMAGES = [
     "https://image.tmdb.org/t/p/w342/a.jpg",
+    "/\t/evil.example/a.jpg",
     "http://10.0.0.5:32400/photo?X-Plex-Token=abc",
     "//cdn.example/a.jpg",
     "/\\evil.example/a.jpg",
@@ -936,3 +952,16 @@ async def test_the_new_routes_need_a_session(medianest_client: Any) -> None:
         resp = await client.get(path, headers=HTML, allow_redirects=False)
         assert resp.status == 302
         assert resp.headers["Location"].startswith("/login?next=")
+
+
+async def test_title_pages_count_against_the_api_allowance(medianest_client: Any) -> None:
+    """A title page asks every title source, as the API does: loading pages is no way around the limit."""
+    catalogue = Catalogue(details=[film("Arrival", tmdb=ARRIVAL)])
+    client = await medianest_client(entry_points=[entry_point(catalogue.name, catalogue)], api_rate_limit="4/minute")
+    await sign_in(client, "alice")  # one request of the anonymous address's allowance, not alice's
+    statuses = [(await client.get(f"/titles/movie/{ARRIVAL + n}", headers=HTML)).status for n in range(4)]
+    assert statuses == [200, 404, 404, 404]
+    refused = await client.get(f"/titles/movie/{ARRIVAL}", headers=HTML)
+    assert refused.status == 429
+    assert "Too many requests" in await refused.text()
+    assert (await client.get(f"/api/v1/titles/movie/{ARRIVAL}")).status == 429

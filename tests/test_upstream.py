@@ -107,6 +107,48 @@ async def test_answers_are_structured_and_extra_fields_ignored(fake: tuple[Fake,
         await client.request("GET", "/identity")
 
 
+async def test_nan_and_infinity_are_not_json(fake: tuple[Fake, str], client: Upstream) -> None:
+    """A service that sends NaN must not make MediaNest answer invalid JSON to browsers."""
+    service, _ = fake
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        service.on("/identity", lambda _, c=constant: web.Response(text=f'{{"popularity": {c}}}'))
+        with pytest.raises(BadResponse, match="not JSON"):
+            await client.request("GET", "/identity")
+
+
+async def test_a_body_past_its_cap_is_refused_without_reading_it_all(fake: tuple[Fake, str]) -> None:
+    service, url = fake
+    sent: list[int] = []
+
+    async def streamed(request: web.Request) -> web.StreamResponse:
+        """A body of unknown length (chunked), far larger than allowed."""
+        response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+        await response.prepare(request)
+        try:
+            for _ in range(400):
+                await response.write(b"x" * 65536)
+                sent.append(65536)
+        except ConnectionResetError:
+            pass
+        return response
+
+    small = Upstream("tmdb", url, config=attrs.evolve(FAST, max_body=1024 * 1024))
+    try:
+        service.on("/big.jpg", lambda _: web.Response(body=b"x" * 300_000, content_type="image/jpeg"))
+        with pytest.raises(BadResponse, match="more than 100000 bytes"):  # told by its Content-Length
+            await small.fetch_bytes("/big.jpg", max_bytes=100_000)
+        body, kind = await small.fetch_bytes("/big.jpg")
+        assert (len(body), kind) == (300_000, "image/jpeg")
+        service.on("/endless.jpg", streamed)
+        with pytest.raises(BadResponse, match="more than 1048576 bytes"):  # the configured cap
+            await small.fetch_bytes("/endless.jpg")
+        with pytest.raises(BadResponse, match="more than 1048576 bytes"):  # JSON answers are capped too
+            await small.request("GET", "/endless.jpg")
+    finally:
+        await small.close()
+    assert sum(sent) < 400 * 65536  # the reading stopped: the service could not send it all
+
+
 async def test_client_errors_are_not_retried(fake: tuple[Fake, str], client: Upstream) -> None:
     service, _ = fake
     for code, kind in ((401, AuthFailed), (403, AuthFailed), (404, NotFound), (400, BadResponse), (422, BadResponse)):

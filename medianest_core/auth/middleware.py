@@ -38,6 +38,10 @@ def route_access(request: web.Request) -> Access | None:
     return request.config_dict[keys.ROUTE_ACCESS].get(info.route, Access.USER)
 
 
+METERED: Final = ("/api/", "/titles/")
+"""Paths counted against ``api_rate_limit``: the API, and title pages, which ask every title source as the API does."""
+
+
 def _is_image(request: web.Request) -> bool:
     """Whether the matched route answers images (its declared ``media``)."""
     spec = request.config_dict[keys.ROUTE_SPECS].get(request.match_info.route)
@@ -108,7 +112,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         who = await _from_session(request)
     if who is not None:
         request[keys.PRINCIPAL] = who
-    if request.path.startswith("/api/"):
+    if request.path.startswith(METERED):
         limits = request.config_dict[keys.LIMITS]
         key = ("user", str(who.user_id)) if who is not None else ("ip", client_network(request))
         if _is_image(request):  # a page of posters asks for dozens at once: they count apart from the API's calls

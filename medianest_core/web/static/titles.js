@@ -13,7 +13,8 @@
   }
   // Our own pages and API routes are paths; links out are http(s) only.
   function ownPath(url) {
-    return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") && !url.includes("\\") ? url : null;
+    // One slash, then no slash or backslash, and no space or control character (browsers drop tabs and newlines).
+    return typeof url === "string" && /^\/(?![\/\\])[^\x00-\x20\x7f\\]*$/.test(url) ? url : null;
   }
   function outLink(url) {
     return typeof url === "string" && /^https?:\/\//.test(url) ? url : null;
