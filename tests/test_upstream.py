@@ -71,6 +71,10 @@ def status(code: int, **headers: str) -> Callable[[web.Request], web.Response]:
     return lambda _: web.Response(status=code, headers=headers, text="nope")
 
 
+def ok_text(text: str) -> Callable[[web.Request], web.Response]:
+    return lambda _: web.Response(text=text, content_type="application/json")
+
+
 def ok(doc: Any) -> Callable[[web.Request], web.Response]:
     return lambda _: web.json_response(doc)
 
@@ -111,7 +115,7 @@ async def test_nan_and_infinity_are_not_json(fake: tuple[Fake, str], client: Ups
     """A service that sends NaN must not make MediaNest answer invalid JSON to browsers."""
     service, _ = fake
     for constant in ("NaN", "Infinity", "-Infinity"):
-        service.on("/identity", lambda _, c=constant: web.Response(text=f'{{"popularity": {c}}}'))
+        service.on("/identity", ok_text(f'{{"popularity": {constant}}}'))
         with pytest.raises(BadResponse, match="not JSON"):
             await client.request("GET", "/identity")
 
