@@ -230,13 +230,15 @@ class RowList:
 
 @attrs.frozen
 class RowAnswer:
-    """One row of posters; ``ok`` false with a line saying why when its service did not answer."""
+    """One row of posters; ``ok`` false with a line saying why when its service did not answer. ``notes`` name the
+    plugins that could not say which of them they have."""
 
     id: str
     title: str
     ok: bool
     message: str | None
     titles: list[TitleDoc]
+    notes: list[str]
 
 
 def rows(request: web.Request) -> list[tuple[str, DiscoveryRow]]:
@@ -263,7 +265,7 @@ async def load_row(request: web.Request) -> web.Response:
 
 async def _row(request: web.Request, plugin: str, row: DiscoveryRow) -> dict[str, Any]:
     name = row_id(plugin, row)
-    doc: dict[str, Any] = {"id": name, "title": row.title, "ok": True, "message": None, "titles": []}
+    doc: dict[str, Any] = {"id": name, "title": row.title, "ok": True, "message": None, "titles": [], "notes": []}
     viewer = viewer_of(request)
     try:
         async with asyncio.timeout(row.timeout):
@@ -287,8 +289,8 @@ async def _row(request: web.Request, plugin: str, row: DiscoveryRow) -> dict[str
         groups.append(group)
         for key in keys_:
             seen[key] = group
-    await add_facts(request, groups, viewer)
-    return {**doc, "titles": [title_doc(group) for group in groups]}
+    notes = await add_facts(request, groups, viewer)
+    return {**doc, "titles": [title_doc(group) for group in groups], "notes": notes}
 
 
 async def discover_page(request: web.Request) -> web.StreamResponse:

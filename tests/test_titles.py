@@ -823,6 +823,15 @@ async def test_discover_lists_its_rows_in_order_and_loads_one_row_per_request(me
         ("broken", 0),
         ("slow", 0),
     ]
+    assert row["notes"] == []
+
+
+async def test_a_row_whose_library_cannot_be_asked_says_so_beside_its_posters(medianest_client: Any) -> None:
+    library = Library(film("Arrival", tmdb=ARRIVAL), facts=Behaviour(error=RuntimeError("index at 10.0.0.7 gone")))
+    client = await signed_in(medianest_client, library, discover_catalogue())
+    row = await (await client.get("/api/v1/discover/catalogue.trending")).json()
+    assert [(t["title"], places(t)) for t in row["titles"]] == [("Arrival", []), ("Dune", [])]
+    assert row["notes"] == ["Library could not say what it has just now."]  # unmarked, and saying why
 
 
 async def test_a_row_whose_service_fails_says_so_in_one_line(medianest_client: Any) -> None:
@@ -840,6 +849,7 @@ async def test_a_row_whose_service_fails_says_so_in_one_line(medianest_client: A
             "ok": False,
             "message": message,
             "titles": [],
+            "notes": [],
         }
         assert "abc123" not in text
         assert "10.0.0.7" not in text

@@ -222,7 +222,8 @@
         state.textContent = "Nothing here just now.";
       } else {
         list.replaceChildren(...row.titles.map(posterItem));
-        state.remove();
+        if (row.notes && row.notes.length) state.textContent = row.notes.join(" ");
+        else state.remove();
       }
     } catch (failure) {
       list.remove();
