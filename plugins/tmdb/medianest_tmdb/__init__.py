@@ -67,7 +67,9 @@ class TmdbSettings:
         converter=_blank_is_none,
         metadata={"help": "Two capital letters (ISO 3166-1, e.g. US) for the popular films of a country; empty: all."},
     )
-    include_adult: bool = attrs.field(default=False, metadata={"help": "Show adult titles in search results."})
+    include_adult: bool = attrs.field(
+        default=False, metadata={"help": "Show adult titles in search results, Discover rows and title pages."}
+    )
     image_cache_mb: float = bounded(
         200.0, 0, 10240, "MB", help="Megabytes of posters kept on disk by the image proxy, for everyone (0: none)."
     )

@@ -1,9 +1,9 @@
 """The TMDB plugin's JSON API: its image proxy, ``GET /api/v1/tmdb/images/{size}/{file}``.
 
 Titles from TMDB carry these addresses as their posters, backdrops and cast pictures. The proxy fetches only
-``<image_url>/t/p/<size>/<file>``, for TMDB's own sizes and file names, without the key (images need none), and
-keeps what it fetched on disk for everyone; the browser caches it for a year, since TMDB gives a changed image a
-new file name.
+``<image_url>/t/p/<size>/<file>``, for the sizes titles link to and TMDB's file names, pictures of at most 2 MiB,
+four at a time, without the key (images need none), and keeps what it fetched on disk for everyone; the browser
+caches it for a year, since TMDB gives a changed image a new file name.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ IMAGE_ERRORS: Final = (404, 502, 503)
 
 @attrs.frozen
 class TmdbImagePath:
-    size: ImageSize = attrs.field(metadata={"help": "One of TMDB's sizes of posters, backdrops and profile pictures"})
+    size: ImageSize = attrs.field(metadata={"help": "The size of posters, backdrops or profile pictures titles give"})
     file: str = field(
         max_length=104,
         pattern="^" + FILE_PATTERN + END,
@@ -52,7 +52,8 @@ def routes(service: Callable[[], Tmdb]) -> list[Route]:
     async def image(request: web.Request) -> web.StreamResponse:
         """A TMDB poster, backdrop or profile picture, by TMDB's size and file name, kept on disk for everyone.
 
-        Anything but TMDB's sizes and file names is 404; the answer may be cached by the browser for a year."""
+        Anything but the sizes titles link to and TMDB's file names is 404; the answer may be cached by the
+        browser for a year."""
         size, file = request.match_info["size"], request.match_info["file"]
         if size not in SIZES or FILE.fullmatch(file) is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such TMDB image.")

@@ -8,14 +8,15 @@ question, asked by twenty people, is one call to TMDB.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, TypeVar
 
 import attrs
 
-from medianest_core.upstream import Upstream
+from medianest_core.upstream import NotFound, Upstream
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 APPEND: Final = "credits,external_ids,videos"
 """What a title's details bring in the same call."""
@@ -197,12 +198,28 @@ class TmdbClient:
     async def _get(self, path: str, params: Mapping[str, str], cls: type[T], ttl: float) -> T:
         """``GET path`` structured as ``cls``, cached ``ttl`` seconds under the path and the parameters (the key
         left out), one call for every concurrent caller."""
-        key = ("tmdb", path, tuple(sorted(params.items())))
 
         async def fetch() -> T:
             answer: T = await self.upstream.request("GET", path, params={**params, **self._auth}, expect=cls)
             return answer
 
+        return await self._cached(path, params, ttl, fetch)
+
+    async def _find(self, path: str, params: Mapping[str, str], cls: type[T], ttl: float) -> T | None:
+        """Like :meth:`_get`, but ``None`` when TMDB has no such thing (404), kept as long as an answer: asking
+        again for an id TMDB does not know is not another call to TMDB."""
+
+        async def fetch() -> T | None:
+            try:
+                answer: T = await self.upstream.request("GET", path, params={**params, **self._auth}, expect=cls)
+            except NotFound:
+                return None
+            return answer
+
+        return await self._cached(path, params, ttl, fetch)
+
+    async def _cached(self, path: str, params: Mapping[str, str], ttl: float, fetch: Callable[[], Awaitable[V]]) -> V:
+        key = ("tmdb", path, tuple(sorted(params.items())))
         fetched = await self.upstream.cached(key, ttl, fetch)
         return fetched.value
 
@@ -219,13 +236,14 @@ class TmdbClient:
         }
         return await self._get("/search/multi", params, Paged, SEARCH_TTL)
 
-    async def movie(self, tmdb_id: int) -> MovieDetails:
-        """A film with its credits, external ids and videos, in one call; :class:`NotFound` for an unknown id."""
-        return await self._get(f"/movie/{tmdb_id}", self._details_params(), MovieDetails, DETAILS_TTL)
+    async def movie(self, tmdb_id: int) -> MovieDetails | None:
+        """A film with its credits, external ids and videos, in one call; ``None`` for an id TMDB does not know
+        (kept as long as details are)."""
+        return await self._find(f"/movie/{tmdb_id}", self._details_params(), MovieDetails, DETAILS_TTL)
 
-    async def tv(self, tmdb_id: int) -> TvDetails:
-        """A series with its seasons, credits, external ids and videos, in one call."""
-        return await self._get(f"/tv/{tmdb_id}", self._details_params(), TvDetails, DETAILS_TTL)
+    async def tv(self, tmdb_id: int) -> TvDetails | None:
+        """A series with its seasons, credits, external ids and videos, in one call; ``None`` for an unknown id."""
+        return await self._find(f"/tv/{tmdb_id}", self._details_params(), TvDetails, DETAILS_TTL)
 
     def _details_params(self) -> dict[str, str]:
         # Videos follow ``language``; trailers in English or in no language are worth having too.

@@ -176,7 +176,8 @@ class FakeTmdb:
     """TMDB's API under ``/3`` and its image host under ``/t/p/``, in one aiohttp app on 127.0.0.1.
 
     Switches: :attr:`rate_limited` answers that many of the next API requests with 429 (code 25) and
-    ``Retry-After: <retry_after>``; :attr:`hang` accepts every request and never answers (until :meth:`stop`).
+    ``Retry-After: <retry_after>``; :attr:`hang` accepts every request and never answers (until :meth:`stop`);
+    :attr:`hold_images` holds image requests until :meth:`release_images`, counting how many are held at once.
     Every request is recorded in :attr:`calls` and counted by path (:meth:`count`)."""
 
     def __init__(self, *, api_key: str | None = None, token: str | None = None) -> None:
@@ -196,6 +197,14 @@ class FakeTmdb:
         """How many requests each path received."""
         self.images: dict[str, tuple[bytes, str]] = {}
         """Image file name (``abc.jpg``) -> body and content type, served at ``/t/p/<size>/<file>``."""
+        self.hold_images = False
+        """When true image requests wait, unanswered, until :meth:`release_images` (or :meth:`stop`)."""
+        self.images_held = 0
+        """How many image requests are held now."""
+        self.most_images_held = 0
+        """The most image requests held at once."""
+        self._images_released = asyncio.Event()
+        self._held_changed = asyncio.Condition()
         self._movies: dict[int, dict[str, Any]] = {}
         self._tv: dict[int, dict[str, Any]] = {}
         self._people: dict[int, dict[str, Any]] = {}
@@ -252,6 +261,7 @@ class FakeTmdb:
         if self._runner is None:
             return
         self._release.set()
+        self.release_images()
         await self._runner.cleanup()
         self._runner = None
 
@@ -262,6 +272,17 @@ class FakeTmdb:
     def tv(self, tmdb_id: int) -> dict[str, Any]:
         """What the fake holds of a series."""
         return self._tv[tmdb_id]
+
+    def release_images(self) -> None:
+        """Answer the image requests held, and hold no more."""
+        self.hold_images = False
+        released, self._images_released = self._images_released, asyncio.Event()
+        released.set()
+
+    async def wait_for_held_images(self, count: int) -> None:
+        """Return once at least ``count`` image requests are held at once."""
+        async with self._held_changed:
+            await self._held_changed.wait_for(lambda: self.images_held >= count)
 
     def count(self, path: str) -> int:
         """How many requests ``path`` (``/3/search/multi``, ``/t/p/w342/abc.jpg``) received."""
@@ -710,6 +731,16 @@ class FakeTmdb:
         return web.json_response(doc)
 
     async def _image(self, request: web.Request) -> web.Response:
+        if self.hold_images:
+            released = self._images_released
+            async with self._held_changed:
+                self.images_held += 1
+                self.most_images_held = max(self.most_images_held, self.images_held)
+                self._held_changed.notify_all()
+            try:
+                await released.wait()
+            finally:
+                self.images_held -= 1
         found = self.images.get(request.match_info["file"])
         if request.match_info["size"] not in _IMAGE_SIZES or found is None:
             return web.Response(status=404, text="Not Found")

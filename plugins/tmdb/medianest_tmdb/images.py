@@ -31,8 +31,8 @@ import structlog
 log = structlog.get_logger("medianest.plugins.tmdb")
 
 MB: Final = 1_000_000
-MAX_IMAGE_BYTES: Final = 10 * 1024 * 1024
-"""The largest image the proxy takes from TMDB."""
+MAX_IMAGE_BYTES: Final = 2 * 1024 * 1024
+"""The largest image the proxy takes from TMDB (a w1280 backdrop is a few hundred kilobytes)."""
 IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif"})
 """Content types served: pictures only (an SVG image could carry a script onto MediaNest's own origin)."""
 LOW_WATER: Final = 0.9

@@ -4,12 +4,13 @@ title pages' details, Discover rows and the images they show."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
 from medianest_core.types import DiscoveryQuery, PluginContext, SearchQuery, Title, TitleKind, TitleQuery
-from medianest_core.upstream import BadResponse, NotFound, Unavailable, Upstream
+from medianest_core.upstream import BadResponse, DeadlineExceeded, Unavailable, Upstream, current_deadline
 from medianest_tmdb import titles
 from medianest_tmdb.client import MAX_PAGE, PAGE_SIZE, Asking, Paged, TmdbClient, tmdb_headers
 from medianest_tmdb.images import MAX_IMAGE_BYTES, MB, ImageStore, StoredImage, image_type
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 MAX_PAGES: Final = 3
 """The most pages of one list asked for one answer (60 titles)."""
 TMDB_ID_MAX: Final = 2**31 - 1
+IMAGE_FETCHES: Final = 4
+"""The most images fetched from TMDB at once, for everyone: what they hold in memory is bounded."""
 
 
 class NotSetUp(Unavailable):
@@ -60,6 +63,7 @@ class Tmdb:
         self.upstream, self.client, self.image_upstream = upstreams(ctx, settings)
         self.images = ImageStore(ctx.data_dir / "tmdb" / "images", int(settings.image_cache_mb * MB))
         self._pending: dict[tuple[str, str], asyncio.Task[StoredImage]] = {}
+        self._fetching = asyncio.Semaphore(IMAGE_FETCHES)
 
     # ---- titles -------------------------------------------------------------------------------------------------
 
@@ -71,7 +75,7 @@ class Tmdb:
         for page in range(1, pages + 1):
             answer = await fetch(page)
             for item in answer.results:
-                if item.adult and not self.include_adult:
+                if not self._shown(item.adult):
                     continue
                 title = titles.list_title(item, kind)
                 if title is None or (title.kind, title.ids.tmdb) in seen:
@@ -91,15 +95,18 @@ class Tmdb:
         return await self._titles(lambda page: self.client.search_multi(text, page), query.limit, None)
 
     async def details(self, query: TitleQuery) -> Title | None:
-        """A film's or a series' details, or ``None`` when TMDB does not know the id."""
+        """A film's or a series' details, or ``None`` when TMDB does not know the id, or when it is an adult title
+        and ``include_adult`` is off."""
         if not 1 <= query.tmdb_id <= TMDB_ID_MAX:
             return None
-        try:
-            if query.kind is TitleKind.MOVIE:
-                return titles.movie_title(await self.client.movie(query.tmdb_id))
-            return titles.tv_title(await self.client.tv(query.tmdb_id))
-        except NotFound:
-            return None
+        if query.kind is TitleKind.MOVIE:
+            movie = await self.client.movie(query.tmdb_id)
+            return titles.movie_title(movie) if movie is not None and self._shown(movie.adult) else None
+        tv = await self.client.tv(query.tmdb_id)
+        return titles.tv_title(tv) if tv is not None and self._shown(tv.adult) else None
+
+    def _shown(self, adult: bool | None) -> bool:
+        return not adult or self.include_adult
 
     async def trending(self, query: DiscoveryQuery) -> list[Title]:
         return await self._titles(self.client.trending, query.limit, None)
@@ -115,8 +122,9 @@ class Tmdb:
     async def image(self, size: str, file: str) -> StoredImage:
         """An image of TMDB (``size`` and ``file`` checked by the route), from the disk cache or fetched from
         ``<image_url>/t/p/<size>/<file>`` and kept; concurrent requests for one image share one look and one
-        fetch. :class:`NotFound` when the host has no such image, :class:`NotAnImage` when it answers something
-        else than a picture of at most 10 MiB."""
+        fetch; at most :data:`IMAGE_FETCHES` images are fetched at once, the others wait their turn within the
+        deadline. :class:`NotFound` when the host has no such image, :class:`BadResponse` when it answers something
+        else than a picture of at most 2 MiB."""
         key = (size, file)
         task = self._pending.get(key)
         if task is None:
@@ -137,15 +145,30 @@ class Tmdb:
         kept = await self.images.get(size, file)
         if kept is not None:
             return kept
-        body, content_type = await self.image_upstream.fetch_bytes(f"/t/p/{size}/{file}")
+        path = f"/t/p/{size}/{file}"
+        async with self._fetch_turn(f"GET {path}"):
+            body, content_type = await self.image_upstream.fetch_bytes(path, max_bytes=MAX_IMAGE_BYTES)
         kind = image_type(content_type)
         if kind is None:
-            raise NotAnImage(self.image_upstream.service, f"/t/p/{size}/{file} is not a picture ({content_type})")
-        if len(body) > MAX_IMAGE_BYTES:
-            raise NotAnImage(self.image_upstream.service, f"/t/p/{size}/{file} is larger than 10 MiB")
+            raise NotAnImage(self.image_upstream.service, f"{path} is not a picture ({content_type})")
         image = StoredImage(body, kind)
         await self.images.put(size, file, image)
         return image
+
+    @contextlib.asynccontextmanager
+    async def _fetch_turn(self, what: str) -> AsyncIterator[None]:
+        """One of the :data:`IMAGE_FETCHES` turns to fetch an image, waited for no longer than the deadline."""
+        limit = current_deadline()
+        try:
+            async with asyncio.timeout(None if limit is None else limit.remaining()):
+                await self._fetching.acquire()
+        except TimeoutError:
+            assert limit is not None
+            raise DeadlineExceeded(self.image_upstream.service, what, limit.seconds) from None
+        try:
+            yield
+        finally:
+            self._fetching.release()
 
     async def close(self) -> None:
         """Stop the image fetches in progress."""

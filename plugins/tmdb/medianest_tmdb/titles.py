@@ -14,13 +14,20 @@ IMAGE_ROUTE: Final = "/api/v1/tmdb/images"
 POSTER: Final = "w342"
 BACKDROP: Final = "w1280"
 PROFILE: Final = "w185"
-ImageSize = Literal["w45", "w92", "w154", "w185", "w300", "w342", "w500", "w780", "w1280", "h632", "original"]
-"""TMDB's image sizes the image route serves: those of posters, backdrops and profile pictures."""
+ImageSize = Literal["w185", "w342", "w1280"]
+"""The image sizes the image route serves: only those titles link to (``PROFILE``, ``POSTER``, ``BACKDROP``), never
+``original`` (several megabytes a picture) nor another size nobody's page shows."""
 SIZES: Final = frozenset(get_args(ImageSize))
 FILE_PATTERN: Final = r"[A-Za-z0-9_-]{1,100}\.(jpg|png)"
 """An image file of TMDB as the image route takes it (TMDB's paths are ``/<file>``)."""
 FILE: Final = re.compile(FILE_PATTERN, re.ASCII)
 CAST_SIZE: Final = 12
+MAX_GENRES: Final = 20
+"""The most genres of a title taken from TMDB."""
+MAX_SEASONS: Final = 100
+"""The most seasons of a series taken from TMDB."""
+MAX_VIDEOS: Final = 50
+"""The most of a title's videos read when looking for its trailer."""
 YOUTUBE_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
 _YEAR: Final = re.compile(r"([0-9]{4})-", re.ASCII)
 _KINDS: Final = {"movie": TitleKind.MOVIE, "tv": TitleKind.TV}
@@ -97,10 +104,10 @@ def cast_of(credits: client.Credits) -> list[CastMember]:
 
 
 def trailer_of(videos: client.Videos) -> str | None:
-    """The first YouTube trailer, official ones first."""
+    """The first YouTube trailer among the first fifty videos, official ones first."""
     trailers = [
         video
-        for video in videos.results
+        for video in videos.results[:MAX_VIDEOS]
         if video.site == "YouTube" and video.type == "Trailer" and YOUTUBE_KEY.fullmatch(video.key or "")
     ]
     trailers.sort(key=lambda video: not video.official)
@@ -112,7 +119,8 @@ def _ids(tmdb_id: int, external: client.ExternalIds, imdb: str | None = None) ->
 
 
 def _genres(genres: Sequence[client.Genre]) -> list[str]:
-    return [name for genre in genres if (name := _text(genre.name))]
+    """The names of the first twenty genres."""
+    return [name for genre in genres[:MAX_GENRES] if (name := _text(genre.name))]
 
 
 def movie_title(movie: client.MovieDetails) -> Title:
@@ -136,8 +144,8 @@ def movie_title(movie: client.MovieDetails) -> Title:
 
 
 def tv_title(tv: client.TvDetails) -> Title:
-    """A series' details for its title page, with its seasons."""
-    runtimes = [minutes for minutes in tv.episode_run_time if minutes and minutes > 0]
+    """A series' details for its title page, with its first hundred seasons."""
+    runtime = next((minutes for minutes in tv.episode_run_time if minutes and minutes > 0), None)
     return Title(
         kind=TitleKind.TV.value,
         title=_text(tv.name) or _text(tv.original_name) or f"TMDB series {tv.id}",
@@ -148,7 +156,7 @@ def tv_title(tv: client.TvDetails) -> Title:
         backdrop_url=image_url(BACKDROP, tv.backdrop_path),
         popularity=tv.popularity,
         tagline=_text(tv.tagline),
-        runtime_minutes=runtimes[0] if runtimes else None,
+        runtime_minutes=runtime,
         genres=_genres(tv.genres),
         cast=cast_of(tv.credits),
         trailer_url=trailer_of(tv.videos),
@@ -160,7 +168,7 @@ def tv_title(tv: client.TvDetails) -> Title:
                 air_date=_text(season.air_date),
                 poster_url=image_url(POSTER, season.poster_path),
             )
-            for season in tv.seasons
+            for season in tv.seasons[:MAX_SEASONS]
         ],
         facts=_facts(tv.popularity, tv.vote_average),
     )

@@ -11,7 +11,7 @@ import pytest
 from medianest_tmdb.client import Asking, MovieDetails, Paged, TmdbClient, TvDetails, tmdb_headers
 from medianest_tmdb.fake import FakeTmdb, Sample
 
-from medianest_core.upstream import AuthFailed, NotFound, Upstream, UpstreamConfig
+from medianest_core.upstream import AuthFailed, Upstream, UpstreamConfig
 
 FAST = UpstreamConfig(wait_initial=0.01, wait_max=0.05, breaker_failures=1000)
 
@@ -56,8 +56,8 @@ async def test_answers_are_structured(fake: FakeTmdb, upstreams: list[Upstream])
     assert (await client.configuration()).images.backdrop_sizes == ["w300", "w780", "w1280", "original"]
     assert [item.id for item in (await client.popular_tv()).results] == [Sample.BREAKING_BAD, Sample.MATRIX]
 
-    with pytest.raises(NotFound):
-        await client.movie(424242)
+    assert await client.movie(424242) is None
+    assert await client.tv(Sample.AMELIE) is None
 
 
 async def test_details_come_in_one_call_with_everything_appended(fake: FakeTmdb, upstreams: list[Upstream]) -> None:

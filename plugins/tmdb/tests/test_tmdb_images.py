@@ -4,6 +4,7 @@ within ``image_cache_mb``; never a damaged file, never anything but a picture, n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ async def test_an_image_is_fetched_once_and_kept_for_everyone(
     png = await client.get(f"{ROUTE}/w185/s1poster.jpg")  # a season's poster the fake serves
     assert png.status == 200
     fake.add_image("logo.png")
-    logo = await client.get(f"{ROUTE}/original/logo.png")
+    logo = await client.get(f"{ROUTE}/w1280/logo.png")
     assert (logo.status, logo.content_type, await logo.read()) == (200, "image/png", png_bytes())
 
 
@@ -93,7 +94,14 @@ async def test_only_signed_in_people_get_images(tmdb_app: TmdbApp, fake: FakeTmd
 
 
 NOT_IMAGES = (
+    "original/abc.jpg",
+    "w500/abc.jpg",
+    "w780/abc.jpg",
+    "w92/abc.jpg",
+    "h632/abc.jpg",
     "w343/abc.jpg",
+    "w342/abc.jpg%0A",
+    "w342%0A/abc.jpg",
     "W342/abc.jpg",
     "w342/abc.gif",
     "w342/abc.jpeg",
@@ -117,11 +125,12 @@ NOT_IMAGES = (
     "w342",
     "w342/",
 )
-"""Paths under the image route that are not TMDB's sizes and file names: other sizes and extensions, climbs out
-of the folder spelt in every way, addresses of other hosts, NUL characters, and nothing at all."""
+"""Paths under the image route that are not the sizes titles link to and TMDB's file names: TMDB's other sizes
+(``original`` above all: megabytes a picture), other extensions, trailing line breaks, climbs out of the folder
+spelt in every way, addresses of other hosts, NUL characters, and nothing at all."""
 
 
-async def test_anything_but_tmdb_sizes_and_file_names_is_404(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:
+async def test_anything_but_the_sizes_titles_use_and_tmdb_file_names_is_404(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:
     client = await tmdb_app()
     await sign_in(client, "alice")
     for path in NOT_IMAGES:
@@ -146,19 +155,42 @@ async def test_an_image_tmdb_does_not_have_is_404(tmdb_app: TmdbApp, fake: FakeT
     [
         (b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "image/svg+xml"),
         (b"<html><script>alert(1)</script></html>", "text/html"),
-        (b"\xff\xd8" + b"\x00" * (10 * 1024 * 1024), "image/jpeg"),
+        (b"\xff\xd8" + b"\x00" * (2 * 1024 * 1024 - 1), "image/jpeg"),
     ],
 )
-async def test_what_is_not_a_picture_of_at_most_10_mb_is_refused(
+async def test_what_is_not_a_picture_of_at_most_2_mib_is_refused(
     tmdb_app: TmdbApp, fake: FakeTmdb, body: bytes, content_type: str
 ) -> None:
     fake.add_image("odd.jpg", body, content_type)
     client = await tmdb_app()
     await sign_in(client, "alice")
-    resp = await client.get(f"{ROUTE}/original/odd.jpg")
+    resp = await client.get(f"{ROUTE}/w1280/odd.jpg")
     assert resp.status == 502
     assert (await resp.json())["error"]["message"] == "TMDB did not send an image."
     assert held(cache_dir(client)) == 0
+
+
+async def test_a_picture_of_2_mib_is_served(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:
+    body = b"\xff\xd8" + b"\x00" * (2 * 1024 * 1024 - 2)
+    fake.add_image("big.jpg", body)
+    client = await tmdb_app()
+    await sign_in(client, "alice")
+    assert await get_image(client, f"{ROUTE}/w1280/big.jpg") == body
+
+
+async def test_at_most_four_images_are_fetched_from_tmdb_at_once(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:
+    films = [fake.add_movie(f"Film {n}", popularity=1.0)["id"] for n in range(10)]
+    client = await tmdb_app()
+    await sign_in(client, "alice")
+    fake.hold_images = True
+    asked = [asyncio.create_task(get_image(client, poster_of(fake, film))) for film in films]
+    await fake.wait_for_held_images(4)
+    with contextlib.suppress(TimeoutError):  # a fifth would arrive meanwhile if there were no bound
+        await asyncio.wait_for(fake.wait_for_held_images(5), 0.5)
+    fake.release_images()
+    assert set(await asyncio.gather(*asked)) == {jpeg_bytes()}  # the others waited their turn
+    assert fake.most_images_held == 4
+    assert len(image_calls(fake)) == 10
 
 
 async def test_a_damaged_file_is_never_served(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from medianest_tmdb import titles
 from medianest_tmdb.client import CastCredit, Credits, Video, Videos
-from medianest_tmdb.fake import FakeTmdb, Sample
+from medianest_tmdb.fake import FakeTmdb, FakeVideo, Sample
 
 from medianest_core import (
     CastMember,
@@ -23,6 +23,7 @@ from medianest_core import (
     Viewer,
     keys,
 )
+from medianest_core.testing import sign_in
 from medianest_core.upstream import UpstreamError, deadline
 
 VIEWER = Viewer(1)
@@ -171,6 +172,45 @@ async def test_an_id_tmdb_does_not_know_is_none(tmdb_app: TmdbApp, fake: FakeTmd
     assert fake.count("/3/movie/0") == 0
 
 
+async def test_an_unknown_id_is_asked_of_tmdb_once_for_everyone(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:
+    client = await tmdb_app()
+    await sign_in(client, "alice")
+    for _ in range(3):
+        resp = await client.get("/api/v1/titles/movie/424242")
+        assert resp.status == 404
+        assert await details(client, TitleKind.TV, Sample.AMELIE) is None
+    assert fake.count("/3/movie/424242") == 1  # "no such film" is kept like an answer
+    assert fake.count(f"/3/tv/{Sample.AMELIE}") == 1
+
+
+async def test_adult_titles_have_no_title_page_unless_adult_titles_are_on(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:
+    film = fake.add_movie("Unrated Cut", adult=True)["id"]
+    series = fake.add_tv("Unrated Series", adult=True)["id"]
+    client = await tmdb_app()
+    await sign_in(client, "alice")
+    assert await details(client, TitleKind.MOVIE, film) is None
+    assert await details(client, TitleKind.TV, series) is None
+    for kind, tmdb_id in (("movie", film), ("tv", series)):
+        resp = await client.get(f"/api/v1/titles/{kind}/{tmdb_id}")
+        assert resp.status == 404, kind
+    adult = await tmdb_app(include_adult=True)
+    shown = [await details(adult, TitleKind.MOVIE, film), await details(adult, TitleKind.TV, series)]
+    assert [title.title if title else None for title in shown] == ["Unrated Cut", "Unrated Series"]
+
+
+async def test_long_lists_of_tmdb_are_cut(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:
+    videos = [FakeVideo(f"clip{n:03d}", type="Clip") for n in range(50)] + [FakeVideo("late01")]
+    show = fake.add_tv(
+        "Endless", seasons=150, genres=[f"Genre {n:02d}" for n in range(30)], videos=videos, trailer=None
+    )
+    client = await tmdb_app()
+    endless = await details(client, TitleKind.TV, show["id"])
+    assert endless is not None
+    assert [season.number for season in endless.seasons] == list(range(1, 101))
+    assert list(endless.genres) == [f"Genre {n:02d}" for n in range(20)]
+    assert endless.trailer_url is None  # the trailer is the 51st video: not read
+
+
 async def test_discover_rows(tmdb_app: TmdbApp, fake: FakeTmdb) -> None:
     client = await tmdb_app()
     rows = contributed(client, "discovery_rows")
@@ -236,3 +276,6 @@ def test_mapping_details_by_hand() -> None:
     for bad in ("/a/b.jpg", "/x.gif", "//evil.example/x.jpg", "/..jpg.png/", "/%2e%2e.jpg", "", None):
         assert titles.image_url("w342", bad) is None, bad
     assert titles.image_url("w999", "/abc.jpg") is None
+    for unused in ("original", "w500", "w92"):  # sizes the image route does not serve: no broken link either
+        assert titles.image_url(unused, "/abc.jpg") is None, unused
+    assert {titles.POSTER, titles.BACKDROP, titles.PROFILE} == titles.SIZES
