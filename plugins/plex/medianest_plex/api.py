@@ -23,7 +23,7 @@ from medianest_core.types import PluginContext, Route
 from medianest_core.upstream import AuthFailed, BadResponse, DeadlineExceeded, NotFound, UpstreamError
 from medianest_plex import login
 from medianest_plex.client import Item, Page, PlexServer, Section
-from medianest_plex.images import MAX_IMAGE_BYTES, parse_image
+from medianest_plex.images import MAX_IMAGE_BYTES, parse_image, raster_type
 from medianest_plex.service import NotConfigured, Plex
 
 SORTS: Final = {"title": "titleSort", "added": "addedAt", "year": "year"}
@@ -296,11 +296,13 @@ class Browse:
             body, kind = kept.body, kept.content_type
         else:
             try:
-                body, kind = await server.image(token, image.path, image.params)
+                body, sent = await server.image(token, image.path, image.params, max_bytes=MAX_IMAGE_BYTES)
             except UpstreamError as exc:
                 raise failure(exc) from None
-            if not kind.startswith("image/") or len(body) > MAX_IMAGE_BYTES:
+            raster = raster_type(sent)
+            if raster is None:  # an SVG (script on MediaNest's origin), a page, …: never served as it came
                 raise ApiError(502, ErrorCode.BAD_GATEWAY, "Plex did not send an image.")
+            kind = raster
             cache.put(owner, image, body, kind)
         return web.Response(body=body, content_type=kind, headers={"Cache-Control": "private, max-age=86400"})
 

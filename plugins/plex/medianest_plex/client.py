@@ -369,6 +369,13 @@ class PlexServer:
             raise NotFound(self.upstream.service, "no such item")
         return found[0]
 
+    async def opened(self, token: str, rating_keys: Sequence[str]) -> set[str]:
+        """Which of these items the token may open, asked in one call (``/library/metadata/<rk1>,<rk2>,…``): the
+        items Plex answers. :class:`NotFound` when it answers 404 for the list: for one key, that key is hidden;
+        for several, Plex may mean any of them (the caller asks one by one)."""
+        found = (await self._get(f"/library/metadata/{','.join(rating_keys)}", token, Items)).Metadata
+        return {item.ratingKey for item in found} & set(rating_keys)
+
     async def children(self, token: str, rating_key: str, *, start: int = 0, size: int = 200) -> Page:
         """A page of a series' seasons, or of a season's episodes, by number."""
         params = {"X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
@@ -390,10 +397,15 @@ class PlexServer:
     async def playing(self, owner_token: str) -> int:
         return (await self._get("/status/sessions", owner_token, Sessions)).size
 
-    async def image(self, token: str, path: str, params: Mapping[str, Any] | None = None) -> tuple[bytes, str]:
+    async def image(
+        self, token: str, path: str, params: Mapping[str, Any] | None = None, *, max_bytes: int | None = None
+    ) -> tuple[bytes, str]:
         """An image of the server (a ``thumb`` or ``art`` path), or, through ``/photo/:/transcode`` with its
-        ``params``, one the server fetches for us (a cast member's photo)."""
-        return await self.upstream.fetch_bytes(path, params=params, headers={"X-Plex-Token": token})
+        ``params``, one the server fetches for us (a cast member's photo); :class:`BadResponse` when it is larger
+        than ``max_bytes``."""
+        return await self.upstream.fetch_bytes(
+            path, params=params, headers={"X-Plex-Token": token}, max_bytes=max_bytes
+        )
 
     async def refresh(self, owner_token: str, section: str, path: str | None = None) -> None:
         params = {"path": path} if path else None

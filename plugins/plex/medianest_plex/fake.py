@@ -7,6 +7,8 @@ server the ``MediaContainer`` envelope, paging headers, sections, items, series'
 JSON only with ``Accept: application/json``, XML otherwise; plex.tv errors are JSON ``{"errors": [...]}``, PMS errors
 small HTML pages. Items carry their external ids (``Guid``) only when the request says ``includeGuids=1``, and
 their genres and cast (``Genre``, ``Role``) only in their own detail (``/library/metadata/{ratingKey}``).
+A share shows its account the sections shared with it, less the items the owner's restrictions hide from it
+(:meth:`FakePlex.restrict`).
 
 Usage::
 
@@ -16,6 +18,9 @@ Usage::
     fake.add_section("2", "Shows", "show")
     show = fake.add_item("2", "Andor", year=2022, guids=["tmdb://83867"])
     fake.add_season(show["ratingKey"], 1, episodes=12)
+    bob = fake.add_account("bob")
+    bob_token = fake.share(bob, ["1", "2"])  # bob's server token: he sees Movies and Shows…
+    fake.restrict(bob, [show["ratingKey"]])  # …but not Andor
     url = await fake.start()  # both plextv_url and the server url
     ...
     await fake.stop()
@@ -206,6 +211,7 @@ class FakeSection:
 class _Share:
     account: FakeAccount
     sections: frozenset[str]
+    hidden: frozenset[str] = frozenset()
 
 
 @attrs.define
@@ -218,13 +224,23 @@ class _Pending:
 
 @attrs.frozen
 class _Viewer:
-    """Who a PMS request comes from: the owner sees every section, a shared user those shared with it."""
+    """Who a PMS request comes from: the owner sees every section, a shared user those shared with it, less the
+    items its share hides (see :meth:`FakePlex.restrict`)."""
 
     owner: bool
     shared: frozenset[str] = frozenset()
+    hidden: frozenset[str] = frozenset()
 
     def sees(self, section_key: str) -> bool:
         return self.owner or section_key in self.shared
+
+    def opens(self, entry: Mapping[str, Any]) -> bool:
+        """Whether the item (or collection) is in a section it sees and neither it nor its series or season is
+        hidden from it."""
+        if not self.sees(str(entry["librarySectionID"])):
+            return False
+        family = (entry["ratingKey"], entry.get("parentRatingKey"), entry.get("grandparentRatingKey"))
+        return self.hidden.isdisjoint(key for key in family if key is not None)
 
 
 class FakePlex:
@@ -270,6 +286,9 @@ class FakePlex:
         """Sessions playing now, as ``GET /status/sessions`` reports."""
         self.transcoded: list[str] = []
         """The ``url`` of every image the transcoder (``/photo/:/transcode``) was asked for, in order."""
+        self.image_answer: tuple[bytes, str] | None = None
+        """When set, the body and content type every image (paths and transcoder alike) is answered with instead
+        of the PNGs: a server that holds an uploaded SVG poster, say, or a huge one."""
         self._accounts: dict[str, FakeAccount] = {}  # by plex.tv authToken
         self._shares: dict[str, _Share] = {}  # by server access token
         self._sections: dict[str, FakeSection] = {}
@@ -383,6 +402,17 @@ class FakePlex:
         token = secrets.token_urlsafe(15)
         self._shares[token] = _Share(account, frozenset(section_keys))
         return token
+
+    def restrict(self, account: FakeAccount, rating_keys: Sequence[str]) -> None:
+        """Hide these items from ``account``'s share (replacing what it hid before; none to lift it), as the
+        owner's label or content-rating restrictions of a share, or a managed user's, do: with the account's
+        token the items, their seasons and episodes are nowhere (sections' items, search, details, children,
+        recently added, collections and their items, images); other accounts and the owner still see them."""
+        for share in self._shares.values():
+            if share.account == account:
+                share.hidden = frozenset(rating_keys)
+                return
+        raise ValueError(f"the server is not shared with {account.username}")
 
     def add_section(self, key: str, title: str, type: str, *, location: str | None = None) -> FakeSection:
         """A library section of type movie, show, artist or photo; ``key`` is numeric like Plex's ("1")."""
@@ -821,7 +851,7 @@ class FakePlex:
             raise _html_error(web.HTTPUnauthorized)
         if owner_only:
             raise _html_error(web.HTTPForbidden)
-        return _Viewer(owner=False, shared=share.sections)
+        return _Viewer(owner=False, shared=share.sections, hidden=share.hidden)
 
     def _pms_answer(
         self, request: web.Request, container: dict[str, Any], headers: Mapping[str, str] | None = None
@@ -869,7 +899,7 @@ class FakePlex:
 
     def _visible(self, rating_key: str, viewer: _Viewer) -> dict[str, Any]:
         entry = self._metadata.get(rating_key)
-        if entry is None or not viewer.sees(str(entry["librarySectionID"])):
+        if entry is None or not viewer.opens(entry):
             raise _html_error(web.HTTPNotFound)
         return entry
 
@@ -878,7 +908,7 @@ class FakePlex:
         return [
             entry
             for entry in self._metadata.values()
-            if (entry["type"] == "collection") == collections and viewer.sees(str(entry["librarySectionID"]))
+            if (entry["type"] == "collection") == collections and viewer.opens(entry)
         ]
 
     # -- PMS: endpoints ----------------------------------------------------------------------------------------
@@ -972,8 +1002,18 @@ class FakePlex:
         return self._paged(request, "Metadata", entries)
 
     async def _metadata_detail(self, request: web.Request) -> web.Response:
+        """Items' details by ratingKey, one or a comma-separated list of them.
+
+        A list answers the items of it this token may open, in the order asked, and 404 when it may open none
+        of them. This is the fake's choice: PMS answers a list of items that all exist and are visible, and 404
+        for a single item that is not, but what it answers for a list that is only partly visible to a shared
+        user is not confirmed (clients should not rely on either; MediaNest asks the keys one by one after a
+        404 for a list)."""
         viewer = self._viewer(request)
-        entries = [self._visible(key, viewer) for key in request.match_info["keys"].split(",")]
+        keys = request.match_info["keys"].split(",")
+        entries = [entry for key in dict.fromkeys(keys) if (entry := self._metadata.get(key)) and viewer.opens(entry)]
+        if not entries:
+            raise _html_error(web.HTTPNotFound)
         shown = [self._shown(request, entry, detail=True) for entry in entries]
         return self._pms_answer(request, {"size": len(shown), "Metadata": shown})
 
@@ -981,7 +1021,7 @@ class FakePlex:
         """A series' seasons, or a season's episodes, by number and paged; nothing for other items."""
         viewer = self._viewer(request)
         parent = self._visible(request.match_info["key"], viewer)
-        entries = self._children_of(parent["ratingKey"])
+        entries = [entry for entry in self._children_of(parent["ratingKey"]) if viewer.opens(entry)]
         extra: dict[str, Any] = {
             "key": parent["ratingKey"],
             "librarySectionID": parent["librarySectionID"],
@@ -999,6 +1039,7 @@ class FakePlex:
         if collection["type"] != "collection":
             raise _html_error(web.HTTPNotFound)
         members = [self._metadata[key] for key in self._members[collection["ratingKey"]]]
+        members = [entry for entry in members if viewer.opens(entry)]
         return self._paged(request, "Metadata", members, title1=collection["title"])
 
     def _uri_items(self, uri: str, section_key: str) -> list[str]:
@@ -1155,7 +1196,7 @@ class FakePlex:
         elif not re.fullmatch(r"https?://[^/\s]+/\S*", url):
             raise _html_error(web.HTTPBadRequest)
         self.transcoded.append(url)
-        return web.Response(body=POSTER_PNG, content_type="image/png")
+        return self._image_response(POSTER_PNG)
 
     async def _sessions(self, request: web.Request) -> web.Response:
         self._viewer(request, owner_only=True)
@@ -1163,6 +1204,10 @@ class FakePlex:
 
     async def _image(self, request: web.Request) -> web.Response:
         self._visible(request.match_info["key"], self._viewer(request))
-        return web.Response(
-            body=ART_PNG if request.match_info["kind"] == "art" else POSTER_PNG, content_type="image/png"
-        )
+        return self._image_response(ART_PNG if request.match_info["kind"] == "art" else POSTER_PNG)
+
+    def _image_response(self, png: bytes) -> web.Response:
+        if self.image_answer is None:
+            return web.Response(body=png, content_type="image/png")
+        body, content_type = self.image_answer
+        return web.Response(body=body, headers={"Content-Type": content_type})

@@ -20,14 +20,16 @@ from typing import Any, Final, Protocol
 
 import attrs
 
-IMAGE_PATH: Final = re.compile(
-    r"^/library/(metadata|collections)/(\d{1,19})/(thumb|art|composite)/(\d{1,19})$", re.ASCII
-)
+IMAGE_PATH: Final = re.compile(r"/library/(metadata|collections)/(\d{1,19})/(thumb|art|composite)/(\d{1,19})", re.ASCII)
 WEB_IMAGE: Final = re.compile(
-    r"^https?://(metadata-static\.plex\.tv|image\.tmdb\.org)(/[A-Za-z0-9._~-]{1,100}){1,8}$", re.ASCII
+    r"https?://(metadata-static\.plex\.tv|image\.tmdb\.org)(/[A-Za-z0-9._~-]{1,100}){1,8}", re.ASCII
 )
 """The hosts of cast members' photos in Plex's answers."""
 MAX_IMAGE_BYTES: Final = 5 * 1024 * 1024
+"""The largest image the proxy reads from Plex."""
+RASTER_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif"})
+"""The content types the proxy serves: pictures made of pixels. An SVG is a document that may run script, and the
+proxy serves on MediaNest's own origin."""
 MB: Final = 1_000_000
 PHOTO_SIZE: Final = {"width": 240, "height": 360}
 """The size the transcoder is asked to make of a photo: a poster's, as the pages show photos."""
@@ -49,6 +51,13 @@ class Image(Protocol):
     def params(self) -> Mapping[str, Any] | None: ...
 
 
+def raster_type(content_type: str) -> str | None:
+    """The content type to serve for what Plex sent (``image/png``), or ``None`` when that is not a picture of
+    :data:`RASTER_TYPES` (an SVG, a page, nothing said)."""
+    kind = content_type.partition(";")[0].strip().lower()
+    return kind if kind in RASTER_TYPES else None
+
+
 def parse_image(text: str) -> ImagePath | WebImage | None:
     """The image an address from an answer names: an image path of the server or a photo on the web; ``None``
     when it is neither."""
@@ -67,7 +76,7 @@ class ImagePath:
     @classmethod
     def parse(cls, path: str) -> ImagePath | None:
         """The image a path names, or ``None`` when it is not an image path of a Plex server."""
-        found = IMAGE_PATH.match(path)
+        found = IMAGE_PATH.fullmatch(path)
         if found is None:
             return None
         group, rating_key, kind, version = found.groups()
@@ -95,7 +104,7 @@ class WebImage:
 
     @classmethod
     def parse(cls, text: str) -> WebImage | None:
-        if not WEB_IMAGE.match(text) or ".." in text.split("/")[3:]:
+        if not WEB_IMAGE.fullmatch(text) or ".." in text.split("/")[3:]:
             return None
         return cls(text)
 

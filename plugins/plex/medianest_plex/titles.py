@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 from urllib.parse import quote
 
@@ -52,16 +52,109 @@ KINDS: Final = {"movie": TitleKind.MOVIE, "show": TitleKind.TV}
 LEFT_OUT: Final = frozenset({"collection", "person"})
 """Search results that are no title at all."""
 SEASONS_PAGE: Final = 200
+OPENS_TTL: Final = 300.0
+"""Seconds Plex's word on whether a person may open an item is kept."""
 
 
 @attrs.frozen
 class Seen:
-    """What one person may see of the server: the token to ask with and the libraries shared with them, in
-    Plex's order, by key."""
+    """What one person may see of the server: the token to ask with, whether it is the owner's (which opens
+    everything), and the libraries shared with them, in Plex's order, by key."""
 
     server: PlexServer
     token: str
     sections: Mapping[str, Section]
+    owner: bool = False
+
+
+class Opener:
+    """Which items one person's token may open. A library shared with someone may still hide some of its items
+    from them (the owner's label or content-rating restrictions, a managed user's): the index cannot tell, Plex
+    can.
+
+    Each answer is kept for :data:`OPENS_TTL` in the server upstream's cache, under a digest of the token and the
+    item's ratingKey. The items not kept are asked of Plex together: the misses of one lookup start their fetches
+    in the same turn of the event loop, and each joins the call that the first one scheduled for the next turn,
+    ``/library/metadata/<rk1>,<rk2>,…`` (the items Plex answers are the ones the token opens). When Plex answers
+    404 for a list, each item is asked alone, at once. Every call has :data:`LIVE_BUDGET`; an item Plex could
+    not answer for in time, or at all, counts as not opened, and its answer is not kept."""
+
+    def __init__(self, seen: Seen) -> None:
+        self.seen = seen
+        self._waiting: dict[str, asyncio.Future[bool]] = {}
+        self._calls: set[asyncio.Task[None]] = set()
+
+    async def opened(self, rating_keys: Iterable[str]) -> set[str]:
+        """Those of the items the person may open, as far as Plex says."""
+        keys = list(dict.fromkeys(rating_keys))
+        answers = await asyncio.gather(*(self._opens(key) for key in keys))
+        return {key for key, opens in zip(keys, answers, strict=True) if opens}
+
+    async def _opens(self, rating_key: str) -> bool:
+        digest = hashlib.sha256(f"{self.seen.token}\n{rating_key}".encode()).hexdigest()  # names no token
+        try:
+            kept = await self.seen.server.upstream.cached(("opens", digest), OPENS_TTL, lambda: self._join(rating_key))
+        except UpstreamError as exc:
+            log.debug("plex_opens_failed", rating_key=rating_key, error=str(exc))
+            return False
+        return kept.value and not kept.stale  # an old answer while Plex fails is no answer
+
+    def _join(self, rating_key: str) -> asyncio.Future[bool]:
+        """The answer for one item not kept: from the call scheduled for the next turn of the event loop."""
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            call = loop.create_task(self._call())
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+        future = self._waiting.get(rating_key)
+        if future is None:
+            future = self._waiting[rating_key] = loop.create_future()
+        return future
+
+    async def _call(self) -> None:
+        """Ask Plex about the items waiting, and give each its answer (a waiter gone meanwhile needs none)."""
+        waiting, self._waiting = self._waiting, {}
+        try:
+            answers: Mapping[str, bool | BaseException] = await self._ask(list(waiting))
+        except asyncio.CancelledError:
+            for future in waiting.values():
+                future.cancel()
+            raise
+        except Exception as exc:  # a mistake of ours: each waiter gets it
+            answers = dict.fromkeys(waiting, exc)
+        for key, future in waiting.items():
+            if future.done():
+                continue
+            answer = answers[key]
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
+
+    async def _ask(self, keys: list[str]) -> dict[str, bool | UpstreamError]:
+        """Plex's word on each item: one call for all of them, or one each after a 404 for several."""
+        server, token = self.seen.server, self.seen.token
+        try:
+            with deadline(LIVE_BUDGET):
+                opened = await server.opened(token, keys)
+        except NotFound:
+            if len(keys) == 1:
+                return {keys[0]: False}
+            answers = await asyncio.gather(*(self._ask_one(key) for key in keys))
+            return dict(zip(keys, answers, strict=True))
+        except UpstreamError as exc:
+            log.info("plex_opens_failed", items=len(keys), error=str(exc))
+            return {key: UpstreamError(exc.service, exc.message, status=exc.status) for key in keys}
+        return {key: key in opened for key in keys}
+
+    async def _ask_one(self, rating_key: str) -> bool | UpstreamError:
+        try:
+            with deadline(LIVE_BUDGET):
+                return rating_key in await self.seen.server.opened(self.seen.token, [rating_key])
+        except NotFound:
+            return False
+        except UpstreamError as exc:
+            return UpstreamError(exc.service, exc.message, status=exc.status)
 
 
 def watch_url(app_url: str, machine: str, rating_key: str) -> str:
@@ -147,9 +240,10 @@ class Titles:
         if found is None:
             return None
         server, token = found
+        _, owner_token = self._plex().require()
         person = hashlib.sha256(token.encode()).hexdigest()  # the cache's key names no token
         sections = await server.upstream.cached(("sections", person), SECTIONS_TTL, lambda: server.sections(token))
-        return Seen(server, token, {section.key: section for section in sections.value})
+        return Seen(server, token, {section.key: section for section in sections.value}, owner=token == owner_token)
 
     # ---- search ---------------------------------------------------------------------------------------------
 
@@ -189,8 +283,9 @@ class Titles:
     # ---- facts ----------------------------------------------------------------------------------------------
 
     async def facts(self, query: FactsQuery) -> list[TitleFacts | None]:
-        """For each title, Plex's presence when a library the person sees has it (from the index); with
-        ``detail``, a series' episodes per season, asked of Plex (left out when Plex is slow or fails)."""
+        """For each title, Plex's presence when a library the person sees has it (from the index) and, unless
+        they browse with the owner's token, Plex confirms they may open it (:class:`Opener`); with ``detail``, a
+        series' episodes per season, asked of Plex (left out when Plex is slow or fails)."""
         answer: list[TitleFacts | None] = [None] * len(query.titles)
         plex = self._ready()
         if plex is None:
@@ -209,7 +304,13 @@ class Titles:
         found = {n: row for (n, _, _), row in zip(asked, matches, strict=True) if row is not None}
         if not found:
             return answer
-        machine = await self._machine(plex)
+        if seen.owner:
+            machine = await self._machine(plex)
+        else:
+            machine, opened = await asyncio.gather(
+                self._machine(plex), Opener(seen).opened(row.rating_key for row in found.values())
+            )
+            found = {n: row for n, row in found.items() if row.rating_key in opened}
         seasons: dict[int, Mapping[int, int]] = {}
         if query.detail:
             shows = [(n, row) for n, row in found.items() if row.kind == TitleKind.TV]
