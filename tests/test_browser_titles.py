@@ -34,6 +34,9 @@ from test_browser import ADMIN, PHONE, browser, open_context
 
 from medianest_core.testing import Server, run_cli
 
+# A shared machine can be slow: what a person would wait a few seconds for may take longer here.
+expect.set_options(timeout=15_000)
+
 DESKTOP: ViewportSize = {"width": 1366, "height": 900}
 Look = tuple[ViewportSize, str]
 """A window's size and the theme chosen."""
@@ -339,6 +342,7 @@ def test_a_result_opens_its_title_page(
     page = new_page(viewport, theme)
     page.goto(site.server.url + "/search?q=matrix")
     check_theme(page, theme)
+    expect(page.locator("#search-results")).to_have_attribute("aria-busy", "false")  # every source has answered
     page.get_by_role("link", name="The Matrix (1999)", exact=True).click()
     expect(page).to_have_url(site.server.url + "/titles/movie/603")
 
@@ -368,6 +372,7 @@ def test_a_result_opens_its_title_page(
 
     # A series: its seasons, and how much of each Plex has.
     page.goto(site.server.url + "/search?q=breaking")
+    expect(page.locator("#search-results")).to_have_attribute("aria-busy", "false")
     page.get_by_role("link", name="Breaking Bad (2008)", exact=True).click()
     expect(page).to_have_url(site.server.url + "/titles/tv/1396")
     expect(page.get_by_role("heading", level=1)).to_have_text("Breaking Bad (2008)")
@@ -515,6 +520,7 @@ def test_the_placeholder_of_a_missing_poster_is_a_poster_sized_tile_with_its_ico
     expect(in_row.locator(".no-poster")).to_be_visible()
     boxes = [(in_row.locator(".no-poster").bounding_box(), in_row.locator(".no-poster svg").bounding_box())]
     page.goto(site.server.url + "/search?q=Am%C3%A9lie")
+    expect(page.locator("#search-results")).to_have_attribute("aria-busy", "false")  # no later answer moves it
     in_list = entry(page.locator("#search-results"), "Amélie (2001)")
     expect(in_list.locator(".no-poster")).to_be_visible()
     boxes.append((in_list.locator(".no-poster").bounding_box(), in_list.locator(".no-poster svg").bounding_box()))

@@ -150,12 +150,27 @@
     item.appendChild(text);
     return item;
   }
+  const shown = new WeakMap();
   function showSearch(holder, answer) {
     const list = holder.querySelector(".title-list");
     const notes = holder.querySelector(".source-notes");
     const state = holder.querySelector(".search-state");
     const quiet = !(answer.notes || []).length;
-    list.replaceChildren(...answer.results.map((title) => resultItem(title, quiet)));
+    // A result that has not changed keeps its element, and elements move only when the order changes: the entry a
+    // person is about to click does not vanish under the pointer when another source answers.
+    const kept = shown.get(list) || new Map();
+    const next = new Map();
+    const nodes = answer.results.map((title) => {
+      const key = JSON.stringify([title, quiet]);
+      const node = kept.get(key) || resultItem(title, quiet);
+      next.set(key, node);
+      return node;
+    });
+    shown.set(list, next);
+    nodes.forEach((node, index) => {
+      if (list.children[index] !== node) list.insertBefore(node, list.children[index] || null);
+    });
+    while (list.children.length > nodes.length) list.lastElementChild.remove();
     const lines = answer.sources.filter((s) => s.state === "failed").map((s) => s.message).concat(answer.notes || []);
     notes.replaceChildren(...lines.map((line) => el("li", "", line)));
     const waiting = answer.sources.filter((s) => s.state === "waiting").map((s) => s.title);
