@@ -22,7 +22,7 @@ from medianest_core import keys
 from medianest_core.auth.principal import require
 from medianest_core.http import REQUEST_ID_HEADER, add_security_headers
 from medianest_core.schema import NOT_BLANK, field, read_query
-from medianest_core.titles import Merger, SourceState, TitleDoc, add_facts, ordered, title_doc
+from medianest_core.titles import Merger, SourceState, TitleDoc, active, add_facts, ordered, title_doc
 from medianest_core.types import Route, SearchProvider, SearchQuery, Title, Viewer
 from medianest_core.upstream import UpstreamError
 
@@ -35,13 +35,7 @@ NDJSON: Final = "application/x-ndjson"
 
 def providers(request: web.Request) -> list[tuple[str, SearchProvider]]:
     """Active plugins' providers, in their ``order``."""
-    runtime = request.config_dict[keys.RUNTIME]
-    found = [
-        (plugin, provider)
-        for plugin, provider in request.config_dict[keys.CONTRIBUTIONS].search_providers
-        if (record := runtime.plugins.get(plugin)) is not None and record.active
-    ]
-    return sorted(found, key=lambda item: (item[1].order, item[1].title))
+    return active(request, request.config_dict[keys.CONTRIBUTIONS].search_providers)
 
 
 def provider_id(plugin: str, provider: SearchProvider) -> str:

@@ -21,7 +21,7 @@ from medianest_core import keys
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.schema import field
 from medianest_core.search import viewer_of
-from medianest_core.titles import TMDB_ID_MAX, Found, Group, TitleDoc, add_facts, id_keys, own_path, title_doc
+from medianest_core.titles import TMDB_ID_MAX, Found, Group, TitleDoc, active, add_facts, id_keys, own_path, title_doc
 from medianest_core.types import (
     DiscoveryQuery,
     DiscoveryRow,
@@ -41,12 +41,6 @@ log = structlog.get_logger("medianest.titles")
 _ROW_ID: Final = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_-]{1,64}$")
 ROW_LIMIT: Final = 20
 CAST_SHOWN: Final = 12
-
-
-def _active(request: web.Request, found: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    runtime = request.config_dict[keys.RUNTIME]
-    kept = [(p, item) for p, item in found if (record := runtime.plugins.get(p)) is not None and record.active]
-    return sorted(kept, key=lambda pair: (pair[1].order, pair[1].title))
 
 
 # ---- title pages --------------------------------------------------------------------------------------------------
@@ -150,7 +144,7 @@ def _season_doc(season: SeasonInfo, presences: list[Presence], known: bool) -> d
 async def title_detail(request: web.Request, kind: TitleKind, tmdb_id: int, viewer: Viewer) -> dict[str, Any]:
     """Every title source asked at once, merged, with the facts of every plugin; 404 when no source knows the
     title, 503 when none could be asked."""
-    sources = _active(request, request.config_dict[keys.CONTRIBUTIONS].title_sources)
+    sources = active(request, request.config_dict[keys.CONTRIBUTIONS].title_sources)
     query = TitleQuery(kind, tmdb_id, viewer)
     answers = await asyncio.gather(*(_details(plugin, source, query) for plugin, source in sources))
     group = Group()
@@ -242,7 +236,7 @@ class RowAnswer:
 
 
 def rows(request: web.Request) -> list[tuple[str, DiscoveryRow]]:
-    return _active(request, request.config_dict[keys.CONTRIBUTIONS].discovery_rows)
+    return active(request, request.config_dict[keys.CONTRIBUTIONS].discovery_rows)
 
 
 def row_id(plugin: str, row: DiscoveryRow) -> str:

@@ -14,7 +14,7 @@ import asyncio
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import unquote
 
 import attrs
@@ -228,14 +228,25 @@ def ordered(groups: Sequence[Group], query: str) -> list[Group]:
 # ---- facts ------------------------------------------------------------------------------------------------------
 
 
-def fact_sources(request: web.Request) -> list[tuple[str, TitleFactSource]]:
+class _Offered(Protocol):
+    @property
+    def order(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+
+
+Offer = TypeVar("Offer", bound=_Offered)
+
+
+def active(request: web.Request, found: Sequence[tuple[str, Offer]]) -> list[tuple[str, Offer]]:
+    """What running plugins contributed (search providers, title sources, facts, rows), in ``order``."""
     runtime = request.config_dict[keys.RUNTIME]
-    found = [
-        (plugin, source)
-        for plugin, source in request.config_dict[keys.CONTRIBUTIONS].title_facts
-        if (record := runtime.plugins.get(plugin)) is not None and record.active
-    ]
-    return sorted(found, key=lambda item: (item[1].order, item[1].title))
+    kept = [(plugin, item) for plugin, item in found if (record := runtime.plugins.get(plugin)) and record.active]
+    return sorted(kept, key=lambda pair: (pair[1].order, pair[1].title))
+
+
+def fact_sources(request: web.Request) -> list[tuple[str, TitleFactSource]]:
+    return active(request, request.config_dict[keys.CONTRIBUTIONS].title_facts)
 
 
 def well_formed(facts: object) -> bool:

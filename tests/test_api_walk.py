@@ -71,6 +71,17 @@ class FakePlexThread:
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
 
+    def settings(self) -> dict[str, str]:
+        """The environment that points MediaNest's Plex and TMDB plugins at these fakes."""
+        return {
+            "MEDIANEST_PLEX_URL": self.plex.url,
+            "MEDIANEST_PLEX_PLEXTV_URL": self.plex.url,
+            "MEDIANEST_PLEX_TOKEN": self.plex.owner.token,
+            "MEDIANEST_TMDB_API_KEY": self.tmdb.api_key,
+            "MEDIANEST_TMDB_API_URL": self.tmdb.api_url,
+            "MEDIANEST_TMDB_IMAGE_URL": self.tmdb.image_url,
+        }
+
     def close(self) -> None:
         self.run(self.plex.stop())
         self.run(self.tmdb.stop())
@@ -148,12 +159,7 @@ def _serve(root: Path, database: str, fakes: FakePlexThread) -> Iterator[Served]
         "PYTHONDONTWRITEBYTECODE": "1",
         "MEDIANEST_API_RATE_LIMIT": "1000000/minute",
         "MEDIANEST_LOGIN_RATE_LIMIT": "1000000/minute",
-        "MEDIANEST_PLEX_URL": fakes.plex.url,
-        "MEDIANEST_PLEX_PLEXTV_URL": fakes.plex.url,
-        "MEDIANEST_PLEX_TOKEN": fakes.plex.owner.token,
-        "MEDIANEST_TMDB_API_KEY": fakes.tmdb.api_key,
-        "MEDIANEST_TMDB_API_URL": fakes.tmdb.api_url,
-        "MEDIANEST_TMDB_IMAGE_URL": fakes.tmdb.image_url,
+        **fakes.settings(),
         "MEDIANEST_YOUTUBE_LIBRARY_ROOT": str(root / "library"),
         "MEDIANEST_YOUTUBE_ALLOWED_HOSTS": f"127.0.0.1:{free_port()}",
         "MEDIANEST_YOUTUBE_MEDIA_HOSTS": "127.0.0.1",

@@ -161,15 +161,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, fakes: FakePlexThread) -> Ite
     env |= {
         "MEDIANEST_DATA_DIR": str(root / "data"),
         "PYTHONDONTWRITEBYTECODE": "1",
-        # Every poster is an API request, counted against the person's limit; every case here is the same person
-        # in a new browser, with nothing cached, so they ask for far more a minute than anyone would.
+        # Every case here is the same person in a new browser, with nothing cached, so they ask for far more a
+        # minute than anyone would.
         "MEDIANEST_API_RATE_LIMIT": "100000/minute",
-        "MEDIANEST_PLEX_URL": fakes.plex.url,
-        "MEDIANEST_PLEX_PLEXTV_URL": fakes.plex.url,
-        "MEDIANEST_PLEX_TOKEN": fakes.plex.owner.token,
-        "MEDIANEST_TMDB_API_KEY": fakes.tmdb.api_key,
-        "MEDIANEST_TMDB_API_URL": fakes.tmdb.api_url,
-        "MEDIANEST_TMDB_IMAGE_URL": fakes.tmdb.image_url,
+        **fakes.settings(),
     }
     done = run_cli("user", "create-admin", ADMIN[0], env=env, stdin=ADMIN[1] + "\n")
     assert done.returncode == 0, done.stderr

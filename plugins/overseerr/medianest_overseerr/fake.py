@@ -92,9 +92,10 @@ from typing import Any, Final, Literal
 import aiohttp
 import attrs
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
 
+from medianest_core.fakes import FakeServer
 from medianest_overseerr.client import (
     DUPLICATE_MESSAGE,
     MEDIA_NOTIFICATIONS,
@@ -481,7 +482,7 @@ _REQUEST_ID: Final = _Param("requestId")
 # ---- the fake -----------------------------------------------------------------------------------------------------
 
 
-class FakeOverseerr:
+class FakeOverseerr(FakeServer):
     """Overseerr's API under ``/api/v1`` on 127.0.0.1 (see the module's documentation)."""
 
     def __init__(
@@ -493,6 +494,7 @@ class FakeOverseerr:
         admin_plex_id: int = 1000,
         version: str = "1.34.0",
     ) -> None:
+        super().__init__()
         self.api_key = api_key or secrets.token_urlsafe(32)
         """What ``X-Api-Key`` must be."""
         self.version = version
@@ -533,9 +535,6 @@ class FakeOverseerr:
         self._outbox: asyncio.Queue[WebhookDelivery] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._release = asyncio.Event()
         self.admin = self.add_user(
             admin_username, plex_id=admin_plex_id, email=admin_email, permissions=Permission.ADMIN
         )
@@ -544,37 +543,19 @@ class FakeOverseerr:
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        """The server's address (set by the first :meth:`start`): what ``[plugins.overseerr] url`` is set to."""
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
     def api_url(self) -> str:
         """The API's base, ``<url>/api/v1``."""
         return f"{self.url}{API}"
 
-    async def start(self, port: int = 0) -> str:
-        """Listen on 127.0.0.1; port 0 picks a free port the first time and the same one after a :meth:`stop`."""
-        if self._runner is not None:
-            raise RuntimeError("FakeOverseerr is already started")
-        self._release = asyncio.Event()
-        app = web.Application(middlewares=[self._middleware])
-        self._add_routes(app)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port or self._port).start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
+    def middlewares(self) -> list[Middleware]:
+        return [self._middleware]
+
+    async def started(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         self._sender = asyncio.get_running_loop().create_task(self._send_webhooks())
-        return self.url
 
-    async def stop(self) -> None:
-        """Close the listening socket and every connection (hanging requests included) and stop sending webhooks
-        (those not sent yet go out after the next :meth:`start`); the data stays."""
-        if self._runner is None:
-            return
-        self._release.set()
+    async def stopping(self) -> None:
+        """Stop sending webhooks (those not sent yet go out after the next :meth:`start`)."""
         if self._sender is not None:
             self._sender.cancel()
             await asyncio.gather(self._sender, return_exceptions=True)
@@ -582,8 +563,6 @@ class FakeOverseerr:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        await self._runner.cleanup()
-        self._runner = None
 
     def count(self, path: str) -> int:
         """How many requests ``path`` (``/api/v1/request``) received."""
@@ -621,11 +600,7 @@ class FakeOverseerr:
         )
         self.counts[request.path] += 1
         if self.hang:
-            # Accepted, never answered: stop() ends the wait, then the connection is dropped without a response.
-            await self._release.wait()
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError
+            await self.hold(request)
         if self.down:
             return web.Response(status=503, text="Service Unavailable")
         try:
@@ -635,7 +610,7 @@ class FakeOverseerr:
         except web.HTTPMethodNotAllowed:
             return _plain_error(405, f"{request.method} method not allowed", request.path)
 
-    def _add_routes(self, app: web.Application) -> None:
+    def routes(self, app: web.Application) -> None:
         routes: list[tuple[str, str, Callable[..., Awaitable[web.Response]], _Spec]] = [
             ("GET", "/status", self._status, _Spec(auth=None)),
             ("GET", "/settings/public", self._public_settings, _Spec(auth=None)),

@@ -28,7 +28,6 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import json
@@ -49,7 +48,9 @@ from xml.sax.saxutils import quoteattr
 
 import attrs
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
+
+from medianest_core.fakes import FakeServer
 
 __all__ = ["ART_PNG", "MEDIA_SUFFIXES", "POSTER_PNG", "TYPE_NUMBERS", "FakeAccount", "FakePlex", "FakeSection"]
 
@@ -243,7 +244,7 @@ class _Viewer:
         return self.hidden.isdisjoint(key for key in family if key is not None)
 
 
-class FakePlex:
+class FakePlex(FakeServer):
     """plex.tv and one Plex Media Server in one aiohttp app on 127.0.0.1. plex.tv paths are under /api/v2/ (and
     /api/v2/pins...), PMS paths are /identity, /, /library/..., /hubs/search, /status/sessions, images; so the same
     base URL serves as both `plextv_url` and the server `url`.
@@ -265,6 +266,7 @@ class FakePlex:
         friendly_name: str = "Fake Plex",
         version: str = "1.41.0.8992",
     ) -> None:
+        super().__init__()
         self.machine_identifier = machine_identifier
         self.friendly_name = friendly_name
         self.version = version
@@ -302,25 +304,12 @@ class FakePlex:
         self._pin_ids = itertools.count(2_000_000_001)
         self._started_at = datetime.now(UTC).replace(microsecond=0)
         self._player_id = uuid.uuid4().hex
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._release = asyncio.Event()
         self.owner = self.add_account("owner")
         """The account that owns the server; its token is the owner token."""
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """The base URL (set by the first :meth:`start`)."""
-        return f"http://127.0.0.1:{self._port}"
-
-    async def start(self, port: int = 0) -> str:
-        """Listen on 127.0.0.1; port 0 picks a free port the first time and the same one after a :meth:`stop`."""
-        if self._runner is not None:
-            raise RuntimeError("FakePlex is already started")
-        self._release = asyncio.Event()
-        app = web.Application(middlewares=[self._middleware])
+    def routes(self, app: web.Application) -> None:
         app.add_routes(
             [
                 web.post("/api/v2/pins", self._create_pin),
@@ -348,30 +337,15 @@ class FakePlex:
                 web.get("/status/sessions", self._sessions),
             ]
         )
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port or self._port).start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
-        return self.url
 
-    async def stop(self) -> None:
-        """Close the listening socket and every connection (hanging requests included); the data stays."""
-        if self._runner is None:
-            return
-        self._release.set()
-        await self._runner.cleanup()
-        self._runner = None
+    def middlewares(self) -> list[Middleware]:
+        return [self._middleware]
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.calls.append((request.method, request.path))
         if self.hang:
-            # Accepted, never answered: stop() ends the wait, then the connection is dropped without a response.
-            await self._release.wait()
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError
+            await self.hold(request)
         self._finish_scans()
         return await handler(request)
 

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from medianest_plex import PlexPlugin, index
+from medianest_plex import PlexPlugin
 from medianest_plex.fake import POSTER_PNG, FakePlex
-from medianest_plex.models import PlexAccount
+from test_plex_titles import as_plex_user, contribution, plugin_of, rating_key, reindex
 
 from medianest_core import (
     DiscoveryQuery,
@@ -27,7 +27,6 @@ from medianest_core import (
     TitleSource,
     Viewer,
     hookimpl,
-    keys,
 )
 from medianest_core.testing import entry_point, sign_in
 
@@ -37,27 +36,6 @@ ADULTS = 777_001
 MATRIX = Title("movie", "The Matrix", ExternalIds(tmdb=603))
 ADULTS_ONLY = Title("movie", "Adults Only Film", ExternalIds(tmdb=ADULTS))
 HEAT = Title("movie", "Heat", ExternalIds(tmdb=949))
-
-
-def rating_key(fake: FakePlex, title: str) -> str:
-    return str(next(entry for entry in fake._metadata.values() if entry["title"] == title)["ratingKey"])
-
-
-def plugin_of(client: Any) -> PlexPlugin:
-    found: PlexPlugin = client.app[keys.RUNTIME].plugins.get("plex").plugin
-    return found
-
-
-def contribution(client: Any, hook: str) -> Any:
-    [found] = [item for plugin, item in getattr(client.app[keys.CONTRIBUTIONS], hook) if plugin == "plex"]
-    return found
-
-
-async def reindex(client: Any) -> None:
-    plugin = plugin_of(client)
-    assert plugin.ctx is not None
-    assert plugin.plex is not None
-    await index.rebuild(plugin.ctx, plugin.plex)
 
 
 class Catalogue:
@@ -148,24 +126,7 @@ async def with_catalogue(medianest_client: Any, fake: FakePlex) -> Any:
 async def bob_hidden(client: Any, fake: FakePlex, *titles: str) -> Viewer:
     """bob, signed in (as a sign-in with Plex leaves him: his server token kept), whose share holds both
     libraries but hides these titles."""
-    bob = await sign_in(client, "bob")
-    account = fake.add_account("bob")
-    token = fake.share(account, ["1", "2"])
-    fake.restrict(account, [rating_key(fake, title) for title in titles])
-    ctx = plugin_of(client).ctx
-    assert ctx is not None
-    assert ctx.sessions is not None
-    assert ctx.keyring is not None
-    async with ctx.sessions.begin() as db:
-        db.add(
-            PlexAccount(
-                user_id=bob.user_id,
-                plex_id=account.id,
-                uuid=account.uuid,
-                username=account.username,
-                server_token=ctx.keyring.encrypt(token, "plex_accounts.server_token"),
-            )
-        )
+    bob, _ = await as_plex_user(client, fake, "bob", ["1", "2"], hidden=[rating_key(fake, title) for title in titles])
     return Viewer(bob.user_id)
 
 

@@ -95,12 +95,16 @@ async def reindex(client: Any) -> index.IndexRun:
     return await index.rebuild(plugin.ctx, plugin.plex)
 
 
-async def as_plex_user(client: Any, fake: FakePlex, username: str, sections: list[str]) -> tuple[SignedIn, str]:
-    """A person the server shares these libraries with, signed in, whose server token MediaNest keeps (as a
-    sign-in with Plex leaves it)."""
+async def as_plex_user(
+    client: Any, fake: FakePlex, username: str, sections: list[str], hidden: Sequence[str] = ()
+) -> tuple[SignedIn, str]:
+    """A person the server shares these libraries with (hiding the ``hidden`` rating keys, as a share's
+    restrictions do), signed in, whose server token MediaNest keeps (as a sign-in with Plex leaves it)."""
     who = await sign_in(client, username)
     account: FakeAccount = fake.add_account(username)
     token = fake.share(account, sections)
+    if hidden:
+        fake.restrict(account, hidden)
     ctx = plugin_of(client).ctx
     assert ctx is not None
     assert ctx.sessions is not None

@@ -37,7 +37,9 @@ from typing import Any, Final
 
 import attrs
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
+
+from medianest_core.fakes import FakeServer
 
 __all__ = [
     "BACKDROP_SIZES",
@@ -172,7 +174,7 @@ class Sample:
     SPIRITED_AWAY: Final = 129
 
 
-class FakeTmdb:
+class FakeTmdb(FakeServer):
     """TMDB's API under ``/3`` and its image host under ``/t/p/``, in one aiohttp app on 127.0.0.1.
 
     Switches: :attr:`rate_limited` answers that many of the next API requests with 429 (code 25) and
@@ -181,6 +183,7 @@ class FakeTmdb:
     Every request is recorded in :attr:`calls` and counted by path (:meth:`count`)."""
 
     def __init__(self, *, api_key: str | None = None, token: str | None = None) -> None:
+        super().__init__()
         self.api_key = api_key or secrets.token_hex(16)
         """The v3 key TMDB takes as ``?api_key=``."""
         self.token = token or "eyJhbGciOiJIUzI1NiJ9." + secrets.token_urlsafe(48)
@@ -210,16 +213,8 @@ class FakeTmdb:
         self._people: dict[int, dict[str, Any]] = {}
         self._ids = itertools.count(1001)  # films, series and people without an id of their own
         self._other_ids = itertools.count(5_000_001)  # cast members and seasons
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._release = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The base URL (set by the first :meth:`start`)."""
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def api_url(self) -> str:
@@ -231,12 +226,7 @@ class FakeTmdb:
         """What ``[plugins.tmdb] image_url`` is set to."""
         return self.url
 
-    async def start(self, port: int = 0) -> str:
-        """Listen on 127.0.0.1; port 0 picks a free port the first time and the same one after a :meth:`stop`."""
-        if self._runner is not None:
-            raise RuntimeError("FakeTmdb is already started")
-        self._release = asyncio.Event()
-        app = web.Application(middlewares=[self._middleware])
+    def routes(self, app: web.Application) -> None:
         app.add_routes(
             [
                 web.get("/3/configuration", self._configuration),
@@ -249,21 +239,12 @@ class FakeTmdb:
                 web.get("/t/p/{size}/{file}", self._image),
             ]
         )
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port or self._port).start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
-        return self.url
 
-    async def stop(self) -> None:
-        """Close the listening socket and every connection (hanging requests included); the data stays."""
-        if self._runner is None:
-            return
-        self._release.set()
+    def middlewares(self) -> list[Middleware]:
+        return [self._middleware]
+
+    async def stopping(self) -> None:
         self.release_images()
-        await self._runner.cleanup()
-        self._runner = None
 
     def movie(self, tmdb_id: int) -> dict[str, Any]:
         """What the fake holds of a film (its poster path, its cast with their pictures, …)."""
@@ -295,11 +276,7 @@ class FakeTmdb:
         )
         self.counts[request.path] += 1
         if self.hang:
-            # Accepted, never answered: stop() ends the wait, then the connection is dropped without a response.
-            await self._release.wait()
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError
+            await self.hold(request)
         if not request.path.startswith("/3/"):
             return await handler(request)  # the image host takes no key
         if self.rate_limited > 0:
