@@ -3,17 +3,15 @@ title pages' details, Discover rows and the images they show."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
+from medianest_core.images import ImageProxy, ImageStore
 from medianest_core.types import DiscoveryQuery, PluginContext, SearchQuery, Title, TitleKind, TitleQuery
-from medianest_core.upstream import BadResponse, DeadlineExceeded, Unavailable, Upstream, current_deadline
+from medianest_core.upstream import Unavailable, Upstream
 from medianest_tmdb import titles
 from medianest_tmdb.client import MAX_PAGE, PAGE_SIZE, Asking, Paged, TmdbClient, tmdb_headers
-from medianest_tmdb.images import MAX_IMAGE_BYTES, MB, ImageStore, StoredImage, image_type
 
 if TYPE_CHECKING:
     from medianest_tmdb import TmdbSettings
@@ -21,16 +19,10 @@ if TYPE_CHECKING:
 MAX_PAGES: Final = 3
 """The most pages of one list asked for one answer (60 titles)."""
 TMDB_ID_MAX: Final = 2**31 - 1
-IMAGE_FETCHES: Final = 4
-"""The most images fetched from TMDB at once, for everyone: what they hold in memory is bounded."""
 
 
 class NotSetUp(Unavailable):
     """``[plugins.tmdb]`` has neither a key nor a token."""
-
-
-class NotAnImage(BadResponse):
-    """The image host answered something that is not a picture MediaNest serves."""
 
 
 def upstreams(
@@ -61,9 +53,14 @@ class Tmdb:
         self.ctx = ctx
         self.include_adult: bool = settings.include_adult
         self.upstream, self.client, self.image_upstream = upstreams(ctx, settings)
-        self.images = ImageStore(ctx.data_dir / "tmdb" / "images", int(settings.image_cache_mb * MB))
-        self._pending: dict[tuple[str, str], asyncio.Task[StoredImage]] = {}
-        self._fetching = asyncio.Semaphore(IMAGE_FETCHES)
+        self.images = ImageProxy(
+            "TMDB",
+            self.image_upstream,
+            ImageStore.of(ctx, settings.image_cache_mb),
+            sizes=titles.SIZES,
+            prefix="/t/p",
+        )
+        """TMDB's images, ``<image_url>/t/p/<size>/<file>``, kept under ``<data_dir>/tmdb/images``."""
 
     # ---- titles -------------------------------------------------------------------------------------------------
 
@@ -117,62 +114,6 @@ class Tmdb:
     async def popular_series(self, query: DiscoveryQuery) -> list[Title]:
         return await self._titles(self.client.popular_tv, query.limit, TitleKind.TV.value)
 
-    # ---- images -------------------------------------------------------------------------------------------------
-
-    async def image(self, size: str, file: str) -> StoredImage:
-        """An image of TMDB (``size`` and ``file`` checked by the route), from the disk cache or fetched from
-        ``<image_url>/t/p/<size>/<file>`` and kept; concurrent requests for one image share one look and one
-        fetch; at most :data:`IMAGE_FETCHES` images are fetched at once, the others wait their turn within the
-        deadline. :class:`NotFound` when the host has no such image, :class:`BadResponse` when it answers something
-        else than a picture of at most 2 MiB."""
-        key = (size, file)
-        task = self._pending.get(key)
-        if task is None:
-            # Run in a copy of this request's context, under its deadline; it goes on for the others if this
-            # request goes away.
-            task = asyncio.get_running_loop().create_task(self._image(size, file))
-            self._pending[key] = task
-            task.add_done_callback(lambda done: self._landed(key, done))
-        return await asyncio.shield(task)
-
-    def _landed(self, key: tuple[str, str], task: asyncio.Task[StoredImage]) -> None:
-        if self._pending.get(key) is task:
-            del self._pending[key]
-        if not task.cancelled():
-            task.exception()  # retrieved, so that a failure no one waits for any more is not reported as lost
-
-    async def _image(self, size: str, file: str) -> StoredImage:
-        kept = await self.images.get(size, file)
-        if kept is not None:
-            return kept
-        path = f"/t/p/{size}/{file}"
-        async with self._fetch_turn(f"GET {path}"):
-            body, content_type = await self.image_upstream.fetch_bytes(path, max_bytes=MAX_IMAGE_BYTES)
-        kind = image_type(content_type)
-        if kind is None:
-            raise NotAnImage(self.image_upstream.service, f"{path} is not a picture ({content_type})")
-        image = StoredImage(body, kind)
-        await self.images.put(size, file, image)
-        return image
-
-    @contextlib.asynccontextmanager
-    async def _fetch_turn(self, what: str) -> AsyncIterator[None]:
-        """One of the :data:`IMAGE_FETCHES` turns to fetch an image, waited for no longer than the deadline."""
-        limit = current_deadline()
-        try:
-            async with asyncio.timeout(None if limit is None else limit.remaining()):
-                await self._fetching.acquire()
-        except TimeoutError:
-            assert limit is not None
-            raise DeadlineExceeded(self.image_upstream.service, what, limit.seconds) from None
-        try:
-            yield
-        finally:
-            self._fetching.release()
-
     async def close(self) -> None:
         """Stop the image fetches in progress."""
-        tasks = list(self._pending.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.images.close()

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Final, Literal, get_args
 
+from medianest_core.images import TMDB_FILE
 from medianest_core.types import CastMember, ExternalIds, SeasonInfo, Title, TitleKind
 from medianest_tmdb import client
 
@@ -18,9 +19,6 @@ ImageSize = Literal["w185", "w342", "w1280"]
 """The image sizes the image route serves: only those titles link to (``PROFILE``, ``POSTER``, ``BACKDROP``), never
 ``original`` (several megabytes a picture) nor another size nobody's page shows."""
 SIZES: Final = frozenset(get_args(ImageSize))
-FILE_PATTERN: Final = r"[A-Za-z0-9_-]{1,100}\.(jpg|png)"
-"""An image file of TMDB as the image route takes it (TMDB's paths are ``/<file>``)."""
-FILE: Final = re.compile(FILE_PATTERN, re.ASCII)
 CAST_SIZE: Final = 12
 MAX_GENRES: Final = 20
 """The most genres of a title taken from TMDB."""
@@ -39,7 +37,7 @@ def image_url(size: str, path: str | None) -> str | None:
     if not path or size not in SIZES:
         return None
     file = path[1:] if path.startswith("/") else path
-    if FILE.fullmatch(file) is None:
+    if TMDB_FILE.fullmatch(file) is None:
         return None
     return f"{IMAGE_ROUTE}/{size}/{file}"
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from medianest_tmdb.fake import FakeTmdb, Sample, jpeg_bytes, png_bytes
-from medianest_tmdb.images import ImageStore, StoredImage, encode
 from yarl import URL
 
 from medianest_core import keys
+from medianest_core.images import ImageStore, StoredImage, encode
 from medianest_core.testing import sign_in
 
 ROUTE = "/api/v1/tmdb/images"
