@@ -31,7 +31,7 @@ import contextvars
 import enum
 import json as jsonlib
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, TypeVar, overload
 
@@ -316,6 +316,7 @@ class Upstream:
         params: Mapping[str, Any] | None = ...,
         json: Any = ...,
         headers: Mapping[str, str] | None = ...,
+        answers: Collection[int] = ...,
     ) -> T: ...
 
     @overload
@@ -328,6 +329,7 @@ class Upstream:
         params: Mapping[str, Any] | None = ...,
         json: Any = ...,
         headers: Mapping[str, str] | None = ...,
+        answers: Collection[int] = ...,
     ) -> Any: ...
 
     async def request(
@@ -339,11 +341,16 @@ class Upstream:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        answers: Collection[int] = (),
     ) -> Any:
         """Call the service and return its JSON (structured into ``expect`` when given; ``None`` for an empty
         body). Transient failures are retried, within the deadline in force (:func:`deadline`); the breaker
-        refuses calls while the service is failing; concurrent identical ``GET`` calls share one."""
-        answer = await self._call(method, path, params=params, json=json, headers=headers)
+        refuses calls while the service is failing; concurrent identical ``GET`` calls share one.
+
+        ``answers`` lists server-error statuses that this call of the service uses to refuse what was asked
+        (a service that answers 500 for an id it does not know): they raise :class:`BadResponse` with their
+        status, are not retried, and count as the service answering, not failing."""
+        answer = await self._call(method, path, params=params, json=json, headers=headers, answers=answers)
         body = _decode_json(self.service, answer)
         if expect is None:
             return body
@@ -371,16 +378,17 @@ class Upstream:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         max_bytes: int | None = None,
+        answers: Collection[int] = (),
     ) -> _Answer:
         method = method.upper()
         what = f"{method} /{path.split('?', 1)[0].lstrip('/')}"
         cap = self.config.max_body if max_bytes is None else min(max_bytes, self.config.max_body)
 
         async def call() -> _Answer:
-            return await self._attempts(method, path, what, params, json, headers, cap)
+            return await self._attempts(method, path, what, params, json, headers, cap, frozenset(answers))
 
         if method in ("GET", "HEAD"):
-            key = ("call", method, self.url(path), _frozen(params), _frozen(headers), cap)
+            key = ("call", method, self.url(path), _frozen(params), _frozen(headers), cap, frozenset(answers))
             return await self._shared(key, call, what)
         return await call()
 
@@ -393,6 +401,7 @@ class Upstream:
         json: Any,
         headers: Mapping[str, str] | None,
         cap: int,
+        answers: frozenset[int] = frozenset(),
     ) -> _Answer:
         """One call and its retries, all within the deadline in force; the breaker counts the outcome."""
         limit = current_deadline()
@@ -416,7 +425,7 @@ class Upstream:
                     wait_max=self.config.wait_max,
                 ):
                     with attempt:
-                        answer = await self._once(method, path, what, params, json, headers, cap)
+                        answer = await self._once(method, path, what, params, json, headers, cap, answers)
         except TimeoutError:  # only the deadline raises it here: each attempt's own timeout is a _Transient
             assert limit is not None
             self.breaker.failure()
@@ -442,12 +451,15 @@ class Upstream:
         json: Any,
         headers: Mapping[str, str] | None,
         cap: int,
+        answers: frozenset[int] = frozenset(),
     ) -> _Answer:
         try:
             async with self.session.request(
                 method, self.url(path), params=params, json=json, headers=headers, allow_redirects=False
             ) as resp:
                 status = resp.status
+                if status in answers:
+                    raise BadResponse(self.service, f"{what} refused the request ({status})", status=status)
                 if status in RETRY_STATUSES:
                     raise _Transient(
                         self.service,

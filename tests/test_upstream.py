@@ -166,6 +166,22 @@ async def test_client_errors_are_not_retried(fake: tuple[Fake, str], client: Ups
     assert client.breaker.state is BreakerState.CLOSED  # the service answered: it is up
 
 
+async def test_a_server_error_a_call_names_as_a_refusal_is_an_answer(fake: tuple[Fake, str]) -> None:
+    service, base = fake
+    client = Upstream("overseerr", base, config=attrs.evolve(FAST, attempts=1))
+    service.on("/movie/999999", status(500))
+    for _ in range(FAST.breaker_failures + 2):
+        with pytest.raises(BadResponse) as info:
+            await client.request("GET", "/movie/999999", answers=(500,))
+        assert info.value.status == 500
+    assert breaker_state(client) == "closed"  # bogus ids never pause the service for everyone
+    assert service.calls == ["/movie/999999"] * (FAST.breaker_failures + 2)  # and are not retried
+
+    with pytest.raises(Unavailable):  # elsewhere, a 500 is the service failing
+        await client.request("GET", "/movie/999999")
+    await client.close()
+
+
 async def test_transient_failures_are_retried_with_backoff(fake: tuple[Fake, str], client: Upstream) -> None:
     service, _ = fake
     service.on("/busy", status(503), status(502), ok({"fine": True}))
