@@ -6,8 +6,11 @@ from importlib import metadata
 
 import pluggy
 
+from medianest_core.events import TitleChanged
 from medianest_core.types import (
     Access,
+    AccountSource,
+    ActionChoice,
     ActorSpec,
     Card,
     CardData,
@@ -24,6 +27,7 @@ from medianest_core.types import (
     HealthState,
     ImportResult,
     LibraryImport,
+    LinkedAccount,
     LoginProvider,
     MediaLibrary,
     Migrations,
@@ -61,6 +65,8 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare 
 __all__ = [
     "PROJECT",
     "Access",
+    "AccountSource",
+    "ActionChoice",
     "ActorSpec",
     "Card",
     "CardData",
@@ -77,6 +83,7 @@ __all__ = [
     "HealthState",
     "ImportResult",
     "LibraryImport",
+    "LinkedAccount",
     "LoginProvider",
     "MediaLibrary",
     "Migrations",
@@ -92,6 +99,7 @@ __all__ = [
     "SeasonInfo",
     "Title",
     "TitleAction",
+    "TitleChanged",
     "TitleFactSource",
     "TitleFacts",
     "TitleKind",

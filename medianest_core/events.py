@@ -99,6 +99,21 @@ class CardUpdated(Event):
         return Audience.everyone()
 
 
+@attrs.frozen
+class TitleChanged(Event):
+    """What a plugin says about a title (``kind`` ``"movie"`` or ``"tv"``, and its TMDB id) changed for one person:
+    their request was approved, the title reached a library. Their open pages ask for its facts again
+    (``GET /api/v1/titles/{kind}/{tmdb_id}/facts``) and show them in place."""
+
+    name: ClassVar[str] = "title.changed"
+    user_id: int
+    kind: str
+    tmdb_id: int
+
+    def audience(self) -> Audience:
+        return Audience.user(self.user_id)
+
+
 EVENTS: tuple[type[Event], ...] = (
     UserDeleted,
     NotificationCreated,
@@ -106,6 +121,7 @@ EVENTS: tuple[type[Event], ...] = (
     JobUpdated,
     ServiceStatusChanged,
     CardUpdated,
+    TitleChanged,
 )
 """The core's events; each plugin documents its own."""
 

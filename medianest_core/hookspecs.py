@@ -19,6 +19,7 @@ from typing import Any
 import pluggy
 
 from medianest_core.types import (
+    AccountSource,
     ActorSpec,
     Card,
     DiscoveryRow,
@@ -85,7 +86,9 @@ def pages(ctx: PluginContext) -> Sequence[Page]:
 
 @hookspec
 def dashboard_cards(ctx: PluginContext) -> Sequence[Card]:
-    """Return the plugin's dashboard cards. A card renders from stored state and never waits on a service."""
+    """Return the plugin's dashboard cards. A card renders from stored state and never waits on a service; one whose
+    figures are each viewer's own gives ``load_for`` instead of ``load``. While one of the plugin's health checks is
+    down, the core greys its cards out with a line saying so."""
 
 
 @hookspec
@@ -115,6 +118,18 @@ def media_libraries(ctx: PluginContext) -> Sequence[MediaLibrary]:
     folder, waits for its items and gathers them into a collection of that title (created or completed);
     ``ctx.libraries.remove_collection(collection_id)`` removes such a collection again, when the library offers
     ``remove_collection``.
+    """
+
+
+@hookspec
+def linked_accounts(ctx: PluginContext) -> Sequence[AccountSource]:
+    """Return which accounts at an outside service MediaNest users have, as the plugin knows them (the Plex
+    account each person signs in with, say).
+
+    Other plugins ask through ``await ctx.accounts.find(user_id, "plex")``: the core asks each source of that
+    service in turn and answers the first :class:`~medianest_core.types.LinkedAccount` found, or ``None``. A
+    source's ``lookup`` reads what the plugin stored and never waits on the service; one that raises counts as
+    knowing none.
     """
 
 

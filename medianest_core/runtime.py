@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from medianest_core import db
+from medianest_core.accounts import Accounts
 from medianest_core.crypto import Keyring, load_keyring
 from medianest_core.events import EventBus
 from medianest_core.jobs import Jobs, create_broker, declare_actors
@@ -92,6 +93,18 @@ def _checked(hook: str, value: Any, expected: type[Any]) -> list[Any]:
     return items
 
 
+def _card_ok(plugin: str, card: Card) -> bool:
+    """Whether a card keeps its class's rules (one loader, ``load`` or ``load_for``). A card built around them
+    (with attrs' validators turned off) is dropped, alone, with a warning; building a bad card normally raises in
+    the plugin's hook, which fails the plugin with the reason."""
+    try:
+        attrs.validate(card)
+    except (TypeError, ValueError) as exc:
+        log.warning("dashboard_card_dropped", plugin=plugin, card=card.key, reason=str(exc))
+        return False
+    return True
+
+
 @attrs.define
 class Runtime:
     loaded: LoadedSettings
@@ -104,12 +117,14 @@ class Runtime:
     events: EventBus
     upstreams: UpstreamPool
     libraries: Libraries = attrs.field(init=False)
+    accounts: Accounts = attrs.field(init=False)
     contexts: dict[str, PluginContext] = attrs.field(factory=dict)
     started: list[str] = attrs.field(factory=list)
     _shutdowns: dict[str, Callable[[], Awaitable[None]]] = attrs.field(factory=dict, alias="_shutdowns")
 
     def __attrs_post_init__(self) -> None:
         self.libraries = Libraries(self)
+        self.accounts = Accounts(self)
 
     @property
     def settings(self) -> Any:
@@ -133,6 +148,7 @@ class Runtime:
                 upstreams=self.upstreams,
                 libraries=self.libraries,
                 notifier=self._notifier(),
+                accounts=self.accounts,
             )
             self.contexts[record.name] = ctx
         return ctx
@@ -173,7 +189,7 @@ class Runtime:
                 self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
                 continue
             name = record.name
-            out.cards += [(name, c) for c in gathered["dashboard_cards"]]
+            out.cards += [(name, c) for c in gathered["dashboard_cards"] if _card_ok(name, c)]
             out.health_checks += [(name, c) for c in gathered["health_checks"]]
             out.nav_links += [(name, c) for c in gathered["nav_links"]]
             out.login_providers += [(name, c) for c in gathered["login_providers"]]

@@ -3,6 +3,8 @@
 ``GET /api/v1/titles/{movie|tv}/{tmdb_id}`` (and the page ``/titles/{movie|tv}/{tmdb_id}``) asks every title
 source at once, each cut at its timeout, merges what they know, and adds the facts of every plugin with
 ``detail``: where it can be watched already, what a media server has of each season, statuses and buttons.
+``GET /api/v1/titles/{movie|tv}/{tmdb_id}/facts`` answers only those facts, asking only the facts sources: open
+pages ask it again when a plugin says a title changed for the person (``title.changed``).
 ``GET /api/v1/discover`` lists the rows of the Discover page (``/discover/``); ``GET /api/v1/discover/{row}``
 answers one row, so that each row loads on its own and a service that is down hides only its own rows.
 """
@@ -19,12 +21,27 @@ from aiohttp import web
 
 from medianest_core import keys
 from medianest_core.errors import ApiError, ErrorCode
-from medianest_core.schema import field
+from medianest_core.schema import END, field, read_query
 from medianest_core.search import viewer_of
-from medianest_core.titles import TMDB_ID_MAX, Found, Group, TitleDoc, active, add_facts, id_keys, own_path, title_doc
+from medianest_core.titles import (
+    TMDB_ID_MAX,
+    ActionDoc,
+    Found,
+    Group,
+    PresenceDoc,
+    StatusDoc,
+    TitleDoc,
+    active,
+    add_facts,
+    facts_doc,
+    id_keys,
+    own_path,
+    title_doc,
+)
 from medianest_core.types import (
     DiscoveryQuery,
     DiscoveryRow,
+    ExternalIds,
     Presence,
     Route,
     SeasonInfo,
@@ -39,6 +56,7 @@ from medianest_core.upstream import UpstreamError
 log = structlog.get_logger("medianest.titles")
 
 _ROW_ID: Final = re.compile(r"^[a-z0-9_]{1,64}\.[a-z0-9_-]{1,64}$")
+IMDB_ID: Final = r"^tt[0-9]{1,12}" + END
 ROW_LIMIT: Final = 20
 CAST_SHOWN: Final = 12
 
@@ -195,6 +213,38 @@ async def title_api(request: web.Request) -> web.Response:
     return web.json_response(await title_detail(request, kind, tmdb_id, viewer_of(request)))
 
 
+@attrs.frozen
+class FactsAsk:
+    tvdb: int | None = field(default=None, ge=1, le=TMDB_ID_MAX, description="The title's id at TheTVDB, if known")
+    imdb: str | None = field(default=None, pattern=IMDB_ID, description="The title's IMDb id (tt…), if known")
+    detail: bool = attrs.field(
+        default=False, metadata={"help": "true for a title page: sources may then say more (each season)"}
+    )
+
+
+@attrs.frozen
+class FactsAnswer:
+    """Where a title stands for the person asking, as in a title's JSON: where it can be watched, statuses and
+    buttons; ``notes`` name the sources that could not say."""
+
+    in_library: list[PresenceDoc]
+    statuses: list[StatusDoc]
+    actions: list[ActionDoc]
+    notes: list[str]
+
+
+async def facts_api(request: web.Request) -> web.Response:
+    """Where a film or a series stands for you, from the plugins' facts alone (no title source is asked): what a
+    page shows again when a plugin says the title changed for you."""
+    kind, tmdb_id = title_path(request)
+    asked = read_query(request, FactsAsk)
+    viewer = viewer_of(request)
+    ids = ExternalIds(tmdb=tmdb_id, tvdb=asked.tvdb, imdb=asked.imdb)
+    group = Group([Found("facts", 0, Title(kind.value, "", ids=ids))])
+    notes = await add_facts(request, [group], viewer, detail=asked.detail)
+    return web.json_response({**facts_doc(group), "notes": notes})
+
+
 async def title_page(request: web.Request) -> web.StreamResponse:
     from medianest_core.web import render
 
@@ -307,6 +357,15 @@ API_ROUTES = (
         params=TitlePath,
         answer=TitleDetail,
         errors=(503,),
+    ),
+    Route(
+        "GET",
+        "/api/v1/titles/{kind}/{tmdb_id}/facts",
+        facts_api,
+        name="title-facts",
+        params=TitlePath,
+        query=FactsAsk,
+        answer=FactsAnswer,
     ),
     Route("GET", "/api/v1/discover", list_rows, name="discover-rows", answer=RowList),
     Route("GET", "/api/v1/discover/{row}", load_row, name="discover-row", params=RowPath, answer=RowAnswer),

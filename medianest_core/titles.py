@@ -22,7 +22,9 @@ import structlog
 from aiohttp import web
 
 from medianest_core import keys
+from medianest_core.schema import field as bounded
 from medianest_core.types import (
+    ActionChoice,
     FactsQuery,
     Presence,
     Title,
@@ -43,6 +45,9 @@ _MARKS: Final = re.compile(r"[\W_]+", re.UNICODE)
 _OWN_PATH: Final = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*\Z")
 _WEB_LINK: Final = re.compile(r"https?://[^\x00-\x20\x7f\\]+\Z", re.IGNORECASE)
 ACTION_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_CHOICES: Final = 100
+CHOICE_INT_MAX: Final = 2**53 - 1
+"""The largest whole number a choice's value may be: a browser sends it back exactly only up to here."""
 
 IdKey = tuple[str, str, str]
 
@@ -346,7 +351,57 @@ def status_doc(source: str, status: TitleStatus) -> dict[str, Any]:
     return {"source": source, "label": status.label, "tone": status.tone, "detail": status.detail}
 
 
+def choices_problem(action: TitleAction) -> str | None:
+    """Why an action's choices cannot be offered, or ``None``: with choices, ``field`` names the body's key for
+    the values ticked; each choice is an :class:`ActionChoice` whose value is a whole number or text, all values
+    differ, and there are at most :data:`MAX_CHOICES` of them."""
+    choices = action.choices
+    if not isinstance(choices, list | tuple):
+        return "choices is not a list"
+    if not choices:
+        return None
+    if len(choices) > MAX_CHOICES:
+        return f"more than {MAX_CHOICES} choices"
+    if not isinstance(action.field, str) or not action.field:
+        return "choices without a field"
+    if action.choose is not None and not isinstance(action.choose, str):
+        return "choose is not text"
+    seen: set[tuple[bool, int | str]] = set()
+    for choice in choices:
+        if not isinstance(choice, ActionChoice) or not isinstance(choice.label, str):
+            return "a choice is not an ActionChoice"
+        if not isinstance(choice.enabled, bool) or not isinstance(choice.reason, str | None):
+            return "a choice's enabled or reason is of the wrong type"
+        value = choice.value
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            return "a choice's value is neither a whole number nor text"
+        if isinstance(value, int) and abs(value) > CHOICE_INT_MAX:
+            return "a choice's value is too large"
+        key = (isinstance(value, str), value)
+        if key in seen:
+            return "two choices have the same value"
+        seen.add(key)
+    return None
+
+
+def offered(source: str, action: TitleAction) -> bool:
+    """A button the page may show: a route of the offering plugin's own API, a method that changes something, and
+    choices that can be offered. Any other is dropped, alone."""
+    if action_url(source, action.url) is None or action.method.upper() not in ACTION_METHODS:
+        return False
+    problem = choices_problem(action)
+    if problem is not None:
+        log.warning("title_action_dropped", source=source, action=action.key, reason=problem)
+        return False
+    return True
+
+
+def choice_doc(choice: ActionChoice) -> dict[str, Any]:
+    return {"value": choice.value, "label": choice.label, "enabled": choice.enabled, "reason": choice.reason}
+
+
 def action_doc(source: str, action: TitleAction) -> dict[str, Any]:
+    choices = list(action.choices)
     return {
         "source": source,
         "key": action.key,
@@ -356,6 +411,24 @@ def action_doc(source: str, action: TitleAction) -> dict[str, Any]:
         "body": dict(action.body),
         "enabled": action.enabled,
         "reason": action.reason,
+        "choices": [choice_doc(choice) for choice in choices],
+        "field": action.field if choices else None,
+        "choose": action.choose if choices else None,
+    }
+
+
+def facts_doc(group: Group) -> dict[str, Any]:
+    """Where a title stands for the viewer: where it can be watched, its statuses and its buttons."""
+    presences = group.presences()
+    return {
+        "in_library": [presence_doc(p) for p in presences],
+        "statuses": [status_doc(sid, f.status) for sid, f in group.facts if f.status is not None],
+        "actions": [
+            action_doc(sid, a)
+            for sid, f in group.facts
+            for a in f.actions
+            if offered(sid, a) and not (a.when_missing and presences)
+        ],
     }
 
 
@@ -372,14 +445,7 @@ def title_doc(group: Group) -> dict[str, Any]:
         "url": title_page(title.kind, title.ids.tmdb) or own_path(title.url),
         "ids": {"tmdb": title.ids.tmdb, "tvdb": title.ids.tvdb, "imdb": title.ids.imdb},
         "popularity": title.popularity,
-        "in_library": [presence_doc(p) for p in group.presences()],
-        "statuses": [status_doc(sid, f.status) for sid, f in group.facts if f.status is not None],
-        "actions": [
-            action_doc(sid, a)
-            for sid, f in group.facts
-            for a in f.actions
-            if action_url(sid, a.url) is not None and a.method.upper() in ACTION_METHODS
-        ],
+        **facts_doc(group),
         "sources": {found.source: dict(found.title.facts) for found in group.ordered},
     }
 
@@ -414,8 +480,21 @@ class StatusDoc:
 
 
 @attrs.frozen
+class ChoiceDoc:
+    """One thing a person may tick before a button's request is sent (a season): ``value`` is what is sent; one
+    that cannot be ticked has ``enabled`` false and says why in ``reason``."""
+
+    value: int | str
+    label: str
+    enabled: bool
+    reason: str | None
+
+
+@attrs.frozen
 class ActionDoc:
-    """A button: send ``body`` as JSON with ``method`` to ``url``; a greyed-out one says why in ``reason``."""
+    """A button: send ``body`` as JSON with ``method`` to ``url``; a greyed-out one says why in ``reason``. With
+    ``choices``, the person first ticks some of them (``choose`` is the question) and the values ticked are sent
+    as a list under ``body[field]``; without, ``field`` and ``choose`` are null."""
 
     source: str
     key: str
@@ -425,6 +504,9 @@ class ActionDoc:
     body: dict[str, Any]
     enabled: bool
     reason: str | None
+    field: str | None
+    choose: str | None
+    choices: list[ChoiceDoc] = bounded(max_length=MAX_CHOICES)
 
 
 @attrs.frozen

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from medianest_core.accounts import Accounts
     from medianest_core.crypto import Keyring
     from medianest_core.events import EventBus
     from medianest_core.jobs import Jobs
@@ -111,16 +112,28 @@ class CardData:
     updated_at: datetime | None = None
 
 
+def _one_loader(card: Card, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if (card.load is None) == (card.load_for is None):
+        given = "both" if card.load is not None else "neither"
+        raise ValueError(
+            f"the card {card.key!r} needs exactly one of load (the same for everyone) and load_for (the viewer's "
+            f"own figures); it was given {given}"
+        )
+
+
 @attrs.frozen
 class Card:
-    """A dashboard card. ``load`` reads stored state (never a live upstream call) and returns its data."""
+    """A dashboard card. Its loader reads stored state (never a live upstream call) and returns its data: ``load``
+    for a card that shows everyone the same, or ``load_for`` for a card whose figures are the viewer's own (it is
+    given the :class:`Viewer` looking). Exactly one of the two is given."""
 
     key: str
     title: str
-    load: Callable[[], Awaitable[CardData]]
+    load: Callable[[], Awaitable[CardData]] | None = None
     template: str | None = None
     order: int = 100
     access: Access = Access.USER
+    load_for: Callable[[Viewer], Awaitable[CardData]] | None = attrs.field(default=None, validator=_one_loader)
 
 
 class HealthState(enum.StrEnum):
@@ -310,9 +323,26 @@ class TitleStatus:
 
 
 @attrs.frozen
+class ActionChoice:
+    """One thing a person may tick before a :class:`TitleAction` is sent (a season of a series): ``value`` goes
+    into the body's list; a choice that cannot be made (that season is already there) says why in ``reason``."""
+
+    value: int | str
+    label: str
+    enabled: bool = True
+    reason: str | None = None
+
+
+@attrs.frozen
 class TitleAction:
     """A button offered on a title: it sends ``body`` as JSON with ``method`` to ``url`` (a MediaNest API
-    route). A greyed-out action says why in ``reason``."""
+    route). A greyed-out action says why in ``reason``.
+
+    With ``choices``, pressing the button first lets the person tick some of them (``choose`` is the question,
+    "Which seasons?"); the values ticked are sent as a list under ``body[field]``.
+
+    ``when_missing`` offers the button only while no source has the title in a library: facts sources are asked
+    at the same time, so a "Request" button cannot know by itself that Plex has the film."""
 
     key: str
     label: str
@@ -321,6 +351,10 @@ class TitleAction:
     body: Mapping[str, Any] = attrs.field(factory=dict)
     enabled: bool = True
     reason: str | None = None
+    choices: Sequence[ActionChoice] = ()
+    field: str | None = None
+    choose: str | None = None
+    when_missing: bool = False
 
 
 @attrs.frozen
@@ -371,6 +405,28 @@ class DiscoveryRow:
     load: Callable[[DiscoveryQuery], Awaitable[Sequence[Title]]]
     timeout: float = 5.0
     order: int = 100
+
+
+@attrs.frozen
+class LinkedAccount:
+    """A MediaNest user's own account at an outside service (their Plex account): ``account_id`` is the
+    service's id for it, as text."""
+
+    service: str
+    account_id: str
+    username: str | None = None
+    email: str | None = None
+
+
+@attrs.frozen
+class AccountSource:
+    """A plugin's knowledge of which accounts of ``service`` ("plex") MediaNest users have (the
+    ``linked_accounts`` hook): ``lookup`` answers a user's account, or ``None``, from what the plugin stored.
+    Other plugins ask ``ctx.accounts``, never the plugin itself."""
+
+    service: str
+    title: str
+    lookup: Callable[[int], Awaitable[LinkedAccount | None]]
 
 
 @attrs.frozen
@@ -546,3 +602,4 @@ class PluginContext:
     upstreams: UpstreamPool | None = None
     libraries: Libraries | None = None
     notifier: Notifier | None = None
+    accounts: Accounts | None = None

@@ -1,5 +1,6 @@
 """Search, title pages and Discover in a real browser: Debian's chromium driven by Playwright, against a real
-``medianest serve`` whose Plex and TMDB are the fakes, on 127.0.0.1.
+``medianest serve`` whose Plex and TMDB are the fakes, on 127.0.0.1, with an example plugin that requests series
+by season (``SeasonRequests`` of ``title_plugins.py``, installed as a distribution of its own).
 
 One browser and one server for the module, a new browser context per case. The cases that look at layout run at a
 desktop and a phone width, in the dark and the light theme; each saves a full-page screenshot in ``/tmp/shots/``
@@ -27,6 +28,7 @@ from urllib.parse import quote
 
 import attrs
 import pytest
+from conftest import install_fake_distribution
 from medianest_tmdb.fake import FakeSeason, FakeTmdb
 from playwright.sync_api import BrowserContext, Locator, Page, ViewportSize, expect
 from test_api_walk import FakePlexThread
@@ -54,6 +56,28 @@ LOOKS = [
 SHOTS = Path(os.environ.get("MEDIANEST_SHOTS", "/tmp/shots"))
 MACHINE = "fake-machine-id"
 """The fake Plex's machine identifier: the Watch in Plex links name the server by it."""
+SLOW_HORSES = 95480
+ANDOR = 83867
+SEASONS_PLUGIN = f"""
+from medianest_core import ActionChoice
+from title_plugins import SeasonRequests
+
+plugin = SeasonRequests({{
+    {SLOW_HORSES}: [
+        ActionChoice(1, "Season 1"),
+        ActionChoice(2, "Season 2"),
+        ActionChoice(3, "Season 3"),
+        ActionChoice(4, "Season 4", enabled=False, reason="Not out yet."),
+    ],
+    {ANDOR}: [
+        ActionChoice(1, "Season 1"),
+        ActionChoice(2, "Season 2"),
+        ActionChoice(3, "Season 3", enabled=False, reason="Not announced yet."),
+    ],
+}})
+"""
+"""The example plugin that requests series by season: a "Request" button with seasons to tick on Slow Horses and
+Andor (series only TMDB has)."""
 
 
 # ---- the fakes: Plex has The Matrix, Alien, Aliens and Breaking Bad (some of it); TMDB has its sample ------------
@@ -98,6 +122,8 @@ def _stock(fakes: FakePlexThread) -> None:
     plex.add_season(show["ratingKey"], 2, episodes=5)  # 5 of 13
     tmdb.add_movie("Aliens", id=679, year=1986, imdb_id="tt0090605", overview="This time it's war.", poster_path=None)
     tmdb.add_tv("Breaking Point", year=2019, seasons=[FakeSeason(1, 8)], popularity=1.0)
+    tmdb.add_tv("Slow Horses", id=SLOW_HORSES, year=2022, seasons=4, popularity=0.5, overview="Spies who failed.")
+    tmdb.add_tv("Andor", id=ANDOR, year=2022, seasons=2, popularity=0.5, overview="A thief becomes a rebel.")
     _pictures(tmdb)
 
 
@@ -121,15 +147,24 @@ class Site:
     server: Server
     fakes: FakePlexThread
     cookie: tuple[str, str]
+    csrf: str
+
+    def call(self, path: str, body: Any = None) -> Any:
+        """A JSON call as the admin signed in (the person browsing); the answer, which must be a success."""
+        status, answer, _ = _api(self.server, path, body, f"{self.cookie[0]}={self.cookie[1]}", self.csrf)
+        assert 200 <= status < 300, (status, answer)
+        return answer
 
 
-def _api(server: Server, path: str, body: Any = None, cookie: str = "") -> tuple[int, Any, str]:
+def _api(server: Server, path: str, body: Any = None, cookie: str = "", csrf: str = "") -> tuple[int, Any, str]:
     """A JSON call: the status, the answer and the ``Set-Cookie`` header."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(server.url + path, data=data, method="GET" if body is None else "POST")
     request.add_header("Content-Type", "application/json")
     if cookie:
         request.add_header("Cookie", cookie)
+    if csrf:
+        request.add_header("X-CSRF-Token", csrf)
     try:
         with urllib.request.urlopen(request, timeout=15) as resp:
             return resp.status, json.loads(resp.read()), resp.headers.get("Set-Cookie", "")
@@ -157,13 +192,20 @@ def site(tmp_path_factory: pytest.TempPathFactory, fakes: FakePlexThread) -> Ite
     """One ``medianest serve`` with Plex and TMDB (the fakes), an admin signed in (an admin who does not sign in
     with Plex browses it as the owner), and Plex's index built."""
     root = tmp_path_factory.mktemp("browser-titles")
+    plugins = root / "site"
+    install_fake_distribution(
+        plugins, "medianest-season-requests", {"seasons": "seasons_plugin:plugin"}, {"seasons_plugin": SEASONS_PLUGIN}
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
     env |= {
         "MEDIANEST_DATA_DIR": str(root / "data"),
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join([str(plugins), str(Path(__file__).parent)]),
         # Every case here is the same person in a new browser, with nothing cached, so they ask for far more a
         # minute than anyone would.
         "MEDIANEST_API_RATE_LIMIT": "100000/minute",
+        # Requests here are the example plugin's: Overseerr, not set up, would only add its own greyed buttons.
+        "MEDIANEST_OVERSEERR_ENABLED": "false",
         **fakes.settings(),
     }
     done = run_cli("user", "create-admin", ADMIN[0], env=env, stdin=ADMIN[1] + "\n")
@@ -175,7 +217,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, fakes: FakePlexThread) -> Ite
         assert status == 200, answer
         [(name, morsel)] = [(name, m) for name, m in SimpleCookie(set_cookie).items() if name == "medianest_session"]
         _wait_for_index(server, f"{name}={morsel.value}")
-        yield Site(server, fakes, (name, morsel.value))
+        yield Site(server, fakes, (name, morsel.value), answer["csrf_token"])
     finally:
         server.stop()
 
@@ -541,6 +583,149 @@ def test_every_link_of_the_phones_bottom_bar_is_on_the_screen(
         assert box is not None
         assert box["x"] >= 0, (links.nth(n).inner_text(), box)
         assert box["x"] + box["width"] <= PHONE["width"], (links.nth(n).inner_text(), box)
+
+
+# ---- buttons with choices, and facts kept live ----------------------------------------------------------------------
+
+
+def chooser(page: Page) -> Locator:
+    return page.get_by_role("dialog", name="Which seasons?")
+
+
+def test_a_series_request_asks_which_seasons_and_sends_those_ticked(site: Site, new_page: PageMaker) -> None:
+    page = new_page(DESKTOP, "dark")
+    page.goto(f"{site.server.url}/titles/tv/{SLOW_HORSES}")
+    page.evaluate("window.__stillHere = true")
+    where = page.locator(".title-where")
+    request = where.get_by_role("button", name="Request", exact=True)
+    expect(request).to_have_attribute("aria-haspopup", "dialog")
+    expect(where.locator(".pill", has_text="Requested")).to_have_count(0)
+
+    # The chooser opens with the focus in it; the season that cannot be asked for is greyed, with its reason.
+    request.click()
+    dialog = chooser(page)
+    expect(dialog).to_be_visible()
+    boxes = dialog.get_by_role("checkbox")
+    expect(boxes).to_have_count(5)  # All, and four seasons
+    every = dialog.get_by_role("checkbox", name="All")
+    expect(every).to_be_focused()
+    fourth = dialog.get_by_role("checkbox", name="Season 4")
+    expect(fourth).to_be_disabled()
+    expect(fourth).to_have_accessible_description("Not out yet.")
+    expect(dialog.get_by_text("Not out yet.")).to_be_visible()
+    grey = dialog.locator(".unavailable .choice-label").evaluate("e => getComputedStyle(e).color")
+    plain = dialog.locator("li:not(.unavailable) .choice-label").first.evaluate("e => getComputedStyle(e).color")
+    assert grey != plain, (grey, plain)
+    send = dialog.get_by_role("button", name="Request", exact=True)
+    expect(send).to_be_disabled()  # nothing ticked yet
+
+    # Escape closes it and gives the focus back to the button.
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(request).to_be_focused()
+
+    # By keyboard: open, "All" ticks every season that can be asked for, and unticks them.
+    page.keyboard.press("Enter")
+    expect(every).to_be_focused()
+    page.keyboard.press("Space")
+    for n in (1, 2, 3):
+        expect(dialog.get_by_role("checkbox", name=f"Season {n}")).to_be_checked()
+    expect(fourth).not_to_be_checked()
+    expect(send).to_be_enabled()
+    page.keyboard.press("Space")
+    expect(dialog.get_by_role("checkbox", name="Season 1")).not_to_be_checked()
+    expect(send).to_be_disabled()
+    dialog.get_by_role("checkbox", name="Season 1").check()
+    dialog.get_by_role("checkbox", name="Season 2").check()
+    assert every.evaluate("e => e.indeterminate") is True
+    shoot(page, "chooser-1366-dark")
+
+    send.click()
+    expect(dialog).to_have_count(0)
+    expect(page.locator("#toasts .toast")).to_contain_text("Requested 2 seasons.")
+    # The page shows what the plugin says now, without a reload, and the focus stays on the button.
+    expect(where.locator(".pill", has_text="Requested — pending approval")).to_be_visible()
+    expect(request).to_be_focused()
+    assert page.evaluate("window.__stillHere") is True
+    [received] = [r for r in site.call("/api/v1/seasons/requests")["received"] if r["body"]["tmdb_id"] == SLOW_HORSES]
+    assert received["body"] == {"kind": "tv", "tmdb_id": SLOW_HORSES, "seasons": [1, 2]}
+
+    # Asked for already: those seasons are greyed now, and "All" is gone with only one season left.
+    request.click()
+    expect(dialog.get_by_role("checkbox", name="Season 1")).to_be_disabled()
+    expect(dialog.get_by_role("checkbox", name="Season 2")).to_have_accessible_description("Requested already.")
+    expect(dialog.get_by_role("checkbox", name="All")).to_have_count(0)
+    expect(dialog.get_by_role("checkbox", name="Season 3")).to_be_focused()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(request).to_be_focused()
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_the_season_chooser_of_a_search_result_fits_a_phone(site: Site, new_page: PageMaker, theme: str) -> None:
+    page = new_page(PHONE, theme)
+    page.goto(site.server.url + "/search?q=andor")
+    results = page.locator("#search-results")
+    expect(results).to_have_attribute("aria-busy", "false")
+    andor = entry(results, "Andor (2022)")
+    request = andor.get_by_role("button", name="Request", exact=True)
+    request.click()
+    dialog = chooser(page)
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Andor")  # which title it is about
+    dialog.get_by_role("checkbox", name="Season 2").check()
+    expect(dialog.get_by_role("checkbox", name="Season 3")).to_be_disabled()
+    expect(dialog.get_by_text("Not announced yet.")).to_be_visible()
+    box = dialog.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0, box
+    assert box["x"] + box["width"] <= PHONE["width"], box
+    assert box["y"] >= 0, box
+    assert box["y"] + box["height"] <= PHONE["height"], box
+    for target in (dialog.locator(".choice").first, dialog.get_by_role("button", name="Cancel")):
+        size = target.bounding_box()
+        assert size is not None
+        assert size["height"] >= 44, size  # a finger's width
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"chooser-390-{theme}.png"))
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(request).to_be_focused()
+    no_sideways_scroll(page, PHONE)
+
+
+def test_a_titles_status_changes_live_on_the_open_search_and_title_pages(site: Site, new_page: PageMaker) -> None:
+    page = new_page(DESKTOP, "light")
+    page.goto(site.server.url + "/search?q=andor")
+    results = page.locator("#search-results")
+    expect(results).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    andor = entry(results, "Andor (2022)")
+    expect(andor.locator(".pill")).to_have_count(0)
+    andor.get_by_role("button", name="Request", exact=True).focus()
+    title = page.context.new_page()
+    title.goto(f"{site.server.url}/titles/tv/{ANDOR}")
+    expect(title.locator("#live-status")).to_have_attribute("data-state", "live")
+    for open_page in (page, title):
+        open_page.evaluate("window.__stillHere = true")
+
+    # The plugin's word changes, and it says so through MediaNest's events: both pages show it without a reload.
+    change = {"kind": "tv", "tmdb_id": ANDOR, "label": "Requested — pending approval", "tone": "info"}
+    site.call("/api/v1/seasons/status", change)
+    expect(andor.locator(".pill")).to_have_text(["Requested — pending approval"])
+    expect(title.locator(".title-where .pill.tone-info")).to_have_text("Requested — pending approval")
+    site.call("/api/v1/seasons/status", {**change, "label": "Approved", "tone": "ok"})
+    expect(andor.locator(".pill")).to_have_text(["Approved"])
+    expect(andor.locator(".pill.tone-ok")).to_be_visible()
+    expect(title.locator(".title-where .pill", has_text="Approved")).to_be_visible()
+    expect(title.locator(".title-where .pill", has_text="Requested")).to_have_count(0)
+    # The focused button was shown again: the focus moved to the new one, not to the top of the page.
+    expect(andor.get_by_role("button", name="Request", exact=True)).to_be_focused()
+    for open_page in (page, title):
+        assert open_page.evaluate("window.__stillHere") is True
+    # Another title's change does not touch this one.
+    site.call("/api/v1/seasons/status", {**change, "tmdb_id": SLOW_HORSES, "label": "Declined", "tone": "bad"})
+    expect(andor.locator(".pill")).to_have_text(["Approved"])
+    shoot(page, "search-1366-light-live")
 
 
 # ---- last, as TMDB's client may take a while to trust TMDB again after it hung --------------------------------------

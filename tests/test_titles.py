@@ -19,13 +19,24 @@ from title_plugins import (
     Library,
     Requests,
     Row,
+    SeasonRequests,
     Unreachable,
     film,
     poster,
     series,
 )
 
-from medianest_core import CastMember, ExternalIds, SeasonInfo, Title, TitleAction, TitleFacts
+from medianest_core import (
+    ActionChoice,
+    CastMember,
+    ExternalIds,
+    SeasonInfo,
+    Title,
+    TitleAction,
+    TitleChanged,
+    TitleFacts,
+)
+from medianest_core.events import EVENTS, event_classes
 from medianest_core.testing import entry_point, sign_in
 from medianest_core.upstream import Unavailable
 
@@ -364,6 +375,17 @@ async def test_a_facts_source_that_fails_is_one_note_and_the_results_stand(
         assert leak not in text
 
 
+async def test_a_button_for_missing_titles_is_not_offered_on_a_title_a_library_has(medianest_client: Any) -> None:
+    library = Library(film("Arrival", tmdb=ARRIVAL))
+    catalogue = Catalogue(film("Arrival", tmdb=ARRIVAL), film("Arrival of the Birds", tmdb=9))
+    ask = TitleAction("ask", "Ask for it", "/api/v1/requests", body={"n": 1}, when_missing=True)
+    client = await signed_in(medianest_client, library, catalogue, Requests(extra=[ask]))
+    answer = await search(client, "arrival")
+    buttons = {r["title"]: [a["label"] for a in r["actions"]] for r in answer["results"]}
+    # The library's facts are asked at the same time as the request service's: the core keeps its promise.
+    assert buttons == {"Arrival": ["Request"], "Arrival of the Birds": ["Request", "Ask for it"]}
+
+
 async def test_a_facts_source_answering_in_the_wrong_shape_is_one_note(medianest_client: Any) -> None:
     catalogue = Catalogue(film("Arrival", tmdb=ARRIVAL), details=[film("Arrival", tmdb=ARRIVAL)])
     careless = Careless(TitleFacts(status="Requested"))  # type: ignore[arg-type]  # a str, not a TitleStatus
@@ -432,6 +454,9 @@ async def test_a_facts_sources_buttons_and_statuses_are_on_the_title(medianest_c
             "body": {"kind": "movie", "tmdb_id": ARRIVAL},
             "enabled": True,
             "reason": None,
+            "choices": [],
+            "field": None,
+            "choose": None,
         }
     ]
     assert first["statuses"] == []
@@ -975,3 +1000,270 @@ async def test_title_pages_count_against_the_api_allowance(medianest_client: Any
     assert refused.status == 429
     assert "Too many requests" in await refused.text()
     assert (await client.get(f"/api/v1/titles/movie/{ARRIVAL}")).status == 429
+
+
+# ---- 8. buttons with choices, and a title's facts asked again ----------------------------------------------------
+
+SEVERANCE_SEASONS = [
+    ActionChoice(1, "Season 1", enabled=False, reason="In the library."),
+    ActionChoice(2, "Season 2"),
+    ActionChoice(3, "Season 3"),
+]
+SEVERANCE_CHOICES = [
+    {"value": 1, "label": "Season 1", "enabled": False, "reason": "In the library."},
+    {"value": 2, "label": "Season 2", "enabled": True, "reason": None},
+    {"value": 3, "label": "Season 3", "enabled": True, "reason": None},
+]
+
+
+def season_request(choices: list[dict[str, Any]] = SEVERANCE_CHOICES) -> dict[str, Any]:
+    return {
+        "source": "seasons.requests",
+        "key": "request",
+        "label": "Request",
+        "method": "POST",
+        "url": "/api/v1/seasons/requests",
+        "body": {"kind": "tv", "tmdb_id": SEVERANCE},
+        "enabled": True,
+        "reason": None,
+        "choices": choices,
+        "field": "seasons",
+        "choose": "Which seasons?",
+    }
+
+
+async def test_a_button_with_choices_carries_them_in_search_on_the_title_and_on_its_page(
+    medianest_client: Any,
+) -> None:
+    catalogue = Catalogue(series("Severance", tmdb=SEVERANCE, seasons=SEASONS))
+    seasons = SeasonRequests({SEVERANCE: SEVERANCE_SEASONS})
+    client = await signed_in(medianest_client, catalogue, seasons)
+
+    [found] = (await search(client, "severance"))["results"]
+    assert found["actions"] == [season_request()]
+    doc = await (await client.get(f"/api/v1/titles/tv/{SEVERANCE}")).json()
+    assert doc["actions"] == [season_request()]
+
+    page = await (await client.get(f"/titles/tv/{SEVERANCE}", headers=HTML)).text()
+    [button] = [a for tag, a in markup(page) if tag == "button" and a.get("data-title-action")]
+    assert json.loads(button["data-choices"] or "") == SEVERANCE_CHOICES
+    assert (button["data-field"], button["data-choose"], button["aria-haspopup"]) == (
+        "seasons",
+        "Which seasons?",
+        "dialog",
+    )
+    [where] = [a for tag, a in markup(page) if a.get("data-facts") == "page"]
+    assert (where["data-kind"], where["data-tmdb"]) == ("tv", str(SEVERANCE))
+
+
+def choosing(**values: Any) -> TitleAction:
+    return TitleAction("choose", "Choose", "/api/v1/requests/choose", **values)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(choosing(choices=[ActionChoice(1, "Season 1")]), id="no-field"),
+        pytest.param(choosing(choices=[ActionChoice(1, "Season 1")], field=""), id="empty-field"),
+        pytest.param(choosing(choices=[ActionChoice(1.5, "Season 1½")], field="seasons"), id="float"),  # type: ignore[arg-type]
+        pytest.param(choosing(choices=[ActionChoice(True, "Yes")], field="seasons"), id="bool"),
+        pytest.param(choosing(choices=[ActionChoice(None, "None")], field="seasons"), id="none"),  # type: ignore[arg-type]
+        pytest.param(choosing(choices=[ActionChoice([1], "A list")], field="seasons"), id="list"),  # type: ignore[arg-type]
+        pytest.param(choosing(choices=[ActionChoice(2**60, "Huge")], field="seasons"), id="too-large"),
+        pytest.param(choosing(choices=[ActionChoice(1, "A"), ActionChoice(1, "B")], field="s"), id="twice"),
+        pytest.param(choosing(choices=[{"value": 1, "label": "Season 1"}], field="seasons"), id="dict"),
+        pytest.param(choosing(choices=[ActionChoice(1, 1)], field="seasons"), id="label"),  # type: ignore[arg-type]
+        pytest.param(choosing(choices=1, field="seasons"), id="not-a-list"),
+        pytest.param(choosing(choices=[ActionChoice(n, f"Season {n}") for n in range(101)], field="seasons"), id="101"),
+    ],
+)
+async def test_a_button_whose_choices_cannot_be_offered_is_dropped_alone(
+    medianest_client: Any, bad: TitleAction
+) -> None:
+    fine = TitleAction(
+        "fine",
+        "Fine",
+        "/api/v1/requests/fine",
+        choices=[ActionChoice(n, f"Season {n}") for n in range(99)] + [ActionChoice("all", "Every season")],
+        field="seasons",
+    )
+    catalogue = Catalogue(series("Severance", tmdb=SEVERANCE), details=[series("Severance", tmdb=SEVERANCE)])
+    client = await signed_in(medianest_client, catalogue, Requests(extra=[bad, fine]))
+    answer = await search(client, "severance")
+    [found] = answer["results"]
+    assert [a["key"] for a in found["actions"]] == ["request", "fine"]
+    assert len(found["actions"][1]["choices"]) == 100  # as many as may be offered
+    assert found["actions"][1]["choices"][-1] == {
+        "value": "all",
+        "label": "Every season",
+        "enabled": True,
+        "reason": None,
+    }
+    assert answer["notes"] == []
+    for path in (f"/api/v1/titles/tv/{SEVERANCE}", f"/api/v1/titles/tv/{SEVERANCE}/facts"):
+        doc = await (await client.get(path)).json()
+        assert [a["key"] for a in doc["actions"]] == ["request", "fine"], path
+    page = await client.get(f"/titles/tv/{SEVERANCE}", headers=HTML)
+    assert page.status == 200
+    assert [a["data-key"] for tag, a in markup(await page.text()) if tag == "button" and "data-key" in a] == [
+        "request",
+        "fine",
+    ]
+
+
+async def test_the_facts_route_answers_where_a_title_stands_without_asking_the_title_sources(
+    medianest_client: Any,
+) -> None:
+    library = Library(Held(series("Severance", tmdb=SEVERANCE), seasons={1: 9}, library="Series"))
+    catalogue = Catalogue(series("Severance", tmdb=SEVERANCE), details=[series("Severance", tmdb=SEVERANCE)])
+    seasons = SeasonRequests({SEVERANCE: SEVERANCE_SEASONS})
+    client = await medianest_client(entry_points=[entry_point(p.name, p) for p in (library, catalogue, seasons)])
+    alice = await sign_in(client, "alice")
+
+    resp = await client.get(f"/api/v1/titles/tv/{SEVERANCE}/facts")
+    assert resp.status == 200
+    facts = await resp.json()
+    assert facts == {
+        "in_library": [
+            {
+                "service": "Library",
+                "library": "Series",
+                "item_url": "/library/items/1",
+                "watch_url": "https://app.library.example/watch/1",
+            }
+        ],
+        "statuses": [],
+        "actions": [season_request()],
+        "notes": [],
+    }
+    # Only the facts sources were asked, about the title of the path, for a list unless told it is a title page.
+    assert (catalogue.detail.calls, catalogue.search.calls, library.details.calls, library.search.calls) == (0, 0, 0, 0)
+    [asked] = library.facts.asked
+    assert [(t.kind, t.ids) for t in asked.titles] == [("tv", ExternalIds(tmdb=SEVERANCE))]
+    assert asked.detail is False
+    await client.get(f"/api/v1/titles/tv/{SEVERANCE}/facts", params={"detail": "true"})
+    assert library.facts.asked[-1].detail is True
+
+    # What the person asked for shows at once: the seasons asked for are greyed, with a status.
+    resp = await client.post(
+        "/api/v1/seasons/requests", json={"kind": "tv", "tmdb_id": SEVERANCE, "seasons": [2]}, headers=alice.headers
+    )
+    assert resp.status == 201, await resp.text()
+    facts = await (await client.get(f"/api/v1/titles/tv/{SEVERANCE}/facts")).json()
+    assert [s["label"] for s in facts["statuses"]] == ["Requested — pending approval"]
+    assert [(c["value"], c["enabled"], c["reason"]) for c in facts["actions"][0]["choices"]] == [
+        (1, False, "In the library."),
+        (2, False, "Requested already."),
+        (3, True, None),
+    ]
+    assert catalogue.detail.calls == 0
+
+
+async def test_the_facts_route_passes_on_the_ids_the_page_knows(medianest_client: Any) -> None:
+    # The library knows the series only by its IMDb id: without it, the route cannot say the library has it.
+    library = Library(Held(series("Severance", imdb="tt11280740"), library="Series"))
+    client = await signed_in(medianest_client, library)
+    alone = await (await client.get(f"/api/v1/titles/tv/{SEVERANCE}/facts")).json()
+    assert alone["in_library"] == []
+    told = await (
+        await client.get(f"/api/v1/titles/tv/{SEVERANCE}/facts", params={"imdb": "tt11280740", "tvdb": "371980"})
+    ).json()
+    assert places(told) == ["Library"]
+    assert library.facts.asked[-1].titles[0].ids == ExternalIds(tmdb=SEVERANCE, tvdb=371980, imdb="tt11280740")
+
+
+async def test_a_facts_source_that_fails_is_a_note_in_the_facts_answer(medianest_client: Any) -> None:
+    library = Library(Held(film("Arrival", tmdb=ARRIVAL)))
+    broken = Requests(facts=Behaviour(error=RuntimeError("requests db at 10.0.0.7 is locked")))
+    client = await signed_in(medianest_client, library, broken)
+    resp = await client.get(f"/api/v1/titles/movie/{ARRIVAL}/facts")
+    assert resp.status == 200
+    text = await resp.text()
+    facts = json.loads(text)
+    assert places(facts) == ["Library"]
+    assert facts["actions"] == []
+    assert facts["notes"] == ["Requests could not say what it has just now."]
+    assert "10.0.0.7" not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "fields"),
+    [
+        ("film/1/facts", 404, None),
+        ("movie/0/facts", 404, None),
+        ("movie/2147483648/facts", 404, None),
+        ("movie/abc/facts", 404, None),
+        ("movie/%EF%BC%91/facts", 404, None),
+        ("MOVIE/1/facts", 404, None),
+        ("person/1/facts", 404, None),
+        ("tv/1/facts?tvdb=0", 400, {"tvdb"}),
+        ("tv/1/facts?tvdb=abc", 400, {"tvdb"}),
+        ("tv/1/facts?tvdb=2147483648", 400, {"tvdb"}),
+        ("tv/1/facts?imdb=nm0000123", 400, {"imdb"}),
+        ("tv/1/facts?imdb=tt", 400, {"imdb"}),
+        ("tv/1/facts?imdb=TT123", 400, {"imdb"}),
+        ("tv/1/facts?imdb=tt123%0A", 400, {"imdb"}),
+        ("tv/1/facts?imdb=tt123%00", 400, {"imdb"}),
+        ("tv/1/facts?detail=yes", 400, {"detail"}),
+        ("tv/1/facts?tvdb=-1", 400, {"tvdb"}),
+    ],
+)
+async def test_the_facts_route_refuses_what_names_no_title_without_asking_anyone(
+    medianest_client: Any, path: str, status: int, fields: set[str] | None
+) -> None:
+    library = Library(film("Arrival", tmdb=1))
+    client = await signed_in(medianest_client, library)
+    resp = await client.get(f"/api/v1/titles/{path}")
+    assert resp.status == status, await resp.text()
+    body = await resp.json()
+    assert_error(body, "not_found" if status == 404 else "bad_request")
+    if fields is not None:
+        assert set(body["error"]["details"]["fields"]) == fields
+    assert library.facts.calls == 0
+
+
+async def test_the_facts_route_needs_a_session(medianest_client: Any) -> None:
+    client = await medianest_client(entry_points=[entry_point("library", Library())])
+    resp = await client.get(f"/api/v1/titles/movie/{ARRIVAL}/facts")
+    assert resp.status == 401
+    assert_error(await resp.json(), "unauthorized")
+
+
+async def next_event(socket: Any, timeout: float = 5) -> dict[str, Any]:
+    while True:
+        msg = await asyncio.wait_for(socket.receive_json(), timeout)
+        if msg["type"] == "event":
+            return dict(msg)
+
+
+async def test_a_title_that_changed_for_someone_is_said_to_their_pages_only(medianest_client: Any) -> None:
+    assert TitleChanged in EVENTS
+    assert event_classes()["title.changed"] is TitleChanged
+    seasons = SeasonRequests({SEVERANCE: SEVERANCE_SEASONS})
+    admin_client = await medianest_client(entry_points=[entry_point(seasons.name, seasons)])
+    alice_client = await medianest_client(browser_of=admin_client)
+    bob_client = await medianest_client(browser_of=admin_client)
+    admin = await sign_in(admin_client, "root", role="admin")
+    alice = await sign_in(alice_client, "alice")
+    await sign_in(bob_client, "bob")
+    sockets = []
+    for client in (alice_client, bob_client):
+        socket = await client.ws_connect("/ws")
+        await socket.send_json({"id": 1, "type": "subscribe", "topics": ["*"]})
+        assert (await socket.receive_json())["success"] is True
+        sockets.append(socket)
+    alice_ws, bob_ws = sockets
+
+    resp = await admin_client.post(
+        "/api/v1/seasons/status",
+        json={"kind": "tv", "tmdb_id": SEVERANCE, "label": "Approved", "tone": "ok", "user_id": alice.user_id},
+        headers=admin.headers,
+    )
+    assert resp.status == 200, await resp.text()
+    event = await next_event(alice_ws)
+    assert event["topic"] == "title.changed"
+    assert event["data"] == {"user_id": alice.user_id, "kind": "tv", "tmdb_id": SEVERANCE}
+    with pytest.raises(asyncio.TimeoutError):
+        await next_event(bob_ws, timeout=0.5)
+    facts = await (await alice_client.get(f"/api/v1/titles/tv/{SEVERANCE}/facts")).json()
+    assert facts["statuses"] == [{"source": "seasons.requests", "label": "Approved", "tone": "ok", "detail": None}]

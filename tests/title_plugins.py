@@ -7,6 +7,9 @@
   search (its search is fuzzy), with ids, popularity and posters at MediaNest's own image paths; title pages'
   details (seasons, cast, trailer); rows of posters for Discover.
 - :class:`Requests` plays a request service (as Overseerr does): a status and buttons on the titles it is told of.
+- :class:`SeasonRequests` plays a request service that asks which seasons of a series to request: its button has
+  choices; its routes keep what they were sent and, when a title's status changes, say so to the person
+  (``TitleChanged``).
 
 Each source's :class:`Behaviour` makes it fail, hang until its timeout cuts it, or wait for a gate the test opens,
 and counts how often it was asked.
@@ -16,20 +19,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import attrs
+from aiohttp import web
 
 from medianest_core import (
+    Access,
+    ActionChoice,
     DiscoveryQuery,
     DiscoveryRow,
     ExternalIds,
     FactsQuery,
+    PluginContext,
     Presence,
+    Route,
     SearchProvider,
     SearchQuery,
     Title,
     TitleAction,
+    TitleChanged,
     TitleFacts,
     TitleFactSource,
     TitleQuery,
@@ -37,6 +46,9 @@ from medianest_core import (
     TitleStatus,
     hookimpl,
 )
+from medianest_core.auth.principal import require
+from medianest_core.errors import field_error
+from medianest_core.schema import field, read_body
 
 HUNG_TIMEOUT: Final = 1.0
 """The timeout of a source that hangs: long enough for the other sources' answers to come first, short enough
@@ -291,6 +303,115 @@ class Requests:
             return answers
 
         return [TitleFactSource("requests", "Requests", lookup, timeout=self.facts.timeout, order=2)]
+
+
+@attrs.frozen
+class SeasonsAsked:
+    kind: Literal["movie", "tv"]
+    tmdb_id: int = field(ge=1, le=2**31 - 1)
+    seasons: list[int] = field(min_length=1, max_length=100)
+
+
+@attrs.frozen
+class StatusSet:
+    kind: Literal["movie", "tv"]
+    tmdb_id: int = field(ge=1, le=2**31 - 1)
+    label: str = field(min_length=1, max_length=100)
+    tone: Literal["ok", "info", "warn", "bad"] = "info"
+    user_id: int | None = field(default=None, ge=1, le=2**31 - 1)
+
+
+class SeasonRequests:
+    """A request service that asks which seasons: each series of ``shows`` (TMDB id → its seasons as choices) has a
+    "Request" button whose chooser offers the seasons, those greyed out that the service gave a reason for or that
+    were requested already.
+
+    ``POST /api/v1/seasons/requests`` keeps the JSON it was sent (``received``, also listed by ``GET``) and marks
+    those seasons requested ("Requested — pending approval"); the page that asked shows that by itself.
+    ``POST /api/v1/seasons/status`` (admins) sets a title's status and, as a plugin does when what it says about a
+    title changed for someone, publishes :class:`TitleChanged` for them (by default the admin who asked)."""
+
+    name = "seasons"
+    version = "0.1"
+
+    def __init__(
+        self, shows: Mapping[int, Sequence[ActionChoice]] | None = None, facts: Behaviour | None = None
+    ) -> None:
+        self.shows = {tmdb: list(choices) for tmdb, choices in (shows or {}).items()}
+        self.requested: dict[int, set[int]] = {}
+        self.statuses: dict[tuple[str, int], TitleStatus] = {}
+        self.received: list[dict[str, Any]] = []
+        self.facts = facts or Behaviour()
+
+    def choices(self, tmdb: int) -> list[ActionChoice]:
+        asked = self.requested.get(tmdb, set())
+        return [
+            attrs.evolve(choice, enabled=False, reason="Requested already.")
+            if choice.enabled and choice.value in asked
+            else choice
+            for choice in self.shows[tmdb]
+        ]
+
+    def answer(self, title: Title) -> TitleFacts | None:
+        tmdb = title.ids.tmdb
+        if title.kind != "tv" or tmdb not in self.shows:
+            return None
+        choices = self.choices(tmdb)
+        left = any(choice.enabled for choice in choices)
+        request = TitleAction(
+            "request",
+            "Request",
+            "/api/v1/seasons/requests",
+            body={"kind": "tv", "tmdb_id": tmdb},
+            enabled=left,
+            reason=None if left else "Every season is requested.",
+            choices=choices,
+            field="seasons",
+            choose="Which seasons?",
+        )
+        status = self.statuses.get(("tv", tmdb))
+        if status is None and self.requested.get(tmdb):
+            status = TitleStatus("Requested — pending approval", tone="info")
+        return TitleFacts(status=status, actions=[request])
+
+    @hookimpl
+    def title_facts(self) -> list[TitleFactSource]:
+        async def lookup(query: FactsQuery) -> list[TitleFacts | None]:
+            await self.facts.turn(query)
+            return [self.answer(title) for title in query.titles]
+
+        return [TitleFactSource("requests", "Season requests", lookup, timeout=self.facts.timeout, order=3)]
+
+    @hookimpl
+    def api_routes(self, ctx: PluginContext) -> list[Route]:
+        async def ask(request: web.Request) -> web.Response:
+            who = require(request)
+            asked = await read_body(request, SeasonsAsked)
+            offered = {c.value for c in self.choices(asked.tmdb_id)} if asked.tmdb_id in self.shows else set()
+            if asked.kind != "tv" or not set(asked.seasons) <= offered:
+                raise field_error("seasons", "not offered", "Those seasons cannot be requested.")
+            self.received.append({"user_id": who.user_id, "body": await request.json()})
+            self.requested.setdefault(asked.tmdb_id, set()).update(asked.seasons)
+            count = len(asked.seasons)
+            return web.json_response({"message": f"Requested {count} season{'' if count == 1 else 's'}."}, status=201)
+
+        async def received(request: web.Request) -> web.Response:
+            return web.json_response({"received": self.received})
+
+        async def status(request: web.Request) -> web.Response:
+            who = require(request)
+            asked = await read_body(request, StatusSet)
+            self.statuses[(asked.kind, asked.tmdb_id)] = TitleStatus(asked.label, tone=asked.tone)
+            assert ctx.events is not None
+            user_id = asked.user_id if asked.user_id is not None else who.user_id
+            await ctx.events.publish(TitleChanged(user_id=user_id, kind=asked.kind, tmdb_id=asked.tmdb_id))
+            return web.json_response({"message": "Changed."})
+
+        return [
+            Route("POST", "/requests", ask, body=SeasonsAsked, status=201, errors=(422,)),
+            Route("GET", "/requests", received),
+            Route("POST", "/status", status, access=Access.ADMIN, body=StatusSet),
+        ]
 
 
 # ---- plugins with bugs or bad luck --------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from medianest_core.models import ApiToken, User
 from medianest_core.notifications import notifications_of
 from medianest_core.plugins import PluginStatus
 from medianest_core.schema import CONVERTER, MAX_PAGE, bad_text, field, read_form, structure_query
-from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route
-from medianest_core.web.shell import render, render_fragment
+from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route, Viewer
+from medianest_core.web.shell import render, render_fragment, sentence
 
 log = structlog.get_logger("medianest.web")
 
@@ -130,12 +130,21 @@ async def setup_page(request: web.Request) -> web.StreamResponse:
 
 
 @attrs.frozen
+class ServiceDown:
+    """A service a card depends on that its health check finds down: its name and when it was last checked."""
+
+    name: str
+    checked_at: datetime | None
+
+
+@attrs.frozen
 class CardView:
     plugin: str
     key: str
     title: str
     data: CardData
     template: str | None
+    down: ServiceDown | None = None
 
     @property
     def dom_id(self) -> str:
@@ -156,25 +165,54 @@ def _visible_cards(request: web.Request) -> list[tuple[str, Card]]:
     return sorted(cards, key=lambda item: (item[1].order, item[1].title))
 
 
+def service_down(request: web.Request, plugin: str) -> ServiceDown | None:
+    """Whether one of ``plugin``'s health checks found its service down, as the background polling stored it."""
+    down = [
+        state
+        for state in request.config_dict[keys.HEALTH].states
+        if state.plugin == plugin and state.result.state is HealthState.DOWN
+    ]
+    if not down:
+        return None
+    checked = [state.checked_at for state in down if state.checked_at is not None]
+    return ServiceDown(sentence(plugin.replace("_", " ")), max(checked) if checked else None)
+
+
+async def _loaded(request: web.Request, card: Card) -> CardData:
+    if card.load_for is not None:
+        who = require(request)
+        return await card.load_for(Viewer(who.user_id, who.is_admin))
+    if card.load is not None:
+        return await card.load()
+    raise TypeError(f"the card {card.key!r} has no loader")
+
+
 async def load_card(request: web.Request, plugin: str, card: Card) -> CardView:
-    """A card's data from its plugin, or the reason it has none: a plugin that is not running, a loader that
-    fails or is slow. A card never breaks the dashboard."""
+    """A card's data from its plugin (the viewer's own, for a card with ``load_for``), or the reason it has none:
+    a plugin that is not running, a loader that fails or is slow. A card never breaks the dashboard.
+
+    While one of the plugin's health checks finds its service down, the card is greyed out (``unavailable``)
+    and says so with the check's age, above its own figures, which may be out of date. A card that already
+    says it is unavailable keeps its own words."""
     record = request.config_dict[keys.RUNTIME].plugins.get(plugin)
     if record is None or not record.active:
         label = record.status.label if record is not None else PluginStatus.DISABLED.label
         data = CardData(CardState.UNAVAILABLE, message=f"The {plugin} plugin is not running ({label}).")
-    else:
-        try:
-            async with asyncio.timeout(CARD_TIMEOUT):
-                data = await card.load()
-            if not isinstance(data, CardData):
-                raise TypeError(f"load returned {type(data).__name__}, not CardData")
-        except TimeoutError:
-            data = CardData(CardState.UNKNOWN, message="Its data is taking too long to load.")
-        except Exception:
-            log.exception("card_failed", plugin=plugin, card=card.key)
-            data = CardData(CardState.UNKNOWN, message="Its data could not be loaded.")
-    return CardView(plugin, card.key, card.title, data, card.template)
+        return CardView(plugin, card.key, card.title, data, card.template)
+    try:
+        async with asyncio.timeout(CARD_TIMEOUT):
+            data = await _loaded(request, card)
+        if not isinstance(data, CardData):
+            raise TypeError(f"its loader returned {type(data).__name__}, not CardData")
+    except TimeoutError:
+        data = CardData(CardState.UNKNOWN, message="Its data is taking too long to load.")
+    except Exception:
+        log.exception("card_failed", plugin=plugin, card=card.key)
+        data = CardData(CardState.UNKNOWN, message="Its data could not be loaded.")
+    down = service_down(request, plugin) if data.state is not CardState.UNAVAILABLE else None
+    if down is not None:
+        data = attrs.evolve(data, state=CardState.UNAVAILABLE)
+    return CardView(plugin, card.key, card.title, data, card.template, down)
 
 
 async def _services_card(request: web.Request) -> CardView:
@@ -221,7 +259,6 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 
 async def card_fragment(request: web.Request) -> web.StreamResponse:
     plugin, key = request.match_info["plugin"], request.match_info["key"]
-    now = datetime.now(UTC)
     if (plugin, key) == ("core", "services"):
         view = await _services_card(request)
     else:
@@ -229,6 +266,7 @@ async def card_fragment(request: web.Request) -> web.StreamResponse:
         if found is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such card.")
         view = await load_card(request, *found)
+    now = datetime.now(UTC)  # after loading: a card stamped while it loaded is not "in the future"
     html = render_fragment(
         request, "_card.html", {"card": view, "now": now, "monitor": request.config_dict[keys.HEALTH]}
     )

@@ -30,6 +30,8 @@ HERE: Final = Path(__file__).parent
 STATIC: Final = HERE / "static"
 THEME_COOKIE: Final = "medianest_theme"
 THEMES: Final = frozenset({"dark", "light"})
+FUTURE_SLACK: Final = 5.0
+"""Seconds a moment may be ahead of now and still read "just now"."""
 
 # The core's own entries; plugins' links (the ``nav_links`` hook) are merged in by their ``order``.
 CORE_NAV: Final = (
@@ -132,11 +134,12 @@ def static_url(path: str) -> str:
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
-    """``"3 min ago"``: the age of a moment, in words a person reads at a glance."""
+    """``"3 min ago"``: the age of a moment, in words a person reads at a glance. A moment a few seconds ahead
+    (stamped while a page was drawn, or by a server whose clock is a little ahead) is "just now" too."""
     if moment is None:
         return "never"
     seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
-    if seconds < 0:
+    if seconds < -FUTURE_SLACK:
         return "in " + duration(-seconds)
     if seconds < 45:
         return "just now"

@@ -11,6 +11,7 @@ import attrs
 from aiohttp import web
 
 from medianest_core import (
+    AccountSource,
     Card,
     CardData,
     DiscoveryRow,
@@ -208,6 +209,12 @@ class PlexPlugin:
             await library.remove_collection(self._plex(), collection_id)
 
         return [MediaLibrary("plex", "Plex Media Server", import_folder, remove_collection=remove_collection)]
+
+    @hookimpl
+    def linked_accounts(self, ctx: PluginContext) -> list[AccountSource]:
+        from medianest_plex import accounts
+
+        return [accounts.source(ctx)]
 
     @hookimpl
     def search_providers(self, ctx: PluginContext) -> list[SearchProvider]:
