@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import attrs
 import pytest
+from medianest_overseerr.fake import FakeOverseerr
 from medianest_plex.fake import FakePlex
 from medianest_tmdb.fake import FakeTmdb
 
@@ -49,7 +50,7 @@ PASSWORDS = {"admin": "admin-password-123", "alice": "alice-password-123"}
 
 
 class FakePlexThread:
-    """The fake Plex and the fake TMDB on their own event loop in a background thread, while the walk's requests
+    """The fake Plex, TMDB and Overseerr on their own event loop in a background thread, while the walk's requests
     block this one."""
 
     def __init__(self) -> None:
@@ -67,12 +68,16 @@ class FakePlexThread:
         self.tmdb = FakeTmdb().add_sample()
         self.tmdb.add_movie("Alien", id=348, year=1979, imdb_id="tt0078748", trailer="LjLamj-b0I8")
         self.run(self.tmdb.start())
+        self.overseerr = FakeOverseerr()
+        self.overseerr.add_movie(348, "Alien", 1979, poster_path="/alien.jpg")
+        self.overseerr.add_tv(1399, "Example Show", 2011, {1: 10, 2: 8}, tvdb_id=121361)
+        self.run(self.overseerr.start())
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
 
     def settings(self) -> dict[str, str]:
-        """The environment that points MediaNest's Plex and TMDB plugins at these fakes."""
+        """The environment that points MediaNest's Plex, TMDB and Overseerr plugins at these fakes."""
         return {
             "MEDIANEST_PLEX_URL": self.plex.url,
             "MEDIANEST_PLEX_PLEXTV_URL": self.plex.url,
@@ -80,11 +85,16 @@ class FakePlexThread:
             "MEDIANEST_TMDB_API_KEY": self.tmdb.api_key,
             "MEDIANEST_TMDB_API_URL": self.tmdb.api_url,
             "MEDIANEST_TMDB_IMAGE_URL": self.tmdb.image_url,
+            "MEDIANEST_OVERSEERR_URL": self.overseerr.url,
+            "MEDIANEST_OVERSEERR_API_KEY": self.overseerr.api_key,
+            "MEDIANEST_OVERSEERR_WEBHOOK_SECRET": "walk-webhook-secret",
+            "MEDIANEST_OVERSEERR_IMAGE_URL": f"{self.tmdb.image_url}/t/p",
         }
 
     def close(self) -> None:
         self.run(self.plex.stop())
         self.run(self.tmdb.stop())
+        self.run(self.overseerr.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from medianest_core import HealthCheck, PluginContext, Quota, hookimpl
 from medianest_core.settings import HttpUrl, Secret, bounded
+from medianest_core.types import (
+    Card,
+    Migrations,
+    NavLink,
+    Page,
+    PeriodicTask,
+    Route,
+    SearchProvider,
+    TitleFactSource,
+    TitleSource,
+    WebAssets,
+)
+
+HERE = Path(__file__).parent
 
 if TYPE_CHECKING:
     from medianest_overseerr.service import Overseerr
@@ -39,6 +54,20 @@ class OverseerrSettings:
     refresh_interval: float = bounded(
         60.0, 10, 86400, "seconds", help="Seconds between checks that Overseerr answers and takes the API key."
     )
+    reconcile_interval: float = bounded(
+        300.0,
+        10,
+        86400,
+        "seconds",
+        help="Seconds between full reads of Overseerr's requests, which repair a state whose webhook was lost.",
+    )
+    image_url: HttpUrl = attrs.field(
+        default=HttpUrl("https://image.tmdb.org/t/p"),
+        metadata={"help": "Where posters come from: <image_url>/<size>/<file> (TMDB's image host)."},
+    )
+    image_cache_mb: float = bounded(
+        100.0, 0, 10240, "MB", help="Megabytes of posters kept on disk by the image proxy, for everyone (0: none)."
+    )
 
     @property
     def configured(self) -> bool:
@@ -68,6 +97,72 @@ class OverseerrPlugin:
     @hookimpl
     def settings_class(self) -> type[Any]:
         return OverseerrSettings
+
+    @hookimpl
+    def migrations(self) -> Migrations:
+        return Migrations(HERE / "migrations")
+
+    @hookimpl
+    def web_assets(self) -> WebAssets:
+        return WebAssets(
+            templates=HERE / "templates", static=HERE / "static", scripts=["overseerr.js"], styles=["overseerr.css"]
+        )
+
+    @hookimpl
+    def api_routes(self, ctx: PluginContext) -> list[Route]:
+        from medianest_overseerr import api, images
+
+        return api.routes(ctx, lambda: self.service(ctx)) + images.routes(ctx)
+
+    @hookimpl
+    def pages(self, ctx: PluginContext) -> list[Page]:
+        from medianest_overseerr import pages
+
+        return pages.pages(ctx, lambda: self.service(ctx))
+
+    @hookimpl
+    def nav_links(self) -> list[NavLink]:
+        return [NavLink("Requests", "/overseerr/requests/", icon="inbox", order=30)]
+
+    @hookimpl
+    def dashboard_cards(self, ctx: PluginContext) -> list[Card]:
+        from medianest_overseerr import pages
+
+        return [pages.card(ctx)]
+
+    @hookimpl
+    def title_facts(self, ctx: PluginContext) -> list[TitleFactSource]:
+        if not ctx.settings.configured:
+            return []
+        from medianest_overseerr import titles
+
+        return titles.fact_sources(ctx, lambda: self.service(ctx))
+
+    @hookimpl
+    def search_providers(self, ctx: PluginContext) -> list[SearchProvider]:
+        if not ctx.settings.configured:
+            return []
+        from medianest_overseerr import titles
+
+        return titles.search_providers(ctx, lambda: self.service(ctx))
+
+    @hookimpl
+    def title_sources(self, ctx: PluginContext) -> list[TitleSource]:
+        if not ctx.settings.configured:
+            return []
+        from medianest_overseerr import titles
+
+        return titles.title_sources(ctx, lambda: self.service(ctx))
+
+    @hookimpl
+    def periodic_tasks(self, ctx: PluginContext) -> list[PeriodicTask]:
+        if not ctx.settings.configured:
+            return []
+
+        async def reconcile() -> None:
+            await self.service(ctx).reconcile()
+
+        return [PeriodicTask("reconcile", ctx.settings.reconcile_interval, reconcile)]
 
     @hookimpl
     async def startup(self, ctx: PluginContext) -> None:

@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import attrs
 
-from medianest_core.upstream import AuthFailed, BadResponse, NotFound, Upstream, structure
+from medianest_core.upstream import AuthFailed, BadResponse, NotFound, Unavailable, Upstream, structure
 
 SERVICE: Final = "overseerr"
 """The service name of the upstream client (and of its errors)."""
@@ -355,6 +355,18 @@ class Season:
 
 
 @attrs.frozen
+class DownloadStatus:
+    """A download Radarr or Sonarr is running for a media (``downloadStatus`` of a media Overseerr tracks)."""
+
+    title: str | None = None
+    status: str | None = None
+    size: int | None = None
+    sizeLeft: int | None = None
+    timeLeft: str | None = None
+    estimatedCompletionTime: datetime | None = None
+
+
+@attrs.frozen
 class Media:
     """Media Overseerr tracks (``mediaInfo`` of a search result or of details; ``media`` of a request). Its
     ``requests`` are present in details only; ``seasons`` in details, search results and a single request."""
@@ -371,6 +383,9 @@ class Media:
     ratingKey: str | None = None
     ratingKey4k: str | None = None
     plexUrl: str | None = None
+    plexUrl4k: str | None = None
+    downloadStatus: list[DownloadStatus] = attrs.field(factory=list)
+    downloadStatus4k: list[DownloadStatus] = attrs.field(factory=list)
     mediaAddedAt: datetime | None = None
     createdAt: datetime | None = None
     updatedAt: datetime | None = None
@@ -456,6 +471,34 @@ class Genre:
 
 
 @attrs.frozen
+class CastCredit:
+    """Someone of a title's cast (``credits.cast`` of details), in billing ``order``."""
+
+    name: str | None = None
+    character: str | None = None
+    order: int | None = None
+    profilePath: str | None = None
+    id: int | None = None
+
+
+@attrs.frozen
+class Credits:
+    cast: list[CastCredit] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class Video:
+    """A video of a title (``relatedVideos`` of details): ``key`` on ``site`` (YouTube), of a ``type`` such as
+    "Trailer", "Teaser" or "Clip"."""
+
+    key: str | None = None
+    site: str | None = None
+    type: str | None = None
+    name: str | None = None
+    url: str | None = None
+
+
+@attrs.frozen
 class ExternalIds:
     imdbId: str | None = None
     tvdbId: int | None = None
@@ -487,9 +530,13 @@ class MovieDetails:
     runtime: int | None = None
     status: str | None = None
     imdbId: str | None = None
+    adult: bool | None = None
+    popularity: float | None = None
     posterPath: str | None = None
     backdropPath: str | None = None
     genres: list[Genre] = attrs.field(factory=list)
+    credits: Credits | None = None
+    relatedVideos: list[Video] | None = None
     externalIds: ExternalIds = ExternalIds()
     mediaInfo: Media | None = None
 
@@ -509,9 +556,13 @@ class TvDetails:
     numberOfSeasons: int | None = None
     numberOfEpisodes: int | None = None
     seasons: list[TvSeason] = attrs.field(factory=list)
+    episodeRunTime: list[int] | None = None
+    popularity: float | None = None
     posterPath: str | None = None
     backdropPath: str | None = None
     genres: list[Genre] = attrs.field(factory=list)
+    credits: Credits | None = None
+    relatedVideos: list[Video] | None = None
     externalIds: ExternalIds = ExternalIds()
     mediaInfo: Media | None = None
 
@@ -567,7 +618,11 @@ class WebhookPayload:
     @property
     def request_id(self) -> int | None:
         text = self.request.request_id if self.request is not None else ""
-        return int(text) if text.isdecimal() else None
+        # ASCII digits only, and an id Overseerr can have (its ids are 32-bit): anything else names no request.
+        if not (text.isascii() and text.isdigit() and len(text) <= 10):
+            return None
+        number = int(text)
+        return number if 1 <= number <= 2**31 - 1 else None
 
     @property
     def requested_seasons(self) -> list[int]:
@@ -620,6 +675,10 @@ class RequestOutcome:
         return self.kind is OutcomeKind.CREATED
 
 
+UNKNOWN_TITLE: Final = (500,)
+"""What Overseerr answers for a TMDB id that TMDB does not know (its details, a request of it)."""
+
+
 class NoSuchUser(NotFound):
     """The key is good, but Overseerr has no user with the id given as ``X-API-User``."""
 
@@ -661,15 +720,25 @@ class OverseerrClient:
         answer: SearchPage = await self._get(path, SearchPage)
         return answer
 
+    async def _title(self, path: str, cls: type[Any]) -> Any:
+        """Overseerr answers an id TMDB does not know with a 500: that is :class:`NotFound` here, and an answer,
+        so that ids nobody has never pause Overseerr for everyone (its breaker)."""
+        try:
+            return await self.upstream.request("GET", path, expect=cls, answers=UNKNOWN_TITLE)
+        except BadResponse as exc:
+            if exc.status in UNKNOWN_TITLE:
+                raise NotFound(SERVICE, f"{path.split('?', 1)[0]}: TMDB does not know this id", status=404) from exc
+            raise
+
     async def movie(self, tmdb_id: int, language: str | None = None) -> MovieDetails:
-        """A film's details. Overseerr answers an id TMDB does not know with a 500 (an
-        :class:`~medianest_core.upstream.Unavailable`): ask only for ids found by a search."""
-        answer: MovieDetails = await self._get(with_query(f"/movie/{tmdb_id}", {"language": language}), MovieDetails)
+        """A film's details; :class:`~medianest_core.upstream.NotFound` for an id TMDB does not know."""
+        answer: MovieDetails = await self._title(with_query(f"/movie/{tmdb_id}", {"language": language}), MovieDetails)
         return answer
 
     async def tv(self, tmdb_id: int, language: str | None = None) -> TvDetails:
-        """A series' details, its seasons and, in ``mediaInfo``, what is requested or available of them."""
-        answer: TvDetails = await self._get(with_query(f"/tv/{tmdb_id}", {"language": language}), TvDetails)
+        """A series' details, its seasons and, in ``mediaInfo``, what is requested or available of them;
+        :class:`~medianest_core.upstream.NotFound` for an id TMDB does not know."""
+        answer: TvDetails = await self._title(with_query(f"/tv/{tmdb_id}", {"language": language}), TvDetails)
         return answer
 
     async def users(self, take: int = DEFAULT_TAKE, skip: int = 0) -> UserPage:
@@ -710,10 +779,17 @@ class OverseerrClient:
         if kind is MediaType.TV:
             body["seasons"] = "all" if seasons is None or seasons == "all" else [int(n) for n in seasons]
         try:
-            answer = await self.upstream.request("POST", "/request", json=body, headers=_as(as_user))
+            answer = await self.upstream.request(
+                "POST", "/request", json=body, headers=_as(as_user), answers=UNKNOWN_TITLE
+            )
         except BadResponse as exc:
             if exc.status == 409:
                 return RequestOutcome(OutcomeKind.DUPLICATE, DUPLICATE_MESSAGE)
+            if exc.status in UNKNOWN_TITLE:
+                # Overseerr's 500 for a title TMDB does not know, or any other failure of its own: which one,
+                # the title's details say (and they count as an answer either way).
+                await (self.movie(tmdb_id) if kind is MediaType.MOVIE else self.tv(tmdb_id))
+                raise Unavailable(SERVICE, "POST /request answered 500", status=500) from exc
             raise
         except AuthFailed as exc:
             if exc.status != 403:

@@ -28,6 +28,8 @@ It answers as Overseerr 1.34 does, as its code and its OpenAPI file describe it:
   :meth:`~FakeOverseerr.add_person`; ``GET /search?query&page&language`` (20 a page, by popularity; a title matches
   when the query's words, without punctuation and case, appear in it in order), ``GET /movie/{id}``, ``GET /tv/{id}``
   in Overseerr's camelCase; an id TMDB does not know is a 500 (``Unable to retrieve movie.``), as in Overseerr.
+  Details carry the title's ``tagline``, ``genres``, ``cast`` (``credits.cast``) and YouTube ``trailer``
+  (``relatedVideos``), set on the :class:`FakeTitle` the ``add_*`` methods answer.
   ``mediaInfo`` appears once the fake tracks the title (requested, or marked available or processing), with its
   seasons' statuses and, in details, its requests.
 - **Requests**: ``POST /request`` ``{mediaType, mediaId, seasons?: [n…] | "all", is4k?, userId?}`` → 201 the
@@ -217,6 +219,13 @@ class FakeTitle:
     tvdb_id: int | None = None
     original_title: str | None = None
     seasons: dict[int, int] = attrs.field(factory=dict)
+    tagline: str = ""
+    genres: list[str] = attrs.field(factory=list)
+    cast: list[tuple[str, str]] = attrs.field(factory=list)
+    """Who plays whom, in billing order."""
+    trailer: str | None = None
+    """The YouTube key of its trailer."""
+    adult: bool = False
 
     @property
     def date(self) -> str:
@@ -252,6 +261,9 @@ class FakeMedia:
     media_added_at: datetime | None = None
     rating_key: str | None = None
     rating_key4k: str | None = None
+    downloading: list[dict[str, Any]] = attrs.field(factory=list)
+    """``downloadStatus``: what Radarr or Sonarr is downloading of it now (:meth:`FakeOverseerr.make_processing`)."""
+    downloading4k: list[dict[str, Any]] = attrs.field(factory=list)
 
     def state(self, is4k: bool) -> MediaStatus:
         return self.status4k if is4k else self.status
@@ -293,7 +305,8 @@ class FakeRequest:
 @attrs.frozen
 class WebhookDelivery:
     """One notification of the webhook agent: ``status`` is the HTTP status the receiver answered (``None`` when
-    it could not be reached: ``error`` says why, or when the delivery was ``dropped``)."""
+    it could not be reached: ``error`` says why, or when the delivery was ``dropped``); ``sent_at`` is the moment
+    (:func:`time.monotonic`) its POST started."""
 
     notification: Notification
     payload: dict[str, Any]
@@ -301,6 +314,7 @@ class WebhookDelivery:
     error: str | None = None
     dropped: bool = False
     resent: bool = False
+    sent_at: float | None = None
 
 
 @attrs.frozen
@@ -935,6 +949,11 @@ class FakeOverseerr(FakeServer):
             numbered = {n for n in title.seasons if n > 0}
             after = MediaStatus.AVAILABLE if numbered <= now_there else MediaStatus.PARTIALLY_AVAILABLE
         media.set_state(is4k, after)
+        if after == MediaStatus.AVAILABLE:
+            if is4k:
+                media.downloading4k = []
+            else:
+                media.downloading = []
         key = rating_key or str(next(self._rating_keys))
         if is4k:
             media.rating_key4k = media.rating_key4k or key
@@ -966,8 +985,8 @@ class FakeOverseerr(FakeServer):
     def make_processing(
         self, kind: Kind, tmdb_id: int, seasons: Iterable[int] | None = None, *, is4k: bool = False
     ) -> FakeMedia:
-        """Radarr or Sonarr is fetching the film or these seasons (``None``: every season but specials); no
-        notification."""
+        """Radarr or Sonarr is fetching the film or these seasons (``None``: every season but specials): the media
+        is processing and its ``downloadStatus`` names the download; no notification."""
         title = self.title(kind, tmdb_id)
         media = self._track(title)
         if title.kind is MediaType.TV:
@@ -975,6 +994,20 @@ class FakeOverseerr(FakeServer):
             self._set_seasons(media, wanted, is4k, MediaStatus.PROCESSING)
         media.set_state(is4k, MediaStatus.PROCESSING)
         media.updated_at = self.now()
+        item = {
+            "externalId": media.id,
+            "estimatedCompletionTime": _iso(self.now() + timedelta(minutes=20)),
+            "mediaType": title.kind.value,
+            "size": 4_000_000_000,
+            "sizeLeft": 3_000_000_000,
+            "status": "downloading",
+            "timeLeft": "00:20:00",
+            "title": f"{title.title}.{title.year or ''}.1080p",
+        }
+        if is4k:
+            media.downloading4k = [item]
+        else:
+            media.downloading = [item]
         return media
 
     def fail(self, request_id: int) -> FakeRequest:
@@ -1154,6 +1187,7 @@ class FakeOverseerr(FakeServer):
         if self.webhook_url is None or self._session is None:
             return attrs.evolve(delivery, error="the webhook agent is off")
         headers = {"Authorization": self.webhook_authorization} if self.webhook_authorization else {}
+        delivery = attrs.evolve(delivery, sent_at=time.monotonic())
         try:
             async with self._session.post(self.webhook_url, json=delivery.payload, headers=headers) as resp:
                 await resp.read()
@@ -1189,8 +1223,8 @@ class FakeOverseerr(FakeServer):
 
     def _media_doc(self, media: FakeMedia, *, seasons: bool = True, requests: bool = False) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "downloadStatus": [],
-            "downloadStatus4k": [],
+            "downloadStatus": list(media.downloading),
+            "downloadStatus4k": list(media.downloading4k),
             "id": media.id,
             "mediaType": media.kind.value,
             "tmdbId": media.tmdb_id,
@@ -1319,8 +1353,19 @@ class FakeOverseerr(FakeServer):
         }
         doc: dict[str, Any] = {
             "id": title.tmdb_id,
-            "genres": [],
-            "relatedVideos": [],
+            "genres": [{"id": 18 + n, "name": name} for n, name in enumerate(title.genres)],
+            "relatedVideos": [
+                {
+                    "site": "YouTube",
+                    "key": title.trailer,
+                    "name": "Official Trailer",
+                    "size": 1080,
+                    "type": "Trailer",
+                    "url": f"https://www.youtube.com/watch?v={title.trailer}",
+                }
+            ]
+            if title.trailer
+            else [],
             "originalLanguage": "en",
             "popularity": title.popularity,
             "productionCompanies": [],
@@ -1332,15 +1377,30 @@ class FakeOverseerr(FakeServer):
             "posterPath": title.poster_path,
             "homepage": "",
             "overview": title.overview,
-            "tagline": "",
-            "credits": {"cast": [], "crew": []},
+            "tagline": title.tagline,
+            "credits": {
+                "cast": [
+                    {
+                        "castId": order + 1,
+                        "character": character,
+                        "creditId": f"c{title.tmdb_id}x{order}",
+                        "gender": 0,
+                        "id": title.tmdb_id * 1000 + order,
+                        "name": name,
+                        "order": order,
+                        "profilePath": f"/c{title.tmdb_id}x{order}.jpg",
+                    }
+                    for order, (name, character) in enumerate(title.cast)
+                ],
+                "crew": [],
+            },
             "externalIds": external,
             "keywords": [],
             "watchProviders": [],
         }
         if title.kind is MediaType.MOVIE:
             doc |= {
-                "adult": False,
+                "adult": title.adult,
                 "budget": 0,
                 "originalTitle": title.original_title or title.title,
                 "releaseDate": title.date,

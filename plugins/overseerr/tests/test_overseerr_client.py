@@ -30,7 +30,16 @@ from medianest_overseerr.client import (
 )
 from medianest_overseerr.fake import FakeOverseerr
 
-from medianest_core.upstream import AuthFailed, BadResponse, NotFound, Unavailable, Upstream, UpstreamConfig, deadline
+from medianest_core.upstream import (
+    AuthFailed,
+    BadResponse,
+    BreakerState,
+    NotFound,
+    Unavailable,
+    Upstream,
+    UpstreamConfig,
+    deadline,
+)
 
 DUNE = 438631
 ARRIVAL = 329865
@@ -137,9 +146,11 @@ async def test_details_and_media_info_are_structured(fake: FakeOverseerr, client
     result = (await client.search("thrones")).results[0]
     assert result.mediaInfo is not None
     assert result.mediaInfo.status == MediaStatus.PARTIALLY_AVAILABLE
-    # An id TMDB does not know: Overseerr answers 500.
-    with pytest.raises(Unavailable):
-        await client.movie(424242)
+    # An id TMDB does not know: Overseerr answers 500, which says "no such title", not "Overseerr is down".
+    for _ in range(client.upstream.config.breaker_failures + 1):
+        with pytest.raises(NotFound):
+            await client.movie(424242)
+    assert client.upstream.breaker.state is BreakerState.CLOSED
 
 
 async def test_users_and_the_import_from_plex(fake: FakeOverseerr, client: OverseerrClient) -> None:
