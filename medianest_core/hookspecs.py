@@ -129,7 +129,8 @@ def linked_accounts(ctx: PluginContext) -> Sequence[AccountSource]:
     Other plugins ask through ``await ctx.accounts.find(user_id, "plex")``: the core asks each source of that
     service in turn and answers the first :class:`~medianest_core.types.LinkedAccount` found, or ``None``. A
     source's ``lookup`` reads what the plugin stored and never waits on the service; one that raises counts as
-    knowing none.
+    knowing none. The admin's page of a person lists every source's answer under "Accounts elsewhere" (each cut at
+    a second), with a link to the source's ``manage`` page when it names one.
     """
 
 

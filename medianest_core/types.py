@@ -422,11 +422,16 @@ class LinkedAccount:
 class AccountSource:
     """A plugin's knowledge of which accounts of ``service`` ("plex") MediaNest users have (the
     ``linked_accounts`` hook): ``lookup`` answers a user's account, or ``None``, from what the plugin stored.
-    Other plugins ask ``ctx.accounts``, never the plugin itself."""
+    Other plugins ask ``ctx.accounts``, never the plugin itself.
+
+    ``manage`` is a page of MediaNest where an admin sets or changes this account of a person, with ``{user_id}``
+    standing for the person's id ("/overseerr/links/?user={user_id}"); the admin's page of a user links to it. A
+    value that is not a path of MediaNest itself is left out."""
 
     service: str
     title: str
     lookup: Callable[[int], Awaitable[LinkedAccount | None]]
+    manage: str | None = None
 
 
 @attrs.frozen

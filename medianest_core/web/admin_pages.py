@@ -72,6 +72,7 @@ async def user_page(request: web.Request) -> web.StreamResponse:
     limits = request.config_dict[keys.LIMITS]
     uses = await limits.usage(request, user.id, user.role)
     sessions = await request.config_dict[keys.SESSION_STORE].list_for_user(user.id)
+    elsewhere = await runtime.accounts.of_person(user.id)
     return await render(
         request,
         "admin/user.html",
@@ -84,6 +85,7 @@ async def user_page(request: web.Request) -> web.StreamResponse:
             "overrides": overrides,
             "quotas": limits.quotas,
             "session_count": len(sessions),
+            "elsewhere": elsewhere,
             "now": datetime.now(UTC),
         },
     )

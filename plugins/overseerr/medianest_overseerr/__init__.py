@@ -11,6 +11,7 @@ import attrs
 from medianest_core import HealthCheck, PluginContext, Quota, hookimpl
 from medianest_core.settings import HttpUrl, Secret, bounded
 from medianest_core.types import (
+    AccountSource,
     Card,
     Migrations,
     NavLink,
@@ -153,6 +154,14 @@ class OverseerrPlugin:
         from medianest_overseerr import titles
 
         return titles.title_sources(ctx, lambda: self.service(ctx))
+
+    @hookimpl
+    def linked_accounts(self, ctx: PluginContext) -> list[AccountSource]:
+        if not ctx.settings.configured:
+            return []
+        from medianest_overseerr import accounts
+
+        return [accounts.source(ctx)]
 
     @hookimpl
     def periodic_tasks(self, ctx: PluginContext) -> list[PeriodicTask]:

@@ -13,12 +13,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest_core.auth.principal import require
-from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.errors import ID_MAX, ApiError, ErrorCode
 from medianest_core.models import User
+from medianest_core.schema import MAX_PAGE, structure_query
+from medianest_core.schema import field as bounded
 from medianest_core.types import Access, Card, CardData, CardState, Page, PluginContext, Viewer
 from medianest_core.upstream import Unavailable
 from medianest_core.web import render
@@ -175,10 +179,11 @@ def pages(ctx: PluginContext, service: Callable[[], Overseerr]) -> list[Page]:
         require(request)
         if not ctx.settings.configured:
             return await not_set_up(request, "Overseerr users")
-        page = page_number(request)
+        query = structure_query(request.query, LinksQuery)
         assert ctx.sessions is not None
         async with ctx.sessions() as db:
             total = await db.scalar(select(func.count()).select_from(User)) or 0
+            page = query.page or (await _page_of(db, query.user) if query.user is not None else 1)
             found = await db.execute(
                 select(User, Link)
                 .outerjoin(Link, Link.user_id == User.id)
@@ -194,6 +199,7 @@ def pages(ctx: PluginContext, service: Callable[[], Overseerr]) -> list[Page]:
                     "overseerr_user_id": link.overseerr_user_id if link is not None else None,
                     "overseerr_name": (link.overseerr_name or f"User {link.overseerr_user_id}") if link else None,
                     "how": _how(link.how) if link is not None else None,
+                    "current": user.id == query.user,
                 }
                 for user, link in found.all()
             ]
@@ -208,6 +214,28 @@ def pages(ctx: PluginContext, service: Callable[[], Overseerr]) -> list[Page]:
         Page("/requests/", requests_page, "Requests", name="overseerr-requests"),
         Page("/links/", links_page, "Overseerr users", name="overseerr-links", access=Access.ADMIN),
     ]
+
+
+@attrs.frozen
+class LinksQuery:
+    """The query of the links page: its ``page``, and ``user``, a person whose row is marked (and, without a
+    ``page``, the page that has their row)."""
+
+    page: int | None = bounded(default=None, ge=1, le=MAX_PAGE)
+    user: int | None = bounded(default=None, ge=1, le=ID_MAX)
+
+
+async def _page_of(db: AsyncSession, user_id: int) -> int:
+    """The page of the links page that lists the user ``user_id`` (people are listed by name, then id); 1 when
+    there is no such user."""
+    user = await db.get(User, user_id)
+    if user is None:
+        return 1
+    name, theirs = func.lower(User.username), func.lower(user.username)  # the database's lower(), as in the list
+    before = await db.scalar(
+        select(func.count()).select_from(User).where(or_(name < theirs, and_(name == theirs, User.id < user.id)))
+    )
+    return int(before or 0) // LINKS_PER_PAGE + 1
 
 
 def _state_of(request: web.Request) -> RequestState | None:

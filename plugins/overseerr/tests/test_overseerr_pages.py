@@ -315,6 +315,104 @@ async def test_the_links_page_lists_everyone_with_their_overseerr_user_and_how(
         assert status == 403
 
 
+def marked_rows(page: str) -> list[int]:
+    """The people whose rows the links page marks (``aria-current``)."""
+    return [int(found) for found in re.findall(r'<tr id="ov-link-(\d+)"[^>]*aria-current="true"', page)]
+
+
+def elsewhere_row(page: str, service: str) -> str:
+    """The line of ``service`` in "Accounts elsewhere" on the admin's page of a person (its HTML)."""
+    section = re.search(r'(?s)<section[^>]*aria-labelledby="elsewhere-title".*?</section>', page)
+    assert section is not None, "the admin's page of a person has no Accounts elsewhere"
+    row = re.search(rf'(?s)<tr data-service="{service}">.*?</tr>', section.group(0))
+    assert row is not None, f"no line for {service}"
+    return row.group(0)
+
+
+async def test_the_admins_page_of_a_person_shows_their_overseerr_user_and_links_to_their_row(
+    medianest_client: Any, fake: FakeOverseerr
+) -> None:
+    s, alice, bob = await people(medianest_client, fake)
+    admin = await s.person("root", role="admin")
+    carol = await s.person("carol")  # a local account, no Plex
+    local = fake.add_user("carol-in-overseerr", email="carol@example.org")
+
+    status, page = await get_page(admin, f"/admin/users/{carol.user_id}")
+    assert status == 200
+    row = elsewhere_row(page, "overseerr")
+    assert "Overseerr None Link" in text_of(row)
+    assert f'href="/overseerr/links/?user={carol.user_id}"' in row
+
+    status, answer = await admin.call(
+        "PUT", f"/api/v1/overseerr/links/{carol.user_id}", json={"overseerr_user_id": local.id}
+    )
+    assert status == 200, answer
+    status, page = await get_page(admin, f"/admin/users/{carol.user_id}")
+    row = elsewhere_row(page, "overseerr")
+    assert f"Overseerr carol-in-overseerr (id {local.id}) Change" in text_of(row)
+    assert f'href="/overseerr/links/?user={carol.user_id}"' in row
+    assert "Plex None" in text_of(elsewhere_row(page, "plex"))  # the Plex line stays the Plex plugin's
+
+    await requested(alice, "movie", DUNE)  # matched by her Plex account as she asks
+    assert alice.overseerr is not None
+    status, page = await get_page(admin, f"/admin/users/{alice.user_id}")
+    assert f"Overseerr alice (id {alice.overseerr.id}) Change" in text_of(elsewhere_row(page, "overseerr"))
+
+    status, page = await get_page(admin, f"/overseerr/links/?user={carol.user_id}")
+    assert status == 200
+    assert marked_rows(page) == [carol.user_id]
+    assert f'<tr id="ov-link-{bob.user_id}" data-user-id="{bob.user_id}" data-linked="">' in page
+
+    for person in (alice, bob):  # the line is the admin's: a person's own pages never show it
+        status, page = await get_page(person, f"/admin/users/{carol.user_id}")
+        assert status == 403
+        assert "carol-in-overseerr" not in page
+        status, page = await get_page(person, "/profile")
+        assert status == 200
+        assert "Accounts elsewhere" not in page
+
+
+async def test_the_link_from_a_persons_page_opens_the_page_of_the_links_that_has_their_row(
+    medianest_client: Any, fake: FakeOverseerr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medianest_overseerr import pages
+
+    monkeypatch.setattr(pages, "LINKS_PER_PAGE", 2)
+    s, alice, bob = await people(medianest_client, fake)
+    admin = await s.person("root", role="admin")
+    zed = await s.person("Zed")  # listed by name whatever its case: alice, bob | root, Zed
+    status, page = await get_page(admin, f"/overseerr/links/?user={zed.user_id}")
+    assert status == 200
+    assert marked_rows(page) == [zed.user_id]
+    assert "Page 2 of 2" in text_of(page)
+
+    status, page = await get_page(admin, f"/overseerr/links/?user={zed.user_id}&page=1")  # a page asked wins
+    assert marked_rows(page) == []
+    assert f'data-user-id="{alice.user_id}"' in page
+    assert f'data-user-id="{bob.user_id}"' in page
+
+    status, page = await get_page(admin, "/overseerr/links/?user=999999")  # nobody: the first page, nothing marked
+    assert status == 200
+    assert marked_rows(page) == []
+    assert f'data-user-id="{alice.user_id}"' in page
+
+    for bad in ("abc", "0", "-1", "99999999999"):
+        resp = await admin.client.get(f"/overseerr/links/?user={bad}", headers={"Accept": "application/json"})
+        assert resp.status == 400, bad
+        assert set((await resp.json())["error"]) == {"code", "message", "details"}
+
+
+async def test_without_overseerr_set_up_a_persons_page_has_no_overseerr_line(medianest_client: Any) -> None:
+    client = await medianest_client(entry_points=[entry_point("overseerr", OverseerrPlugin())])
+    admin = await sign_in(client, "root", role="admin")
+    resp = await client.get(f"/admin/users/{admin.user_id}", headers=HTML)
+    assert resp.status == 200
+    page = await resp.text()
+    assert "Accounts elsewhere" in text_of(page)
+    assert 'data-service="overseerr"' not in page
+    assert "/overseerr/links/" not in page
+
+
 # ---- not set up ---------------------------------------------------------------------------------------------------
 
 
