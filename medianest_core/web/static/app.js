@@ -146,12 +146,33 @@
     }
   }
 
+  // ---- Small DOM helpers, shared with the pages' own scripts (MediaNest.dom) ---------------------------------
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
   }
+  // Our own pages and API routes are paths: one slash, then no slash or backslash, and no space or control
+  // character (browsers drop tabs and newlines, so "/\t/evil.example" would be "//evil.example" to them).
+  function ownPath(url) {
+    return typeof url === "string" && /^\/(?![\/\\])[^\x00-\x20\x7f\\]*$/.test(url) ? url : null;
+  }
+  // Links out are http(s) only.
+  function outLink(url) {
+    return typeof url === "string" && /^https?:\/\//.test(url) ? url : null;
+  }
+  function icon(name) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+    use.setAttribute("href", "/static/core/icons.svg#" + name);
+    svg.appendChild(use);
+    return svg;
+  }
+  window.MediaNest.dom = { el, ownPath, outLink, icon };
 
   // ---- Unread badge and toasts ----------------------------------------------------------------------------
   function setUnread(count) {
@@ -169,9 +190,10 @@
   function toast(note) {
     const holder = document.getElementById("toasts");
     if (!holder) return;
-    const box = document.createElement(note.link ? "a" : "div");
+    const link = ownPath(note.link);
+    const box = document.createElement(link ? "a" : "div");
     box.className = "toast level-" + (note.level || "info");
-    if (note.link && note.link.startsWith("/")) box.href = note.link;
+    if (link) box.href = link;
     box.appendChild(el("strong", "", note.title));
     if (note.body) box.appendChild(el("p", "", note.body));
     holder.appendChild(box);

@@ -4,32 +4,8 @@
 "use strict";
 
 (function () {
-  const ICONS = "/static/core/icons.svg";
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-  // Our own pages and API routes are paths; links out are http(s) only.
-  function ownPath(url) {
-    // One slash, then no slash or backslash, and no space or control character (browsers drop tabs and newlines).
-    return typeof url === "string" && /^\/(?![\/\\])[^\x00-\x20\x7f\\]*$/.test(url) ? url : null;
-  }
-  function outLink(url) {
-    return typeof url === "string" && /^https?:\/\//.test(url) ? url : null;
-  }
-  function icon(name) {
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("class", "icon");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-    use.setAttribute("href", ICONS + "#" + name);
-    svg.appendChild(use);
-    return svg;
-  }
+  const { el, ownPath, outLink, icon } = window.MediaNest.dom;
   function poster(title) {
     const src = ownPath(title.poster);
     if (src) {

@@ -5,30 +5,10 @@
 "use strict";
 (function () {
   const M = () => window.MediaNest;
-  const ICONS = "/static/core/icons.svg";
   const KINDS = { movie: "Film", tv: "Series" };
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-  // Our own pages and API routes are paths (one slash, then no slash or backslash, nothing invisible).
-  function ownPath(url) {
-    return typeof url === "string" && /^\/(?![\/\\])[^\x00-\x20\x7f\\]*$/.test(url) ? url : null;
-  }
-  function icon(name) {
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("class", "icon");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-    use.setAttribute("href", ICONS + "#" + name);
-    svg.appendChild(use);
-    return svg;
-  }
+  const { el, ownPath, icon } = window.MediaNest.dom;
   function noPoster(kind) {
     const box = el("span", "ov-thumb no-poster");
     box.appendChild(icon(kind === "tv" ? "tv" : "film"));
@@ -273,6 +253,9 @@
     const errors = document.getElementById("ov-links-errors");
     const summary = errors ? errors.querySelector(".form-error") : null;
     const say = (text) => { if (summary) { summary.textContent = text; summary.hidden = !text; } };
+    // Come from a person's admin page (?user=N): their row is marked; show it at once, focus its choice once ready.
+    const current = table.querySelector('tr[aria-current="true"]');
+    if (current) current.scrollIntoView({ block: "center" });
     let users = [];
     try {
       users = (await M().api("GET", "/api/v1/overseerr/users")).users || [];
@@ -293,6 +276,8 @@
       select.disabled = false;
       row.querySelector('[data-ov-link="save"]').disabled = false;
     }
+    const idle = !document.activeElement || document.activeElement === document.body;  // never take focus from where the admin went meanwhile
+    if (current && idle) current.querySelector('[data-role="choice"]').focus({ preventScroll: true });
     table.addEventListener("click", async (event) => {
       const button = event.target.closest("button[data-ov-link]");
       if (!button) return;
