@@ -13,25 +13,38 @@ Installed with ``medianest-core`` and loaded by pytest through the ``pytest11`` 
 - :func:`installed_plugin`: the record of an installed plugin, loaded through its real entry point;
 - :func:`add_user` and :func:`sign_in`: an account, and a client signed in as it.
 
+For end-to-end tests in a real browser (Playwright's sync API, which ``medianest-core[testing]`` does not install):
+
+- ``medianest_browser``: Debian's headless chromium for the test module, or a skip without it;
+- ``medianest_browsing``: a :class:`Browsing` for one test (browser contexts, screenshots); when the test fails,
+  a screenshot and the HTML of every page it had open are kept in ``test-artifacts/browser/<test>/``;
+- :class:`Server` (with :meth:`Server.new_user`), :func:`serve_env`, :func:`run_cli`, :func:`browser_sign_in`,
+  :func:`require_chromium`, :class:`LoopThread` and the window sizes :data:`DESKTOP` and :data:`PHONE`.
+
 Tests marked ``production`` need PostgreSQL and Redis. With ``MEDIANEST_REQUIRE_PRODUCTION_TESTS=1`` (as in CI)
 a production test that would be skipped fails instead, so the production path is never silently untested.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import json
 import os
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import attrs
 import pytest
@@ -41,18 +54,33 @@ from medianest_core.plugins import EntryPointLike, PluginHost, PluginRecord
 from medianest_core.runtime import Runtime, build_runtime, prepare_database
 from medianest_core.settings import LoadedSettings, load_settings
 
+if TYPE_CHECKING:  # Playwright is a test dependency of the browser tests only
+    from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
+
 __all__ = [
+    "DESKTOP",
+    "PHONE",
+    "Browsing",
+    "LoopThread",
     "MemoryEntryPoint",
+    "Server",
     "add_user",
+    "browser_sign_in",
+    "chromium_browser",
     "entry_point",
     "installed_plugin",
     "medianest_amqp_url",
+    "medianest_browser",
+    "medianest_browsing",
     "medianest_client",
     "medianest_data_dir",
     "medianest_database_url",
     "medianest_redis_url",
     "medianest_runtime",
     "medianest_settings",
+    "require_chromium",
+    "run_cli",
+    "serve_env",
     "sign_in",
     "skip_or_fail",
     "toml_text",
@@ -62,6 +90,9 @@ DATABASE_ENV = "MEDIANEST_TEST_DATABASE_URL"
 REDIS_ENV = "MEDIANEST_TEST_REDIS_URL"
 AMQP_ENV = "MEDIANEST_TEST_AMQP_URL"
 REQUIRE_ENV = "MEDIANEST_REQUIRE_PRODUCTION_TESTS"
+REQUIRE_BROWSER_ENV = "MEDIANEST_REQUIRE_BROWSER_TESTS"
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @attrs.frozen
@@ -139,13 +170,23 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+"""Each test's reports so far, by phase (``setup``, ``call``), for fixtures that act when their test failed."""
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
     if report.skipped and production_required() and item.get_closest_marker("production") is not None:
         report.outcome = "failed"
         report.longrepr = f"production-path test skipped while {REQUIRE_ENV} is set: {report.longrepr}"
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+
+
+def failed_so_far(item: pytest.Item) -> bool:
+    """Whether the test ``item`` has failed (in its set-up or its call); for a fixture's teardown."""
+    return any(report.failed for report in item.stash.get(_REPORTS, {}).values())
 
 
 SettingsFactory = Callable[..., LoadedSettings]
@@ -361,8 +402,29 @@ def run_cli(
     )
 
 
+def serve_env(
+    data_dir: Path, extra: Mapping[str, str] | None = None, *, plugins: Sequence[str] | None = None
+) -> dict[str, str]:
+    """The environment of a ``medianest`` process with its own data dir: this one's, without any ``MEDIANEST_``
+    variable, with ``extra`` on top (such as ``MEDIANEST_<PLUGIN>_<KEY>`` settings). With ``plugins``, every other
+    plugin installed here is switched off (``MEDIANEST_<PLUGIN>_ENABLED=false``), so that it does not reach for a
+    service that is not there."""
+    from medianest_core.plugins import installed_entry_points
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MEDIANEST_")}
+    env |= {"MEDIANEST_DATA_DIR": str(data_dir), "PYTHONDONTWRITEBYTECODE": "1"}
+    if plugins is not None:
+        others = sorted({ep.name for ep in installed_entry_points()} - set(plugins))
+        env |= {f"MEDIANEST_{name.upper()}_ENABLED": "false" for name in others}
+    return env | dict(extra or {})
+
+
+_user_numbers = itertools.count(1)
+
+
 class Server:
-    """A ``medianest serve`` process on a free port, its output in ``log``; stopped with SIGTERM."""
+    """A ``medianest serve`` process on a free port, its output in ``log``; stopped with SIGTERM.
+    ``with Server(env, log) as server:`` waits until it answers, and stops it at the end."""
 
     def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
         self.env = env
@@ -373,9 +435,29 @@ class Server:
             [MEDIANEST, *args, "serve", "--port", str(self.port)], env=env, stdout=self._fh, stderr=subprocess.STDOUT
         )
 
+    def __enter__(self) -> Server:
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def new_user(self, stem: str = "person", role: str = "user") -> tuple[str, str]:
+        """A new local account (``medianest user create``), named ``stem`` and a number never used before in this
+        process: its username and password."""
+        name = f"{stem}{next(_user_numbers)}"
+        password = f"{name}-password-123"
+        done = run_cli("user", "create", name, "--role", role, env=self.env, stdin=password + "\n")
+        assert done.returncode == 0, done.stderr
+        return name, password
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Wait until ``GET /health`` answers 200; fails with the log when the process ends or is too slow."""
@@ -411,8 +493,55 @@ class Server:
         return self.proc.returncode
 
 
+class LoopThread:
+    """An event loop of its own in a background thread, for the fakes of a test that blocks its own thread (as
+    Playwright's sync API does) while they must keep answering."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self.thread.start()
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the loop and wait for its result (30 s at most)."""
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
+
+    def call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``function(*args, **kwargs)`` on the loop: for what must not race with the requests it answers."""
+
+        async def call() -> T:
+            return function(*args, **kwargs)
+
+        return self.run(call())
+
+    def close(self) -> None:
+        """Stop the loop and its thread; a subclass stops its servers first."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+# -- a browser: Debian's chromium driven by Playwright (sync API) -----------------------------------------------
+
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+"""The window of a desktop browser and of a phone (with ``is_mobile=True, has_touch=True``)."""
+ARTIFACTS = Path("test-artifacts", "browser")
+"""Where, below pytest's root directory, each test keeps its screenshots (a folder per test)."""
+
+
+def require_chromium() -> None:
+    """Skip the test module (call it at the top) when there is no chromium; with
+    ``MEDIANEST_REQUIRE_BROWSER_TESTS`` set (as in CI), fail instead. Chromium is never downloaded."""
+    if shutil.which(CHROMIUM):
+        return
+    if os.environ.get(REQUIRE_BROWSER_ENV):
+        raise RuntimeError(f"browser tests need chromium at {CHROMIUM} (apt-get install chromium)")
+    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
 @contextlib.contextmanager
-def chromium_browser() -> Iterator[Any]:
+def chromium_browser() -> Iterator[Browser]:
     """Debian's chromium, headless, as a Playwright (sync API) ``Browser``: ``with chromium_browser() as browser``."""
     from playwright.sync_api import sync_playwright
 
@@ -422,3 +551,87 @@ def chromium_browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+class Browsing:
+    """One test's browsers: each context is one person's browser, each page a tab; ``folder`` keeps the test's
+    screenshots."""
+
+    def __init__(self, browser: Browser, folder: Path) -> None:
+        self.browser = browser
+        self.folder = folder
+        self.contexts: list[BrowserContext] = []
+
+    def context(self, viewport: ViewportSize = DESKTOP, **options: Any) -> BrowserContext:
+        """A new browser with a window of ``viewport`` and Playwright's ``options`` (``color_scheme="dark"``,
+        ``is_mobile=True``, …); what it waits for times out after 10 s."""
+        context = self.browser.new_context(viewport=viewport, **options)
+        context.set_default_timeout(10_000)
+        self.contexts.append(context)
+        return context
+
+    def page(self, viewport: ViewportSize = DESKTOP, **options: Any) -> Page:
+        """A tab in a new browser (see :meth:`context`)."""
+        return self.context(viewport, **options).new_page()
+
+    def snap(self, page: Page, name: str, full_page: bool = True) -> None:
+        """A screenshot ``<name>.png`` of the page (or of what the window shows), kept whether the test passes or
+        not."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=self.folder / f"{name}.png", full_page=full_page)
+
+    def keep_pages(self) -> None:
+        """A screenshot and the HTML of every page still open, as ``failed-context<i>-page<j>``."""
+        pages = [(i, j, page) for i, context in enumerate(self.contexts) for j, page in enumerate(context.pages)]
+        if not pages:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for i, j, page in pages:
+            stem = self.folder / f"failed-context{i}-page{j}"
+            try:
+                page.screenshot(path=stem.with_suffix(".png"), full_page=True)
+                stem.with_suffix(".html").write_text(page.content(), encoding="utf-8")
+            except Exception as exc:  # a page that crashed or closed: say so, and keep the others
+                stem.with_suffix(".txt").write_text(f"could not save: {exc}", encoding="utf-8")
+        print(f"browser artifacts in {self.folder}")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+def browser_sign_in(page: Page, server: Server, who: tuple[str, str], then: str | None = None) -> None:
+    """Sign in as ``who`` (username, password) on the sign-in page, which leads to ``then`` (the home page by
+    default), and wait for its live connection."""
+    from playwright.sync_api import expect
+
+    page.goto(server.url + "/login" + ("" if then is None else "?next=" + then))
+    page.get_by_label("Username").fill(who[0])
+    page.get_by_label("Password").fill(who[1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(server.url + (then or "/"))
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+
+@pytest.fixture(scope="module")
+def medianest_browser() -> Iterator[Browser]:
+    """Debian's chromium for the tests of a module (see :func:`require_chromium`)."""
+    require_chromium()
+    with chromium_browser() as browser:
+        yield browser
+
+
+@pytest.fixture
+def medianest_browsing(medianest_browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browsing]:
+    """Browsers for one test, closed after it, and its folder ``test-artifacts/browser/<test>/`` (emptied first);
+    when the test fails, a screenshot and the HTML of every page they had open are kept there."""
+    name = re.sub(r"[^\w.=\[\]-]+", "_", request.node.name)
+    folder = request.config.rootpath / ARTIFACTS / name
+    shutil.rmtree(folder, ignore_errors=True)
+    browsing = Browsing(medianest_browser, folder)
+    yield browsing
+    try:
+        if failed_so_far(request.node):
+            browsing.keep_pages()
+    finally:
+        browsing.close()

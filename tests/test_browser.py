@@ -7,40 +7,22 @@ Chromium is never downloaded: without ``/usr/bin/chromium`` these tests are skip
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Server, install_fake_distribution, run_cli
+from conftest import install_fake_distribution
 
-from medianest_core.testing import CHROMIUM, chromium_browser
+from medianest_core.testing import PHONE, Browsing, Server, browser_sign_in, require_chromium, run_cli, serve_env
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
-PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 ADMIN = ("root", "root-password-123")
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("MEDIANEST_REQUIRE_BROWSER_TESTS"):
-        raise RuntimeError(f"browser tests need chromium at {CHROMIUM} (apt-get install chromium)")
-    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
-from playwright.sync_api import (  # noqa: E402
-    Browser,
-    BrowserContext,
-    Page,
-    ViewportSize,
-    WebSocketRoute,
-    expect,
-)
-
-_names = itertools.count(1)
+from playwright.sync_api import WebSocketRoute, expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -58,79 +40,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "greeter_plugin": "from example_plugins import Greeter\nplugin = Greeter()\n",
         },
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
-    env |= {
-        "MEDIANEST_DATA_DIR": str(root / "data"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # Every test signs in from 127.0.0.1; the per-address limit on sign-in attempts is tested elsewhere.
-        "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
-        "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).parent)]),
-    }
+    env = serve_env(
+        root / "data",
+        {
+            # Every test signs in from 127.0.0.1; the per-address limit on sign-in attempts is tested elsewhere.
+            "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
+            "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).parent)]),
+        },
+    )
     done = run_cli("user", "create-admin", ADMIN[0], env=env, stdin=ADMIN[1] + "\n")
     assert done.returncode == 0, done.stderr
-    srv = Server(env, root / "serve.log")
-    srv.wait_ready()
-    srv.env = env
-    yield srv
-    srv.stop()
+    with Server(env, root / "serve.log") as srv:
+        yield srv
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def open_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Make browser contexts (one person's browser each); on failure, keep a screenshot and the HTML of every
-    page they had open."""
-    contexts: list[BrowserContext] = []
-
-    def make(viewport: ViewportSize = DESKTOP, **kw: Any) -> BrowserContext:
-        context = browser.new_context(viewport=viewport, **kw)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context
-
-    yield make
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        folder = ARTIFACTS / request.node.name
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, context in enumerate(contexts):
-            for j, page in enumerate(context.pages):
-                stem = folder / f"context{i}-page{j}"
-                try:
-                    page.screenshot(path=f"{stem}.png", full_page=True)
-                    stem.with_suffix(".html").write_text(page.content())
-                except Exception as exc:
-                    stem.with_suffix(".txt").write_text(f"could not save: {exc}")
-        print(f"browser artifacts in {folder}")
-    for context in contexts:
-        context.close()
-
-
-def new_user(server: Server, role: str = "user") -> tuple[str, str]:
-    name = f"person{next(_names)}"
-    password = f"{name}-password-123"
-    done = run_cli("user", "create", name, "--role", role, env=server.env, stdin=password + "\n")
-    assert done.returncode == 0, done.stderr
-    return name, password
-
-
-def sign_in(page: Page, server: Server, who: tuple[str, str]) -> None:
-    page.goto(server.url + "/login")
-    page.get_by_label("Username").fill(who[0])
-    page.get_by_label("Password").fill(who[1])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(server.url + "/")
-    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
-
-
-def test_sign_in_shows_the_dashboard(server: Server, open_context: Any) -> None:
-    who = new_user(server)
-    page = open_context().new_page()
+def test_sign_in_shows_the_dashboard(server: Server, medianest_browsing: Browsing) -> None:
+    who = server.new_user()
+    page = medianest_browsing.page()
     page.goto(server.url + "/profile")
     expect(page).to_have_url(re.compile(r"/login\?next=(%2F|/)profile$"))
 
@@ -151,9 +77,9 @@ def test_sign_in_shows_the_dashboard(server: Server, open_context: Any) -> None:
 
 
 @pytest.mark.parametrize("asked", ["/%5Cevil.example/", "/%09/evil.example/", "/%2F%2Fevil.example/"])
-def test_signing_in_never_leads_to_another_site(server: Server, open_context: Any, asked: str) -> None:
-    who = new_user(server)
-    page = open_context().new_page()
+def test_signing_in_never_leads_to_another_site(server: Server, medianest_browsing: Browsing, asked: str) -> None:
+    who = server.new_user()
+    page = medianest_browsing.page()
     left: list[str] = []
     page.on("request", lambda request: left.append(request.url) if urlsplit(request.url).port != server.port else None)
     page.goto(server.url + "/login?next=" + asked)
@@ -164,15 +90,15 @@ def test_signing_in_never_leads_to_another_site(server: Server, open_context: An
     assert left == []
 
 
-def test_a_notification_arrives_without_reload(server: Server, open_context: Any) -> None:
-    who = new_user(server)
-    page = open_context().new_page()
-    sign_in(page, server, who)
+def test_a_notification_arrives_without_reload(server: Server, medianest_browsing: Browsing) -> None:
+    who = server.new_user()
+    page = medianest_browsing.page()
+    browser_sign_in(page, server, who)
     page.evaluate("window.__stillHere = true")
     expect(page.locator("#unread-badge")).to_be_hidden()
 
-    admin = open_context().new_page()
-    sign_in(admin, server, ADMIN)
+    admin = medianest_browsing.page()
+    browser_sign_in(admin, server, ADMIN)
     admin.goto(server.url + "/admin")
     admin.get_by_label("Title").fill("Movie night on Friday")
     admin.get_by_label("Message").fill("Bring snacks.")
@@ -193,15 +119,15 @@ def test_a_notification_arrives_without_reload(server: Server, open_context: Any
     expect(page.locator("#unread-badge")).to_be_hidden()
 
 
-def test_admin_changes_a_role_and_it_takes_effect(server: Server, open_context: Any) -> None:
-    who = new_user(server)
-    person = open_context().new_page()
-    sign_in(person, server, who)
+def test_admin_changes_a_role_and_it_takes_effect(server: Server, medianest_browsing: Browsing) -> None:
+    who = server.new_user()
+    person = medianest_browsing.page()
+    browser_sign_in(person, server, who)
     person.goto(server.url + "/admin/users")
     expect(person.get_by_role("heading", name="You do not have access to this page")).to_be_visible()
 
-    admin = open_context().new_page()
-    sign_in(admin, server, ADMIN)
+    admin = medianest_browsing.page()
+    browser_sign_in(admin, server, ADMIN)
     admin.goto(server.url + "/admin/users?q=" + who[0])
     admin.get_by_role("link", name=who[0], exact=True).click()
     admin.get_by_label("Role").select_option("admin")
@@ -218,12 +144,12 @@ def test_admin_changes_a_role_and_it_takes_effect(server: Server, open_context: 
     expect(person.get_by_role("navigation", name="Main", exact=True).get_by_role("link", name="Admin")).to_be_visible()
 
 
-def test_revoking_a_session_signs_that_browser_out(server: Server, open_context: Any) -> None:
-    who = new_user(server)
-    laptop = open_context().new_page()
-    sign_in(laptop, server, who)
-    phone = open_context(PHONE, is_mobile=True, has_touch=True).new_page()
-    sign_in(phone, server, who)
+def test_revoking_a_session_signs_that_browser_out(server: Server, medianest_browsing: Browsing) -> None:
+    who = server.new_user()
+    laptop = medianest_browsing.page()
+    browser_sign_in(laptop, server, who)
+    phone = medianest_browsing.page(PHONE, is_mobile=True, has_touch=True)
+    browser_sign_in(phone, server, who)
 
     laptop.goto(server.url + "/profile")
     rows = laptop.locator("tr[data-session]")
@@ -239,10 +165,10 @@ def test_revoking_a_session_signs_that_browser_out(server: Server, open_context:
     expect(phone).to_have_url(re.compile(r"/login"))
 
 
-def test_phone_layout_navigates_with_the_bottom_bar(server: Server, open_context: Any) -> None:
-    who = new_user(server)
-    page = open_context(PHONE, is_mobile=True, has_touch=True).new_page()
-    sign_in(page, server, who)
+def test_phone_layout_navigates_with_the_bottom_bar(server: Server, medianest_browsing: Browsing) -> None:
+    who = server.new_user()
+    page = medianest_browsing.page(PHONE, is_mobile=True, has_touch=True)
+    browser_sign_in(page, server, who)
     expect(page.get_by_role("navigation", name="Main", exact=True)).to_be_hidden()
     bar = page.get_by_role("navigation", name="Main (compact)")
     expect(bar).to_be_visible()
@@ -262,10 +188,10 @@ def test_phone_layout_navigates_with_the_bottom_bar(server: Server, open_context
     expect(bar.get_by_role("link", name="Search")).to_have_attribute("aria-current", "page")
 
 
-def test_a_quota_exceeded_page(server: Server, open_context: Any) -> None:
-    who = new_user(server)
-    page = open_context().new_page()
-    sign_in(page, server, who)
+def test_a_quota_exceeded_page(server: Server, medianest_browsing: Browsing) -> None:
+    who = server.new_user()
+    page = medianest_browsing.page()
+    browser_sign_in(page, server, who)
     for _ in range(2):
         page.goto(server.url + "/rationed/thing")
         expect(page.get_by_role("heading", name="A thing")).to_be_visible()
@@ -282,14 +208,14 @@ def test_a_quota_exceeded_page(server: Server, open_context: Any) -> None:
     expect(quota.get_by_role("meter")).to_have_attribute("aria-valuenow", "2")
 
 
-def test_friendly_pages_and_the_theme(server: Server, open_context: Any) -> None:
-    page = open_context(color_scheme="dark").new_page()
+def test_friendly_pages_and_the_theme(server: Server, medianest_browsing: Browsing) -> None:
+    page = medianest_browsing.page(color_scheme="dark")
     response = page.goto(server.url + "/no/such/page")
     assert response is not None
     assert response.status == 404
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
 
-    sign_in(page, server, new_user(server))
+    browser_sign_in(page, server, server.new_user())
     html = page.locator("html")
     expect(html).not_to_have_attribute("data-theme", re.compile(".*"))
     page.get_by_role("button", name="Use the light theme").click()
@@ -299,9 +225,9 @@ def test_friendly_pages_and_the_theme(server: Server, open_context: Any) -> None
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 249)"
 
 
-def test_admin_tests_and_saves_a_services_settings(server: Server, open_context: Any) -> None:
-    page = open_context().new_page()
-    sign_in(page, server, ADMIN)
+def test_admin_tests_and_saves_a_services_settings(server: Server, medianest_browsing: Browsing) -> None:
+    page = medianest_browsing.page()
+    browser_sign_in(page, server, ADMIN)
     page.goto(server.url + "/admin/services")
     section = page.locator("#service-greeter")
     key = section.get_by_label("api_key")
@@ -323,8 +249,8 @@ def test_admin_tests_and_saves_a_services_settings(server: Server, open_context:
     expect(section.get_by_text("Saved values are waiting for a restart of MediaNest.")).to_be_visible()
 
 
-def test_the_live_connection_comes_back_and_the_page_catches_up(server: Server, open_context: Any) -> None:
-    page = open_context().new_page()
+def test_the_live_connection_comes_back_and_the_page_catches_up(server: Server, medianest_browsing: Browsing) -> None:
+    page = medianest_browsing.page()
     live: list[WebSocketRoute] = []
     reachable = [True]
 
@@ -336,7 +262,7 @@ def test_the_live_connection_comes_back_and_the_page_catches_up(server: Server, 
             ws.close(code=1013, reason="try again later")
 
     page.route_web_socket(re.compile(r"/ws$"), route)
-    sign_in(page, server, new_user(server))
+    browser_sign_in(page, server, server.new_user())
     expect(page.locator("#unread-badge")).to_be_hidden()
 
     # The connection drops (as when MediaNest restarts) and cannot come back for a while.
@@ -347,8 +273,8 @@ def test_the_live_connection_comes_back_and_the_page_catches_up(server: Server, 
     expect(status).to_contain_text("Reconnecting")
 
     # Meanwhile something happens that the page cannot hear about.
-    admin = open_context().new_page()
-    sign_in(admin, server, ADMIN)
+    admin = medianest_browsing.page()
+    browser_sign_in(admin, server, ADMIN)
     admin.goto(server.url + "/admin")
     admin.get_by_label("Title").fill("Missed while away")
     admin.get_by_role("button", name="Send to everyone").click()

@@ -30,11 +30,14 @@ import attrs
 import pytest
 from conftest import install_fake_distribution
 from medianest_tmdb.fake import FakeSeason, FakeTmdb
-from playwright.sync_api import BrowserContext, Locator, Page, ViewportSize, expect
 from test_api_walk import FakePlexThread
-from test_browser import ADMIN, PHONE, browser, open_context
+from test_browser import ADMIN
 
-from medianest_core.testing import Server, run_cli
+from medianest_core.testing import PHONE, Browsing, Server, require_chromium, run_cli, serve_env
+
+require_chromium()
+
+from playwright.sync_api import Locator, Page, ViewportSize, expect  # noqa: E402
 
 # A shared machine can be slow: what a person would wait a few seconds for may take longer here.
 expect.set_options(timeout=15_000)
@@ -196,30 +199,26 @@ def site(tmp_path_factory: pytest.TempPathFactory, fakes: FakePlexThread) -> Ite
     install_fake_distribution(
         plugins, "medianest-season-requests", {"seasons": "seasons_plugin:plugin"}, {"seasons_plugin": SEASONS_PLUGIN}
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
-    env |= {
-        "MEDIANEST_DATA_DIR": str(root / "data"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONPATH": os.pathsep.join([str(plugins), str(Path(__file__).parent)]),
-        # Every case here is the same person in a new browser, with nothing cached, so they ask for far more a
-        # minute than anyone would.
-        "MEDIANEST_API_RATE_LIMIT": "100000/minute",
-        # Requests here are the example plugin's: Overseerr, not set up, would only add its own greyed buttons.
-        "MEDIANEST_OVERSEERR_ENABLED": "false",
-        **fakes.settings(),
-    }
+    env = serve_env(
+        root / "data",
+        {
+            "PYTHONPATH": os.pathsep.join([str(plugins), str(Path(__file__).parent)]),
+            # Every case here is the same person in a new browser, with nothing cached, so they ask for far more a
+            # minute than anyone would.
+            "MEDIANEST_API_RATE_LIMIT": "100000/minute",
+            # Requests here are the example plugin's: Overseerr, not set up, would only add its own greyed buttons.
+            "MEDIANEST_OVERSEERR_ENABLED": "false",
+            **fakes.settings(),
+        },
+    )
     done = run_cli("user", "create-admin", ADMIN[0], env=env, stdin=ADMIN[1] + "\n")
     assert done.returncode == 0, done.stderr
-    server = Server(env, root / "serve.log")
-    try:
-        server.wait_ready()
+    with Server(env, root / "serve.log") as server:
         status, answer, set_cookie = _api(server, "/api/v1/auth/login", {"username": ADMIN[0], "password": ADMIN[1]})
         assert status == 200, answer
         [(name, morsel)] = [(name, m) for name, m in SimpleCookie(set_cookie).items() if name == "medianest_session"]
         _wait_for_index(server, f"{name}={morsel.value}")
         yield Site(server, fakes, (name, morsel.value), answer["csrf_token"])
-    finally:
-        server.stop()
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------------
@@ -227,19 +226,16 @@ def site(tmp_path_factory: pytest.TempPathFactory, fakes: FakePlexThread) -> Ite
 
 PageMaker = Callable[[ViewportSize, str], Page]
 
-SHARED_FIXTURES = (browser, open_context)
-"""The browser and the browser contexts of tests/test_browser.py (which skips this module when there is no
-chromium); a failing case keeps a screenshot and the HTML of its pages in ``test-artifacts/browser/<test>/``."""
-
 
 @pytest.fixture
-def new_page(site: Site, open_context: Callable[..., BrowserContext]) -> PageMaker:
+def new_page(site: Site, medianest_browsing: Browsing) -> PageMaker:
     """``new_page(viewport, theme)``: a page signed in as the admin in a new browser (a phone's at a phone's width)
-    with the theme chosen."""
+    with the theme chosen; a failing case keeps a screenshot and the HTML of its pages in
+    ``test-artifacts/browser/<test>/``."""
 
     def make(viewport: ViewportSize, theme: str) -> Page:
         phone = viewport["width"] < 600
-        context = open_context(viewport, color_scheme=theme, is_mobile=phone, has_touch=phone)
+        context = medianest_browsing.context(viewport, color_scheme=theme, is_mobile=phone, has_touch=phone)
         context.add_cookies(
             [
                 {"name": site.cookie[0], "value": site.cookie[1], "url": site.server.url},

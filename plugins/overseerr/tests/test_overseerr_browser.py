@@ -11,50 +11,42 @@ failing one also leaves a screenshot and the HTML of every page it had open. Chr
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
-import os
 import re
-import shutil
-import threading
 import urllib.request
-from collections.abc import Callable, Coroutine, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from medianest_overseerr.fake import FakeOverseerr, FakeUser
 
-from medianest_core.testing import CHROMIUM, Server, chromium_browser, free_port, run_cli
+from medianest_core.testing import (
+    PHONE,
+    Browsing,
+    LoopThread,
+    Server,
+    browser_sign_in,
+    free_port,
+    require_chromium,
+    serve_env,
+)
 
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "browser"
+require_chromium()
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("MEDIANEST_REQUIRE_BROWSER_TESTS"):
-        raise RuntimeError(f"browser tests need chromium at {CHROMIUM} (apt-get install chromium)")
-    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+from playwright.sync_api import Dialog, Locator, Page, expect  # noqa: E402
 
-from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, ViewportSize, expect  # noqa: E402
-
-PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 SECRET = "Bearer browser-hook-secret-0123456789"
 THRONES = 1399
 DUNE = 438631
 ALIEN = 348
-_names = itertools.count(1)
-T = TypeVar("T")
 
 
-class Overseerr:
+class Overseerr(LoopThread):
     """A :class:`FakeOverseerr` on its own event loop in a background thread: the Playwright sync API blocks the
     test's thread, and the fake must keep answering (and sending its webhooks) meanwhile."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-overseerr", daemon=True)
-        self.thread.start()
+        super().__init__("fake-overseerr")
         self.fake: FakeOverseerr = self.run(self._start())
 
     @staticmethod
@@ -67,17 +59,6 @@ class Overseerr:
             fake.add_user(f"{name}-seerr", email=f"{name}@example.org")
         await fake.start()
         return fake
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
-
-    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``function(*args, **kwargs)`` on the fake's loop."""
-
-        async def call() -> T:
-            return function(*args, **kwargs)
-
-        return self.run(call())
 
     def api(self, method: str, path: str) -> Any:
         """A call to the fake's API with the admin's key, as the admin does in Overseerr's own pages."""
@@ -95,9 +76,7 @@ class Overseerr:
 
     def close(self) -> None:
         self.run(self.fake.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        super().close()
 
 
 @pytest.fixture(scope="module")
@@ -114,96 +93,21 @@ def server(tmp_path_factory: pytest.TempPathFactory, overseerr: Overseerr) -> It
     """One ``medianest serve`` for the module with the Overseerr plugin pointed at the fake, and the fake's webhook
     agent pointed at it; no Plex, no TMDB: Overseerr's own search answers."""
     root = tmp_path_factory.mktemp("overseerr-browser")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
-    env |= {
-        "MEDIANEST_DATA_DIR": str(root / "data"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
-        "MEDIANEST_OVERSEERR_URL": overseerr.fake.url,
-        "MEDIANEST_OVERSEERR_API_KEY": overseerr.fake.api_key,
-        "MEDIANEST_OVERSEERR_WEBHOOK_SECRET": SECRET,
-        # Posters come from nowhere: every row shows the box in their place.
-        "MEDIANEST_OVERSEERR_IMAGE_URL": f"http://127.0.0.1:{free_port()}/t/p",
-        # The other installed plugins would only reach for services that are not there.
-        "MEDIANEST_PLEX_ENABLED": "false",
-        "MEDIANEST_TMDB_ENABLED": "false",
-        "MEDIANEST_UPTIME_KUMA_ENABLED": "false",
-        "MEDIANEST_YOUTUBE_ENABLED": "false",
-    }
-    srv = Server(env, root / "serve.log")
-    try:
-        srv.wait_ready()
+    env = serve_env(
+        root / "data",
+        {
+            "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
+            "MEDIANEST_OVERSEERR_URL": overseerr.fake.url,
+            "MEDIANEST_OVERSEERR_API_KEY": overseerr.fake.api_key,
+            "MEDIANEST_OVERSEERR_WEBHOOK_SECRET": SECRET,
+            # Posters come from nowhere: every row shows the box in their place.
+            "MEDIANEST_OVERSEERR_IMAGE_URL": f"http://127.0.0.1:{free_port()}/t/p",
+        },
+        plugins=["overseerr"],
+    )
+    with Server(env, root / "serve.log") as srv:
         overseerr.call(overseerr.fake.configure_webhook, srv.url + "/api/v1/overseerr/webhook", SECRET)
         yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-class Browsing:
-    """One test's browser contexts, and its folder of screenshots."""
-
-    def __init__(self, browser: Browser, folder: Path) -> None:
-        self.browser = browser
-        self.folder = folder
-        self.contexts: list[BrowserContext] = []
-
-    def page(self, viewport: ViewportSize = DESKTOP, **kw: Any) -> Page:
-        context = self.browser.new_context(viewport=viewport, **kw)
-        context.set_default_timeout(10_000)
-        self.contexts.append(context)
-        return context.new_page()
-
-    def snap(self, page: Page, name: str, full_page: bool = True) -> None:
-        """A screenshot of the page (or of what the window shows), kept whether the test passes or not."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=self.folder / f"{name}.png", full_page=full_page)
-
-
-@pytest.fixture
-def browsing(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browsing]:
-    """Browser contexts for the test; when it fails, a screenshot and the HTML of every page they had open."""
-    folder = ARTIFACTS / request.node.name
-    shutil.rmtree(folder, ignore_errors=True)
-    failed_before = request.session.testsfailed
-    session = Browsing(browser, folder)
-    yield session
-    if request.session.testsfailed > failed_before:  # the test's own report is counted before its teardown
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, context in enumerate(session.contexts):
-            for j, page in enumerate(context.pages):
-                stem = folder / f"failed-context{i}-page{j}"
-                try:
-                    page.screenshot(path=f"{stem}.png", full_page=True)
-                    stem.with_suffix(".html").write_text(page.content())
-                except Exception as exc:
-                    stem.with_suffix(".txt").write_text(f"could not save: {exc}")
-        print(f"browser artifacts in {folder}")
-    for context in session.contexts:
-        context.close()
-
-
-def new_user(server: Server, stem: str, role: str = "user") -> tuple[str, str]:
-    name = f"{stem}{next(_names)}"
-    password = f"{name}-password-123"
-    done = run_cli("user", "create", name, "--role", role, env=server.env, stdin=password + "\n")
-    assert done.returncode == 0, done.stderr
-    return name, password
-
-
-def sign_in(page: Page, server: Server, who: tuple[str, str], then: str) -> None:
-    """Sign in and open ``then``, its live connection up."""
-    page.goto(server.url + "/login?next=" + then)
-    page.get_by_label("Username").fill(who[0])
-    page.get_by_label("Password").fill(who[1])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(server.url + then)
-    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
 
 
 def link_on_the_links_page(page: Page, person: str, user: FakeUser) -> None:
@@ -239,29 +143,29 @@ def request_row(page: Page, title: str) -> Locator:
 
 
 def test_a_series_two_seasons_requested_then_approved_then_available_live(
-    server: Server, overseerr: Overseerr, browsing: Browsing
+    server: Server, overseerr: Overseerr, medianest_browsing: Browsing
 ) -> None:
     fake = overseerr.fake
-    person = new_user(server, "dana")
-    admin_login = new_user(server, "boss", "admin")
+    person = server.new_user("dana")
+    admin_login = server.new_user("boss", "admin")
     in_overseerr = overseerr.user("dana-seerr")
 
     # The admin links the local account to its Overseerr user.
-    admin = browsing.page()
-    sign_in(admin, server, admin_login, "/overseerr/links/")
+    admin = medianest_browsing.page()
+    browser_sign_in(admin, server, admin_login, "/overseerr/links/")
     expect(admin.get_by_role("heading", name="Overseerr users")).to_be_visible()
     link_on_the_links_page(admin, person[0], in_overseerr)
-    browsing.snap(admin, "1-admin-linked")
+    medianest_browsing.snap(admin, "1-admin-linked")
     admin.reload()  # kept
     row = admin.locator("#ov-links tr", has=admin.get_by_role("link", name=person[0], exact=True))
     expect(row.locator('[data-role="name"]')).to_have_text(in_overseerr.plex_username or "")
 
     # The person has no request yet: the page says how to make one.
-    page = browsing.page()
-    sign_in(page, server, person, "/overseerr/requests/")
+    page = medianest_browsing.page()
+    browser_sign_in(page, server, person, "/overseerr/requests/")
     expect(page.get_by_role("heading", name="Your requests")).to_be_visible()
     expect(page.locator("#ov-empty")).to_contain_text("You have not requested anything yet.")
-    browsing.snap(page, "2-no-request-yet")
+    medianest_browsing.snap(page, "2-no-request-yet")
 
     # Search, request two seasons.
     thrones = search(page, "Game of Thrones")
@@ -270,7 +174,7 @@ def test_a_series_two_seasons_requested_then_approved_then_available_live(
     expect(chooser).to_be_visible()
     chooser.get_by_role("checkbox", name="Season 1").check()
     chooser.get_by_role("checkbox", name="Season 2").check()
-    browsing.snap(page, "3-seasons-chosen", full_page=False)
+    medianest_browsing.snap(page, "3-seasons-chosen", full_page=False)
     chooser.get_by_role("button", name="Request").click()
     expect(page.locator("#toasts .toast").first).to_contain_text("Game of Thrones")
     [asked] = [r for r in overseerr.call(lambda: fake.requests) if r.requested_by.id == in_overseerr.id]
@@ -290,7 +194,7 @@ def test_a_series_two_seasons_requested_then_approved_then_available_live(
     card = dashboard.locator("#card-overseerr-requests")
     expect(card).to_contain_text("1 waiting for approval")
     expect(dashboard.locator("#live-status")).to_have_attribute("data-state", "live")
-    browsing.snap(page, "4-pending")
+    medianest_browsing.snap(page, "4-pending")
 
     # Overseerr's admin approves: the row changes in place, and a notification says so.
     overseerr.api("POST", f"/request/{asked.id}/approve")
@@ -299,7 +203,7 @@ def test_a_series_two_seasons_requested_then_approved_then_available_live(
     expect(row.get_by_role("button", name="Cancel")).to_have_count(0)
     expect(page.locator("#toasts .toast", has_text="Game of Thrones was approved")).to_be_visible()
     expect(card).to_contain_text("1 approved")
-    browsing.snap(page, "5-approved")
+    medianest_browsing.snap(page, "5-approved")
 
     # Plex gets both seasons: available, with its link to Plex.
     overseerr.call(fake.make_available, "tv", THRONES)
@@ -311,8 +215,8 @@ def test_a_series_two_seasons_requested_then_approved_then_available_live(
     expect(page.locator("#ov-list > li")).to_have_count(1)
     assert page.evaluate("window.__stillHere") is True  # all of it without a reload
     expect(card).to_contain_text("No open requests.")
-    browsing.snap(page, "6-available")
-    browsing.snap(dashboard, "7-dashboard")
+    medianest_browsing.snap(page, "6-available")
+    medianest_browsing.snap(dashboard, "7-dashboard")
 
     drawn_live = row.inner_text()
     page.reload()  # what the page draws from the store is what the live updates drew
@@ -324,21 +228,21 @@ def test_a_series_two_seasons_requested_then_approved_then_available_live(
 
 
 def test_on_a_phone_an_admin_declines_and_the_asker_cancels(
-    server: Server, overseerr: Overseerr, browsing: Browsing
+    server: Server, overseerr: Overseerr, medianest_browsing: Browsing
 ) -> None:
-    person = new_user(server, "erin")
-    admin_login = new_user(server, "chief", "admin")
+    person = server.new_user("erin")
+    admin_login = server.new_user("chief", "admin")
     in_overseerr = overseerr.user("erin-seerr")
 
-    admin = browsing.page(PHONE, is_mobile=True, has_touch=True, color_scheme="dark")
-    sign_in(admin, server, admin_login, "/overseerr/links/")
+    admin = medianest_browsing.page(PHONE, is_mobile=True, has_touch=True, color_scheme="dark")
+    browser_sign_in(admin, server, admin_login, "/overseerr/links/")
     no_sideways_scroll(admin)
     link_on_the_links_page(admin, person[0], in_overseerr)
     no_sideways_scroll(admin)
-    browsing.snap(admin, "1-phone-links")
+    medianest_browsing.snap(admin, "1-phone-links")
 
-    page = browsing.page(PHONE, is_mobile=True, has_touch=True, color_scheme="light")
-    sign_in(page, server, person, "/overseerr/requests/")
+    page = medianest_browsing.page(PHONE, is_mobile=True, has_touch=True, color_scheme="light")
+    browser_sign_in(page, server, person, "/overseerr/requests/")
     for title in ("Dune", "Alien"):
         found = search(page, title)
         found.get_by_role("button", name="Request", exact=True).tap()
@@ -347,7 +251,7 @@ def test_on_a_phone_an_admin_declines_and_the_asker_cancels(
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     expect(page.locator("#ov-list > li")).to_have_count(2)
     no_sideways_scroll(page)
-    browsing.snap(page, "2-phone-two-pending")
+    medianest_browsing.snap(page, "2-phone-two-pending")
 
     # The admin sees both among everyone's, with the asker's name, and declines Dune.
     admin.goto(server.url + "/overseerr/requests/?scope=all")
@@ -360,7 +264,7 @@ def test_on_a_phone_an_admin_declines_and_the_asker_cancels(
         box = button.bounding_box()
         assert box is not None
         assert box["x"] + box["width"] <= PHONE["width"], box
-    browsing.snap(admin, "3-phone-everyones")
+    medianest_browsing.snap(admin, "3-phone-everyones")
 
     def accept(dialog: Dialog) -> None:
         assert dialog.message == "Decline the request for “Dune”?"
@@ -383,6 +287,6 @@ def test_on_a_phone_an_admin_declines_and_the_asker_cancels(
     expect(request_row(admin, "Alien")).to_have_count(0)  # gone from everyone's too
     no_sideways_scroll(page)
     page.evaluate("document.getElementById('toasts').replaceChildren()")  # they would hide the rows in the picture
-    browsing.snap(page, "4-phone-declined-and-cancelled")
+    medianest_browsing.snap(page, "4-phone-declined-and-cancelled")
     page.get_by_role("button", name="Use the dark theme").tap()
-    browsing.snap(page, "5-phone-dark")
+    medianest_browsing.snap(page, "5-phone-dark")

@@ -9,62 +9,37 @@ tests are skipped, unless ``MEDIANEST_REQUIRE_BROWSER_TESTS`` is set, when they 
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import os
 import re
-import shutil
-import threading
-from collections.abc import Callable, Coroutine, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import pytest
 from medianest_youtube.fake import FeedItem, FeedServer, ffmpeg_available, make_media
 
-from medianest_core.testing import CHROMIUM, Server, chromium_browser, run_cli
+from medianest_core.testing import PHONE, Browsing, LoopThread, Server, browser_sign_in, require_chromium, serve_env
 
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "browser"
-
-if not shutil.which(CHROMIUM):
-    if os.environ.get("MEDIANEST_REQUIRE_BROWSER_TESTS"):
-        raise RuntimeError(f"browser tests need chromium at {CHROMIUM} (apt-get install chromium)")
-    pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 if not ffmpeg_available():
     if os.environ.get("MEDIANEST_REQUIRE_MEDIA_TESTS"):
         raise RuntimeError("media tests need ffmpeg on PATH (apt-get install ffmpeg)")
     pytest.skip("no ffmpeg on PATH (apt-get install ffmpeg)", allow_module_level=True)
 
-from playwright.sync_api import (  # noqa: E402
-    Browser,
-    BrowserContext,
-    FloatRect,
-    Locator,
-    Page,
-    ViewportSize,
-    expect,
-)
+from playwright.sync_api import FloatRect, Locator, Page, expect  # noqa: E402
 
-PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 COURSE = [
     FeedItem("Knife skills", "vid-1", "knife"),
     FeedItem("Stock", "vid-2", "stock"),
     FeedItem("Sauces", "vid-3", "sauce"),
 ]
 LONG_TITLE = "Slow-cooked Sunday roasts, gravies and everything that goes with them — the complete series"
-_names = itertools.count(1)
-T = TypeVar("T")
 
 
-class Feeds:
+class Feeds(LoopThread):
     """A :class:`FeedServer` on its own event loop in a background thread: the Playwright sync API blocks the
     test's thread, and the server must keep answering yt-dlp meanwhile."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="feed-server", daemon=True)
-        self.thread.start()
+        super().__init__("feed-server")
         self.server: FeedServer = self.run(self._start())
 
     @staticmethod
@@ -73,27 +48,9 @@ class Feeds:
         await server.start()
         return server
 
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=30)
-
-    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``function(*args, **kwargs)`` on the server's loop."""
-
-        async def call() -> T:
-            return function(*args, **kwargs)
-
-        return self.run(call())
-
     def close(self) -> None:
         self.run(self.server.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-def must_run_cli(*args: str, env: dict[str, str], stdin: str) -> None:
-    done = run_cli(*args, env=env, stdin=stdin)
-    assert done.returncode == 0, done.stderr
+        super().close()
 
 
 @pytest.fixture(scope="module")
@@ -120,95 +77,25 @@ def feeds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Feeds]:
 def server(tmp_path_factory: pytest.TempPathFactory, feeds: Feeds) -> Iterator[Server]:
     """One ``medianest serve`` for the module with the youtube plugin, which may read the feeds; no Plex."""
     root = tmp_path_factory.mktemp("youtube-browser")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
-    env |= {
-        "MEDIANEST_DATA_DIR": str(root / "data"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
-        "MEDIANEST_YOUTUBE_LIBRARY_ROOT": str(root / "library"),
-        "MEDIANEST_YOUTUBE_ALLOWED_HOSTS": feeds.server.base_url.removeprefix("http://"),
-        "MEDIANEST_YOUTUBE_EXTRACTORS": "generic",
-        "MEDIANEST_YOUTUBE_FREE_SPACE_FLOOR_MB": "0",
-        # The other installed plugins would only reach for services that are not there.
-        "MEDIANEST_PLEX_ENABLED": "false",
-        "MEDIANEST_TMDB_ENABLED": "false",
-        "MEDIANEST_OVERSEERR_ENABLED": "false",
-        "MEDIANEST_UPTIME_KUMA_ENABLED": "false",
-    }
-    srv = Server(env, root / "serve.log")
-    try:
-        srv.wait_ready()
+    env = serve_env(
+        root / "data",
+        {
+            "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
+            "MEDIANEST_YOUTUBE_LIBRARY_ROOT": str(root / "library"),
+            "MEDIANEST_YOUTUBE_ALLOWED_HOSTS": feeds.server.base_url.removeprefix("http://"),
+            "MEDIANEST_YOUTUBE_EXTRACTORS": "generic",
+            "MEDIANEST_YOUTUBE_FREE_SPACE_FLOOR_MB": "0",
+        },
+        plugins=["youtube"],
+    )
+    with Server(env, root / "serve.log") as srv:
         yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as chromium:
-        yield chromium
-
-
-class Browsing:
-    """One test's browser contexts, and its folder of screenshots."""
-
-    def __init__(self, browser: Browser, folder: Path) -> None:
-        self.browser = browser
-        self.folder = folder
-        self.contexts: list[BrowserContext] = []
-
-    def context(self, viewport: ViewportSize = DESKTOP, **kw: Any) -> BrowserContext:
-        context = self.browser.new_context(viewport=viewport, **kw)
-        context.set_default_timeout(10_000)
-        self.contexts.append(context)
-        return context
-
-    def snap(self, page: Page, name: str, full_page: bool = True) -> None:
-        """A screenshot of the page (or of what the window shows), kept whether the test passes or not."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=self.folder / f"{name}.png", full_page=full_page)
-
-
-@pytest.fixture
-def browsing(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browsing]:
-    """Browser contexts for the test; when it fails, a screenshot and the HTML of every page they had open."""
-    folder = ARTIFACTS / request.node.name
-    shutil.rmtree(folder, ignore_errors=True)
-    failed_before = request.session.testsfailed
-    session = Browsing(browser, folder)
-    yield session
-    if request.session.testsfailed > failed_before:  # the test's own report is counted before its teardown
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, context in enumerate(session.contexts):
-            for j, page in enumerate(context.pages):
-                stem = folder / f"failed-context{i}-page{j}"
-                try:
-                    page.screenshot(path=f"{stem}.png", full_page=True)
-                    stem.with_suffix(".html").write_text(page.content())
-                except Exception as exc:
-                    stem.with_suffix(".txt").write_text(f"could not save: {exc}")
-        print(f"browser artifacts in {folder}")
-    for context in session.contexts:
-        context.close()
-
-
-def new_user(server: Server) -> tuple[str, str]:
-    name = f"cook{next(_names)}"
-    password = f"{name}-password-123"
-    must_run_cli("user", "create", name, env=server.env, stdin=password + "\n")
-    return name, password
 
 
 def open_youtube(page: Page, server: Server) -> None:
     """Sign in as a new person and open the YouTube page, its live connection up."""
-    who = new_user(server)
-    page.goto(server.url + "/login?next=/youtube/")
-    page.get_by_label("Username").fill(who[0])
-    page.get_by_label("Password").fill(who[1])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(server.url + "/youtube/")
+    browser_sign_in(page, server, server.new_user("cook"), "/youtube/")
     expect(page.get_by_role("heading", name="YouTube", exact=True)).to_be_visible()
-    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
 
 
 def box_of(element: Locator) -> FloatRect:
@@ -234,12 +121,14 @@ def preview(page: Page, url: str) -> None:
     page.get_by_role("button", name="Preview").click()
 
 
-def test_a_playlist_is_previewed_downloaded_and_followed_live(server: Server, feeds: Feeds, browsing: Browsing) -> None:
-    page = browsing.context().new_page()
+def test_a_playlist_is_previewed_downloaded_and_followed_live(
+    server: Server, feeds: Feeds, medianest_browsing: Browsing
+) -> None:
+    page = medianest_browsing.page()
     open_youtube(page, server)
     page.evaluate("window.__stillHere = true")
     expect(page.get_by_text("No downloads yet.")).to_be_visible()
-    browsing.snap(page, "1-empty")
+    medianest_browsing.snap(page, "1-empty")
 
     preview(page, feeds.server.base_url + "/feeds/course.xml")
     shown = page.locator("#yt-preview")
@@ -247,7 +136,7 @@ def test_a_playlist_is_previewed_downloaded_and_followed_live(server: Server, fe
     expect(shown).to_contain_text("3 videos")
     expect(shown.get_by_role("listitem")).to_have_text(["Knife skills", "Stock", "Sauces"])
     expect(page.get_by_role("button", name="Download")).to_be_focused()
-    browsing.snap(page, "2-preview")
+    medianest_browsing.snap(page, "2-preview")
 
     page.get_by_role("button", name="Download").click()
     toast = page.locator("#toasts .toast")
@@ -267,7 +156,7 @@ def test_a_playlist_is_previewed_downloaded_and_followed_live(server: Server, fe
     expect(row.locator('[data-role="state"]')).to_have_text("Downloading")
     expect(figures).to_contain_text(re.compile(r"Item 2 of 3: Stock · \d+"))
     at_stock = float(bar.evaluate("bar => bar.value"))
-    browsing.snap(page, "3-downloading")
+    medianest_browsing.snap(page, "3-downloading")
     expect(figures).to_contain_text(re.compile(r"Item 3 of 3: Sauces · \d+"), timeout=15_000)
     at_sauces = float(bar.evaluate("bar => bar.value"))
     assert round(1 / 3, 4) <= at_stock < round(2 / 3, 4) <= at_sauces <= 1, (at_stock, at_sauces)
@@ -279,7 +168,7 @@ def test_a_playlist_is_previewed_downloaded_and_followed_live(server: Server, fe
     expect(row.get_by_role("button", name="Cancel")).to_be_visible()
     expect(row.get_by_role("button", name="Try Plex now")).to_be_visible()
     assert page.evaluate("window.__stillHere") is True  # all of it without a reload
-    browsing.snap(page, "4-waiting")
+    medianest_browsing.snap(page, "4-waiting")
 
     page.reload()
     row = page.locator("#yt-list > li").first
@@ -290,11 +179,11 @@ def test_a_playlist_is_previewed_downloaded_and_followed_live(server: Server, fe
     expect(row.locator('[data-role="items"] li')).to_have_text(
         [re.compile(rf"^{title} — downloaded \(\d+ KB\)$") for title in ("Knife skills", "Stock", "Sauces")]
     )
-    browsing.snap(page, "5-reloaded-with-items")
+    medianest_browsing.snap(page, "5-reloaded-with-items")
 
 
-def test_a_refused_link_and_a_cancelled_download(server: Server, feeds: Feeds, browsing: Browsing) -> None:
-    context = browsing.context()
+def test_a_refused_link_and_a_cancelled_download(server: Server, feeds: Feeds, medianest_browsing: Browsing) -> None:
+    context = medianest_browsing.context()
     page = context.new_page()
     open_youtube(page, server)
 
@@ -311,7 +200,7 @@ def test_a_refused_link_and_a_cancelled_download(server: Server, feeds: Feeds, b
     expect(page.locator("#yt-preview")).to_be_hidden()
     expect(page.locator("#yt-list > li")).to_have_count(0)
     expect(page.get_by_text("No downloads yet.")).to_be_visible()
-    browsing.snap(page, "1-refused")
+    medianest_browsing.snap(page, "1-refused")
 
     preview(page, feeds.server.base_url + "/feeds/roast.xml")
     expect(page.locator("#e-url")).to_be_hidden()  # the error goes with a good link
@@ -327,7 +216,7 @@ def test_a_refused_link_and_a_cancelled_download(server: Server, feeds: Feeds, b
     expect(other.locator("#live-status")).to_have_attribute("data-state", "live")
     elsewhere = other.locator("#yt-list > li").first
     expect(elsewhere.locator('[data-role="state"]')).to_have_text("Downloading")
-    browsing.snap(page, "2-running")
+    medianest_browsing.snap(page, "2-running")
 
     row.get_by_role("button", name="Cancel").click()
     expect(row.locator('[data-role="state"]')).to_have_text("Cancelled")
@@ -336,7 +225,7 @@ def test_a_refused_link_and_a_cancelled_download(server: Server, feeds: Feeds, b
     expect(row.get_by_role("button", name="Delete")).to_be_visible()
     expect(elsewhere.locator('[data-role="state"]')).to_have_text("Cancelled")
     expect(elsewhere.get_by_role("button", name="Resume")).to_be_visible()
-    browsing.snap(page, "3-cancelled")
+    medianest_browsing.snap(page, "3-cancelled")
 
     # Stopping takes the worker a moment; what it reports meanwhile does not bring the row back.
     page.wait_for_timeout(1_000)
@@ -344,8 +233,8 @@ def test_a_refused_link_and_a_cancelled_download(server: Server, feeds: Feeds, b
     expect(page.locator("#yt-list > li")).to_have_count(1)
 
 
-def test_the_page_on_a_phone_in_both_themes(server: Server, feeds: Feeds, browsing: Browsing) -> None:
-    page = browsing.context(PHONE, is_mobile=True, has_touch=True, color_scheme="dark").new_page()
+def test_the_page_on_a_phone_in_both_themes(server: Server, feeds: Feeds, medianest_browsing: Browsing) -> None:
+    page = medianest_browsing.page(PHONE, is_mobile=True, has_touch=True, color_scheme="dark")
     open_youtube(page, server)
 
     def fits() -> None:
@@ -357,7 +246,7 @@ def test_the_page_on_a_phone_in_both_themes(server: Server, feeds: Feeds, browsi
     preview_button = page.get_by_role("button", name="Preview")
     for field in (link, quality, preview_button):
         within_phone_width(field)
-    browsing.snap(page, "1-dark-empty")
+    medianest_browsing.snap(page, "1-dark-empty")
 
     link.tap()
     link.fill(feeds.server.base_url + "/feeds/quick.xml")
@@ -365,7 +254,7 @@ def test_the_page_on_a_phone_in_both_themes(server: Server, feeds: Feeds, browsi
     preview_button.tap()
     expect(page.locator("#yt-preview")).to_contain_text(LONG_TITLE)
     fits()
-    browsing.snap(page, "2-dark-preview")
+    medianest_browsing.snap(page, "2-dark-preview")
     page.get_by_role("button", name="Download").tap()
     row = page.locator("#yt-list > li").first
     expect(row.locator('[data-role="state"]')).to_have_text("Waiting for Plex", timeout=20_000)
@@ -377,9 +266,9 @@ def test_the_page_on_a_phone_in_both_themes(server: Server, feeds: Feeds, browsi
         within_phone_width(button)
     page.evaluate("document.getElementById('toasts').replaceChildren()")  # they would hide the row in the picture
     row.get_by_role("button", name="Items").scroll_into_view_if_needed()
-    browsing.snap(page, "3-dark-row", full_page=False)
+    medianest_browsing.snap(page, "3-dark-row", full_page=False)
 
     page.get_by_role("button", name="Use the light theme").tap()
     expect(page.locator("html")).to_have_attribute("data-theme", "light")
     fits()
-    browsing.snap(page, "4-light-row", full_page=False)
+    medianest_browsing.snap(page, "4-light-row", full_page=False)
