@@ -21,6 +21,7 @@ from medianest_core import __version__
 
 if TYPE_CHECKING:
     from medianest_core.db import MigrationState
+    from medianest_core.plugins import PluginHost, PluginRecord
     from medianest_core.runtime import Runtime
     from medianest_core.settings import LoadedSettings, LogLevel
 
@@ -303,14 +304,69 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], empty: str = ""
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-def cmd_plugins(args: argparse.Namespace) -> int:
-    from medianest_core.plugins import PluginHost
+SAVED_SETTINGS_TIMEOUT = 5.0
 
-    host = PluginHost.load(_load(args))
+
+def _plugins_as_served(loaded: LoadedSettings) -> tuple[PluginHost, str | None]:
+    """The plugins with the settings the daemon gives them: the file and the environment over the values the
+    admin saved in the admin pages. The saved values are read only when the database and the secret key already
+    exist (nothing is created); when they cannot be read, the plugins have the file and the environment alone, and
+    the second item says why."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from medianest_core.crypto import CryptoError, load_keyring
+    from medianest_core.db import describe_db_error
+    from medianest_core.plugins import PluginHost
+    from medianest_core.runtime import build_runtime
+    from medianest_core.service_settings import apply_saved_settings
+
+    settings = loaded.settings
+    url = str(settings.effective_database_url)
+    if settings.effective_database_url.is_sqlite:
+        path = make_url(url).database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return PluginHost.load(loaded), None  # a fresh install: nothing saved yet
+    left_out = "values saved in the admin pages are left out"
+    try:
+        keyring = load_keyring(settings, create=False)
+    except (CryptoError, OSError) as exc:
+        return PluginHost.load(loaded), f"{left_out}: secret key: {exc}"
+    runtime = build_runtime(loaded, keyring=keyring)
+
+    async def apply() -> str | None:
+        try:
+            async with asyncio.timeout(SAVED_SETTINGS_TIMEOUT):
+                await apply_saved_settings(runtime)  # reads everything before it changes a plugin's settings
+        except CryptoError as exc:
+            return f"{left_out}: secret key: {exc}"
+        except TimeoutError:
+            return f"{left_out}: the database did not answer within {SAVED_SETTINGS_TIMEOUT:g} s"
+        except Exception as exc:
+            return f"{left_out}: {describe_db_error(exc, url)}"
+        finally:
+            await runtime.close()
+        return None
+
+    return runtime.plugins, _run(apply())
+
+
+def _plugin_state(record: PluginRecord) -> tuple[str, str]:
+    """A plugin's status and reason in the listing: a loaded plugin whose service is not set up says so."""
+    if record.active and not record.set_up:
+        return "not set up", f"set it up in [plugins.{record.name}] or on the admin's Services page"
+    return record.status.label, record.reason or ""
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    host, note = _plugins_as_served(_load(args))
+    if note is not None:
+        print(f"medianest: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(host.summary(), indent=2))
         return 0
-    rows = [(r.name, r.version, r.status.label, r.reason or "") for r in host.records.values()]
+    rows = [(r.name, r.version, *_plugin_state(r)) for r in host.records.values()]
     _table(("NAME", "VERSION", "STATUS", "REASON"), rows, empty="no plugins installed")
     return 0
 

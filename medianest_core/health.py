@@ -3,6 +3,9 @@
 ``GET /api/v1/health`` reads what the poller stored, so it never waits on an external service; only the local
 database and broker are asked live, with a short timeout. It answers 503 only when MediaNest itself cannot work
 (database or broker down); a plugin or service that is down makes the status "degraded".
+
+A plugin whose settings say its service is not configured is "not set up": its checks are not run, and it is
+never up and never down (:attr:`~medianest_core.plugins.PluginRecord.set_up`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +24,7 @@ from medianest_core import db
 from medianest_core.events import ServiceStatusChanged
 from medianest_core.jobs import broker_health
 from medianest_core.models import ServiceStatus
-from medianest_core.plugins import PluginStatus
+from medianest_core.plugins import PluginStatus, default_title
 from medianest_core.types import HealthCheck, HealthResult, HealthState
 
 if TYPE_CHECKING:
@@ -31,6 +34,25 @@ log = structlog.get_logger("medianest.health")
 
 CORE_TIMEOUT = 3.0
 STORE_EVERY = 30.0
+NOT_SET_UP = HealthResult(HealthState.NOT_SET_UP, "not set up")
+
+_SEVERITY: dict[HealthState, int] = {
+    HealthState.UP: 0,
+    HealthState.UNKNOWN: 1,
+    HealthState.NOT_SET_UP: 1,
+    HealthState.DEGRADED: 2,
+    HealthState.DOWN: 3,
+}
+
+
+def worst(states: Iterable[HealthState]) -> HealthState:
+    """The worst of some states: down, then degraded, then unknown, then up (``up`` for none)."""
+    return max(states, key=_SEVERITY.__getitem__, default=HealthState.UP)
+
+
+def settings_page(plugin: str) -> str:
+    """Where an admin sets a plugin up: its section of the admin's services page."""
+    return f"/admin/services#service-{plugin}"
 
 
 @attrs.define
@@ -48,6 +70,20 @@ class CheckState:
     def key(self) -> str:
         """The service's name in the status table: ``<plugin>/<check>``."""
         return f"{self.plugin}/{self.check.name}"
+
+
+@attrs.frozen
+class ServiceLine:
+    """One plugin's line of the services card: its title and the worst state of its checks, or "not set up"
+    (with the admin's page where it is set up)."""
+
+    plugin: str
+    title: str
+    state: HealthState
+    checks: tuple[CheckState, ...] = ()
+    settings_page: str | None = None
+    details: tuple[CheckState, ...] = ()
+    """Each check with its state and message, for admins, when the plugin has several."""
 
 
 async def run_check(check: HealthCheck) -> HealthResult:
@@ -73,10 +109,47 @@ class HealthMonitor:
         self.states = [CheckState(plugin, check) for plugin, check in checks]
         self._tasks: list[asyncio.Task[None]] = []
 
+    def title(self, plugin: str) -> str:
+        """What people call a plugin's service ("Uptime Kuma"): its title."""
+        record = self.runtime.plugins.get(plugin)
+        return record.title if record is not None else default_title(plugin)
+
+    def check_title(self, state: CheckState) -> str:
+        """A check as people read it: its plugin's title, followed by the check's name in brackets when the plugin
+        has several checks ("YouTube downloads", "Plex (server)" only beside another Plex check)."""
+        title = self.title(state.plugin)
+        several = sum(other.plugin == state.plugin for other in self.states) > 1
+        return f"{title} ({state.check.name})" if several and state.check.name != "service" else title
+
+    def set_up(self, plugin: str) -> bool:
+        """Whether ``plugin`` is running and its service set up, so that its checks run."""
+        record = self.runtime.plugins.get(plugin)
+        return record is not None and record.active and record.set_up
+
+    def services(self, admin: bool) -> list[ServiceLine]:
+        """One line per running plugin that has checks, by title, with the worst state of its checks. A plugin
+        whose service is not set up is a "not set up" line for admins (with its settings page) and no line for
+        anyone else; one that is set up but has no checks has nothing to show, so it has no line."""
+        lines = []
+        for record in sorted(self.runtime.plugins.active, key=lambda r: (r.title.casefold(), r.name)):
+            if not record.set_up:
+                if admin:
+                    lines.append(
+                        ServiceLine(record.name, record.title, HealthState.NOT_SET_UP, (), settings_page(record.name))
+                    )
+                continue
+            checks = tuple(state for state in self.states if state.plugin == record.name)
+            if checks:
+                state = worst(check.result.state for check in checks)
+                details = checks if admin and len(checks) > 1 else ()
+                page = settings_page(record.name) if admin and state is HealthState.NOT_SET_UP else None
+                lines.append(ServiceLine(record.name, record.title, state, checks, page, details))
+        return lines
+
     async def _poll(self, state: CheckState) -> None:
         while True:
             record = self.runtime.plugins.get(state.plugin)
-            if record is None or not record.active:
+            if record is None or not record.active or not record.set_up:
                 return
             result = await run_check(state.check)
             now = datetime.now(UTC)
@@ -133,7 +206,7 @@ class HealthMonitor:
         )
         from medianest_core import notifications
 
-        name = state.plugin if state.check.name == "service" else f"{state.plugin} ({state.check.name})"
+        name = self.check_title(state)
         if result.state is HealthState.DOWN:
             await notifications.alert_admins(
                 self.runtime, f"{name} is down", result.message or "", notifications.Level.ERROR
@@ -161,8 +234,8 @@ class HealthMonitor:
         (reasons, versions, times) are for admins only."""
         database, broker = await asyncio.gather(self._database(), broker_health(self.runtime.jobs, CORE_TIMEOUT))
         components: list[dict[str, Any]] = [
-            _component("database", "core", database, admin, {"backend": self._db_backend()}),
-            _component("broker", "core", broker, admin, {"kind": self.runtime.jobs.kind}),
+            _component("database", "Database", "core", database, admin, {"backend": self._db_backend()}),
+            _component("broker", "Job broker", "core", broker, admin, {"kind": self.runtime.jobs.kind}),
         ]
         worst_plugin = HealthState.UP
         for record in self.runtime.plugins.records.values():
@@ -173,21 +246,26 @@ class HealthMonitor:
                 result = HealthResult(HealthState.DOWN, record.status.label)
                 details["reason"] = record.reason
                 worst_plugin = HealthState.DOWN
+            elif not record.set_up:
+                result = NOT_SET_UP
+                details["settings_page"] = settings_page(record.name)
             else:
                 result = HealthResult(HealthState.UP, "loaded")
-            components.append(_component(record.name, "plugin", result, admin, details))
+            components.append(_component(record.name, record.title, "plugin", result, admin, details))
         for state in self.states:
             owner = self.runtime.plugins.get(state.plugin)
             if owner is None or not owner.active:
                 continue
-            if state.result.state in (HealthState.DOWN, HealthState.DEGRADED):
+            result = state.result if owner.set_up else NOT_SET_UP  # its checks are not run
+            if result.state in (HealthState.DOWN, HealthState.DEGRADED):
                 worst_plugin = HealthState.DOWN
             extra = {
                 "checked_at": state.checked_at.isoformat() if state.checked_at else None,
                 "last_success_at": state.last_success_at.isoformat() if state.last_success_at else None,
                 "interval_s": state.check.interval,
             }
-            components.append(_component(f"{state.plugin}/{state.check.name}", "check", state.result, admin, extra))
+            name = f"{state.plugin}/{state.check.name}"
+            components.append(_component(name, self.check_title(state), "check", result, admin, extra))
         if HealthState.DOWN in (database.state, broker.state):
             status, code = "down", 503
         elif worst_plugin is not HealthState.UP:
@@ -211,9 +289,12 @@ class HealthMonitor:
         return HealthResult(HealthState.UP, None, (time.perf_counter() - started) * 1000)
 
 
-def _component(name: str, kind: str, result: HealthResult, admin: bool, details: dict[str, Any]) -> dict[str, Any]:
+def _component(
+    name: str, title: str, kind: str, result: HealthResult, admin: bool, details: dict[str, Any]
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "name": name,
+        "title": title,
         "kind": kind,
         "state": result.state.value,
         "latency_ms": round(result.latency_ms, 2) if result.latency_ms is not None else None,
@@ -228,6 +309,8 @@ def _public_message(result: HealthResult) -> str | None:
     """What anyone may read: the state in words, not the error text (it may name hosts or paths)."""
     if result.state is HealthState.UP:
         return "ok"
+    if result.state is HealthState.NOT_SET_UP:
+        return "not set up"
     if result.state is HealthState.UNKNOWN:
         return result.message if result.message in ("disabled", "not checked yet") else "unknown"
     if result.message in {s.label for s in PluginStatus}:

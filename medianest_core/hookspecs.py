@@ -1,8 +1,9 @@
 """The plugin contract: every hook a MediaNest plugin may implement.
 
-A plugin is an object with a ``name`` (equal to its entry point's name in the group ``medianest.plugins``) and
-``@hookimpl`` methods named after the functions below. A hook implementation may take any subset of a hook's
-arguments, in any order, so hooks gain arguments without breaking plugins.
+A plugin is an object with a ``name`` (equal to its entry point's name in the group ``medianest.plugins``), an
+optional ``title`` (the name people know its service by, such as "Uptime Kuma": the services card, the health
+report and the pages use it) and ``@hookimpl`` methods named after the functions below. A hook implementation
+may take any subset of a hook's arguments, in any order, so hooks gain arguments without breaking plugins.
 
 All hooks are synchronous and return attrs objects from :mod:`medianest_core.types`, except the lifecycle hooks
 ``startup`` and ``shutdown``, which are coroutines. The core calls each plugin's implementation on its own: when
@@ -51,6 +52,11 @@ def settings_class() -> type[Any]:
     Every field needs a default, so that the plugin loads on a fresh install. Fields typed
     :class:`medianest_core.settings.Secret` are masked wherever settings are shown. The ``enabled`` key is the
     core's and never reaches this class. A section that does not fit the class marks the plugin "bad settings".
+
+    A plugin whose service needs settings before it can work (an address, a key) says whether it has them in a
+    ``configured`` property of this class, declared once. While it is false the plugin is "not set up": the core
+    does not run its health checks, reports it ``not_set_up`` (never up, never down) and shows it to admins only,
+    with a link to its settings. Without the property the plugin is always set up.
     """
 
 
@@ -88,7 +94,7 @@ def pages(ctx: PluginContext) -> Sequence[Page]:
 def dashboard_cards(ctx: PluginContext) -> Sequence[Card]:
     """Return the plugin's dashboard cards. A card renders from stored state and never waits on a service; one whose
     figures are each viewer's own gives ``load_for`` instead of ``load``. While one of the plugin's health checks is
-    down, the core greys its cards out with a line saying so."""
+    down, the core greys its cards out with a line saying so (never while the plugin is not set up)."""
 
 
 @hookspec
@@ -96,7 +102,8 @@ def health_checks(ctx: PluginContext) -> Sequence[HealthCheck]:
     """Return the checks that tell whether the plugin's service is up.
 
     The core polls each in the background at its interval and reports the last result in
-    ``GET /api/v1/health``; a check that raises or overruns its timeout counts as "down".
+    ``GET /api/v1/health``; a check that raises or overruns its timeout counts as "down". The checks of a plugin
+    that is not set up (its settings' ``configured`` is false) are not run: they are ``not_set_up``.
     """
 
 

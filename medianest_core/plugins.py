@@ -63,6 +63,26 @@ class NoSettings:
     """The settings class of a plugin that has none."""
 
 
+MAX_TITLE: Final = 60
+
+
+def default_title(name: str) -> str:
+    """The title of a plugin that gives none: its name in words ("uptime_kuma" → "Uptime kuma")."""
+    words = name.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def title_of(obj: Any, name: str) -> str:
+    """A plugin's ``title``, the name people know its service by ("Uptime Kuma"), on one line; without one (or
+    with one that is not a non-empty string) its name in words."""
+    title = getattr(obj, "title", None)
+    if isinstance(title, str) and title.strip():
+        return " ".join(title.split())[:MAX_TITLE]
+    if title is not None:
+        log.warning("plugin_title_ignored", plugin=name, reason=f"title is {type(title).__name__}, not text")
+    return default_title(name)
+
+
 @attrs.define
 class PluginRecord:
     """One plugin: where it came from, its status and why, and once loaded, the object and its settings."""
@@ -74,10 +94,28 @@ class PluginRecord:
     distribution: str | None = None
     plugin: Any = None
     settings: Any = None
+    title: str = attrs.field(default=attrs.Factory(lambda self: default_title(self.name), takes_self=True))
+    """What people call the plugin's service: the plugin's ``title``, else its name in words."""
 
     @property
     def active(self) -> bool:
         return self.status is PluginStatus.LOADED
+
+    @property
+    def set_up(self) -> bool:
+        """Whether the plugin's service is set up, as its settings say in a ``configured`` property (read as true
+        or false); settings without one (and a plugin without settings) are set up. A ``configured`` that raises,
+        or is a method rather than a property, counts as set up, with a warning: the plugin's checks then run and
+        tell what is wrong."""
+        try:
+            configured = getattr(self.settings, "configured", True)
+        except Exception as exc:
+            log.warning("plugin_configured_failed", plugin=self.name, reason=describe_exception(exc))
+            return True
+        if callable(configured):
+            log.warning("plugin_configured_ignored", plugin=self.name, reason="configured is a method, not a property")
+            return True
+        return bool(configured)
 
     def fail(self, status: PluginStatus, reason: str) -> None:
         """Set the status and its reason. The reason is shown to people (the command line, the health API, the
@@ -158,6 +196,7 @@ class PluginHost:
             )
             return
         record.version = str(getattr(obj, "version", record.version))
+        record.title = title_of(obj, ep.name)
         try:
             self.pm.register(obj, name=ep.name)
             self.pm.check_pending()
@@ -232,12 +271,15 @@ class PluginHost:
         return results
 
     def summary(self) -> list[dict[str, Any]]:
+        """Each plugin as ``medianest plugins --json`` shows it; ``set_up`` is ``null`` for a plugin not loaded."""
         return [
             {
                 "name": r.name,
+                "title": r.title,
                 "version": r.version,
                 "status": r.status.value,
                 "status_label": r.status.label,
+                "set_up": r.set_up if r.active else None,
                 "reason": r.reason,
             }
             for r in self.records.values()

@@ -250,8 +250,11 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(loaded: LoadedSettings, entry_points: Iterable[EntryPointLike] | None = None) -> Runtime:
-    """Load plugins and make the process's services; nothing connects yet.
+def build_runtime(
+    loaded: LoadedSettings, entry_points: Iterable[EntryPointLike] | None = None, *, keyring: Keyring | None = None
+) -> Runtime:
+    """Load plugins and make the process's services; nothing connects yet. The keyring is the settings' (the key
+    file is made on first run) unless one is given.
 
     Raises :class:`medianest_core.crypto.CryptoError` when the configured key cannot be used.
     """
@@ -266,7 +269,7 @@ def build_runtime(loaded: LoadedSettings, entry_points: Iterable[EntryPointLike]
         plugins=plugins,
         engine=engine,
         sessions=db.session_factory(engine),
-        keyring=load_keyring(settings),
+        keyring=keyring if keyring is not None else load_keyring(settings),
         metrics=registry,
         jobs=create_broker(settings),
         events=EventBus(),

@@ -143,6 +143,9 @@ class HealthState(enum.StrEnum):
     DEGRADED = "degraded"
     DOWN = "down"
     UNKNOWN = "unknown"
+    NOT_SET_UP = "not_set_up"
+    """The plugin's settings say its service is not configured (see ``configured`` in ``docs/plugins.md``): the
+    core does not run its checks, and it is never up and never down."""
 
 
 @attrs.frozen

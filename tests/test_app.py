@@ -33,6 +33,7 @@ async def test_api_health_lists_components_and_hides_details_from_anonymous(medi
     assert by_name["broker"]["state"] == "up"
     assert by_name["greeter"] == {
         "name": "greeter",
+        "title": "Greeter",
         "kind": "plugin",
         "state": "up",
         "latency_ms": None,

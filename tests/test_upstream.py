@@ -311,10 +311,10 @@ async def test_service_status_is_stored_and_admins_hear_of_down_and_back(mediane
     row = await eventually(status, lambda row: row is not None and row.state == "down")
     assert row.last_success_at is not None
     assert "refused the connection" in (row.last_error or "")
-    assert await eventually(titles, lambda found: len(found) == 1) == ["greeter is down"]
+    assert await eventually(titles, lambda found: len(found) == 1) == ["Greeter is down"]
     greeter.healthy = True
     await eventually(status, lambda row: row is not None and row.state == "up")
-    assert await eventually(titles, lambda found: len(found) == 2) == ["greeter is down", "greeter is back"]
+    assert await eventually(titles, lambda found: len(found) == 2) == ["Greeter is down", "Greeter is back"]
 
 
 # ---- one deadline for a call a person waits on ---------------------------------------------------------------

@@ -24,12 +24,13 @@ from medianest_core.auth import views as auth_views
 from medianest_core.auth.principal import require
 from medianest_core.auth.setup import admin_exists
 from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.health import ServiceLine, worst
 from medianest_core.models import ApiToken, User
 from medianest_core.notifications import notifications_of
-from medianest_core.plugins import PluginStatus
+from medianest_core.plugins import PluginStatus, default_title
 from medianest_core.schema import CONVERTER, MAX_PAGE, bad_text, field, read_form, structure_query
 from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route, Viewer
-from medianest_core.web.shell import render, render_fragment, sentence
+from medianest_core.web.shell import render, render_fragment
 
 log = structlog.get_logger("medianest.web")
 
@@ -145,6 +146,8 @@ class CardView:
     data: CardData
     template: str | None
     down: ServiceDown | None = None
+    services: tuple[ServiceLine, ...] = ()
+    """The services card's lines (for the core's services card only)."""
 
     @property
     def dom_id(self) -> str:
@@ -166,16 +169,16 @@ def _visible_cards(request: web.Request) -> list[tuple[str, Card]]:
 
 
 def service_down(request: web.Request, plugin: str) -> ServiceDown | None:
-    """Whether one of ``plugin``'s health checks found its service down, as the background polling stored it."""
-    down = [
-        state
-        for state in request.config_dict[keys.HEALTH].states
-        if state.plugin == plugin and state.result.state is HealthState.DOWN
-    ]
+    """Whether one of ``plugin``'s health checks found its service down, as the background polling stored it. A
+    service that is not set up is never down: its checks do not run."""
+    monitor = request.config_dict[keys.HEALTH]
+    if not monitor.set_up(plugin):
+        return None
+    down = [state for state in monitor.states if state.plugin == plugin and state.result.state is HealthState.DOWN]
     if not down:
         return None
     checked = [state.checked_at for state in down if state.checked_at is not None]
-    return ServiceDown(sentence(plugin.replace("_", " ")), max(checked) if checked else None)
+    return ServiceDown(monitor.title(plugin), max(checked) if checked else None)
 
 
 async def _loaded(request: web.Request, card: Card) -> CardData:
@@ -197,7 +200,8 @@ async def load_card(request: web.Request, plugin: str, card: Card) -> CardView:
     record = request.config_dict[keys.RUNTIME].plugins.get(plugin)
     if record is None or not record.active:
         label = record.status.label if record is not None else PluginStatus.DISABLED.label
-        data = CardData(CardState.UNAVAILABLE, message=f"The {plugin} plugin is not running ({label}).")
+        title = record.title if record is not None else default_title(plugin)
+        data = CardData(CardState.UNAVAILABLE, message=f"The {title} plugin is not running ({label}).")
         return CardView(plugin, card.key, card.title, data, card.template)
     try:
         async with asyncio.timeout(CARD_TIMEOUT):
@@ -215,28 +219,30 @@ async def load_card(request: web.Request, plugin: str, card: Card) -> CardView:
     return CardView(plugin, card.key, card.title, data, card.template, down)
 
 
+_CARD_STATE: Final = {
+    HealthState.UP: CardState.OK,
+    HealthState.DEGRADED: CardState.DEGRADED,
+    HealthState.UNKNOWN: CardState.DEGRADED,
+    HealthState.DOWN: CardState.UNAVAILABLE,
+}
+
+
 async def _services_card(request: web.Request) -> CardView:
-    """The core's own card: each service check's last known state, as the background polling stored it."""
-    monitor = request.config_dict[keys.HEALTH]
-    rows = []
-    worst = CardState.OK
-    for state in monitor.states:
-        record = request.config_dict[keys.RUNTIME].plugins.get(state.plugin)
-        if record is None or not record.active:
-            continue
-        rows.append(state)
-        if state.result.state is HealthState.DOWN:
-            worst = CardState.UNAVAILABLE if worst is not CardState.UNAVAILABLE else worst
-        elif state.result.state is not HealthState.UP and worst is CardState.OK:
-            worst = CardState.DEGRADED
-    checked = [s.checked_at for s in rows if s.checked_at is not None]
+    """The core's own card: one line per service, by the name people know it, with the worst state its checks
+    last found, as the background polling stored it. Services that are not set up are listed for admins only
+    ("Not set up", with a link to their settings) and count neither as up nor as down."""
+    who = require(request)
+    lines = request.config_dict[keys.HEALTH].services(admin=who.is_admin)
+    watched = [line for line in lines if line.state is not HealthState.NOT_SET_UP]
+    state = _CARD_STATE[worst(line.state for line in watched)] if watched else CardState.UNKNOWN
+    checked = [check.checked_at for line in watched for check in line.checks if check.checked_at is not None]
     data = CardData(
-        worst if rows else CardState.UNKNOWN,
-        figures={"Up": sum(s.result.state is HealthState.UP for s in rows), "Checks": len(rows)},
-        message=None if rows else "No service checks are set up yet.",
+        state,
+        figures={"Up": sum(line.state is HealthState.UP for line in watched), "Services": len(watched)},
+        message=None if watched else "No service is set up yet.",
         updated_at=min(checked) if checked else None,
     )
-    return CardView("core", "services", "Services", data, "cards/services.html")
+    return CardView("core", "services", "Services", data, "cards/services.html", services=tuple(lines))
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:

@@ -80,6 +80,7 @@ class OverseerrPlugin:
     """The Overseerr plugin: its settings section is ``[plugins.overseerr]``."""
 
     name = "overseerr"
+    title = "Overseerr"
     version = __version__
 
     def __init__(self) -> None:

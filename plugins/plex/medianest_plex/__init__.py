@@ -78,11 +78,17 @@ class PlexSettings:
         metadata={"help": "Plex's web app, where the Watch in Plex links open (your server's own: …:32400/web)."},
     )
 
+    @property
+    def configured(self) -> bool:
+        """Whether there is a server's address and the owner's token to ask it with."""
+        return self.url is not None and self.token is not None
+
 
 class PlexPlugin:
     """The Plex plugin: its settings section is ``[plugins.plex]``."""
 
     name = "plex"
+    title = "Plex"
     version = __version__
 
     def __init__(self) -> None:

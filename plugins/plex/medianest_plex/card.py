@@ -62,7 +62,7 @@ async def refresh(ctx: PluginContext, plex: Plex) -> None:
 
 async def load(ctx: PluginContext, plex: Plex | None) -> CardData:
     if plex is None or not plex.configured:
-        return CardData(CardState.UNAVAILABLE, message="Plex is not set up yet: the admin sets its address and token.")
+        return CardData(CardState.UNKNOWN, message="Not set up: the admin sets the Plex server's address and token.")
     assert ctx.sessions is not None
     async with ctx.sessions() as db:
         row = await db.get(PlexState, SNAPSHOT_KEY)

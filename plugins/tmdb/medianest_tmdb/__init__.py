@@ -95,6 +95,7 @@ class TMDBPlugin:
     but its settings: TMDB is optional, and the other sources work without it."""
 
     name = "tmdb"
+    title = "TMDB"
     version = __version__
 
     def __init__(self) -> None:

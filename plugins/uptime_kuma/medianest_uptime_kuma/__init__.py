@@ -25,11 +25,17 @@ class UptimeKumaSettings:
     status_page: str | None = None
     api_key: Secret | None = None
 
+    @property
+    def configured(self) -> bool:
+        """Whether there is an Uptime Kuma server to ask."""
+        return self.url is not None
+
 
 class UptimeKumaPlugin:
     """The Uptime Kuma plugin: its settings section is ``[plugins.uptime_kuma]``."""
 
     name = "uptime_kuma"
+    title = "Uptime Kuma"
     version = __version__
 
     @hookimpl

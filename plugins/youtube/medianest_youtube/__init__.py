@@ -98,6 +98,7 @@ class YouTubePlugin:
     """The YouTube plugin: its settings section is ``[plugins.youtube]``."""
 
     name = "youtube"
+    title = "YouTube downloads"
     version = __version__
 
     def __init__(self) -> None:
