@@ -88,6 +88,19 @@ class ServiceStatusChanged(Event):
 
 
 @attrs.frozen
+class ServiceOutage(Event):
+    """A plugin reported that a service (named by its plugin, ``"overseerr"``) is out, with the ``reason`` people are
+    shown (``None``: it is back). Every process updates ``ctx.outages``; open pages grey out what depends on it."""
+
+    name: ClassVar[str] = "service.outage"
+    service: str
+    reason: str | None = None
+
+    def audience(self) -> Audience:
+        return Audience.everyone()
+
+
+@attrs.frozen
 class CardUpdated(Event):
     """A plugin's dashboard card ``key`` has new data: open dashboards load it again."""
 
@@ -120,6 +133,7 @@ EVENTS: tuple[type[Event], ...] = (
     NotificationsRead,
     JobUpdated,
     ServiceStatusChanged,
+    ServiceOutage,
     CardUpdated,
     TitleChanged,
 )

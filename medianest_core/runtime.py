@@ -23,6 +23,7 @@ from medianest_core.crypto import Keyring, load_keyring
 from medianest_core.events import EventBus
 from medianest_core.jobs import Jobs, create_broker, declare_actors
 from medianest_core.libraries import Libraries
+from medianest_core.outages import Outages
 from medianest_core.plugins import EntryPointLike, PluginHost, PluginRecord, PluginStatus, describe_exception
 from medianest_core.settings import LoadedSettings
 from medianest_core.types import (
@@ -118,6 +119,7 @@ class Runtime:
     upstreams: UpstreamPool
     libraries: Libraries = attrs.field(init=False)
     accounts: Accounts = attrs.field(init=False)
+    outages: Outages = attrs.field(init=False)
     contexts: dict[str, PluginContext] = attrs.field(factory=dict)
     started: list[str] = attrs.field(factory=list)
     _shutdowns: dict[str, Callable[[], Awaitable[None]]] = attrs.field(factory=dict, alias="_shutdowns")
@@ -125,6 +127,8 @@ class Runtime:
     def __attrs_post_init__(self) -> None:
         self.libraries = Libraries(self)
         self.accounts = Accounts(self)
+        # Kept here and told to every process through the event bus (and its Redis bridge).
+        self.outages = Outages(self.events, known=lambda name: self.plugins.get(name) is not None)
 
     @property
     def settings(self) -> Any:
@@ -149,6 +153,7 @@ class Runtime:
                 libraries=self.libraries,
                 notifier=self._notifier(),
                 accounts=self.accounts,
+                outages=self.outages,
             )
             self.contexts[record.name] = ctx
         return ctx

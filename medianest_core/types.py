@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from medianest_core.jobs import Jobs
     from medianest_core.libraries import Libraries
     from medianest_core.notifications import Notifier
+    from medianest_core.outages import Outages
     from medianest_core.settings import Settings
     from medianest_core.upstream import UpstreamPool
 
@@ -611,3 +612,4 @@ class PluginContext:
     libraries: Libraries | None = None
     notifier: Notifier | None = None
     accounts: Accounts | None = None
+    outages: Outages | None = None

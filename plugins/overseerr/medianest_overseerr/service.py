@@ -161,7 +161,10 @@ class Overseerr:
     # ---- whether Overseerr answers ------------------------------------------------------------------------------
 
     def paused(self) -> str | None:
-        """Why requests are paused right now (Overseerr failed lately), or ``None``."""
+        """Why requests are paused right now (Overseerr failed lately, or is reported out), or ``None``."""
+        outage = self.ctx.outages.reason("overseerr") if self.ctx.outages is not None else None
+        if outage is not None:
+            return f"Requests are paused: {outage.rstrip('.')}"
         if self.trouble is not None and time.monotonic() - self._trouble_at < TROUBLE_KEPT:
             return self.trouble
         breaker = self.upstream.breaker

@@ -190,8 +190,17 @@ class Browse:
         return self.get_plex()
 
     async def viewer(self, request: web.Request) -> tuple[PlexServer, str]:
-        """The server, and the token to use for the person asking."""
+        """The server, and the token to use for the person asking; a 503 with the reason at once while Plex is
+        reported out (its monitor is down, say), rather than waiting on it."""
         who = require(request)
+        outage = self.ctx.outages.reason("plex") if self.ctx.outages is not None else None
+        if outage is not None:
+            raise ApiError(
+                503,
+                ErrorCode.SERVICE_UNAVAILABLE,
+                f"Plex is unavailable: {outage.rstrip('.')}. Try again later.",
+                details={"service": "plex", "reason": outage},
+            )
         try:
             server, owner_token = self.plex.require()
         except UpstreamError as exc:

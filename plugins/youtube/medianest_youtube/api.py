@@ -290,6 +290,25 @@ class Downloads:
                 details={"used_mb": used // MB, "cap_mb": cap // MB},
             )
 
+    def check_outages(self) -> None:
+        """Refuse a new download, with nothing read or queued, while YouTube or the media library it goes into is
+        reported out (downloads under way go on)."""
+        outages = self.ctx.outages
+        if outages is None:
+            return
+        services = ["youtube"]
+        if self.ctx.libraries is not None:
+            services += [name for name, _ in self.ctx.libraries.available()[:1]]
+        for service in services:
+            why = outages.reason(service)
+            if why is not None:
+                raise ApiError(
+                    503,
+                    ErrorCode.SERVICE_UNAVAILABLE,
+                    f"New downloads are paused: {why.rstrip('.')}. Try again later.",
+                    details={"service": service, "reason": why},
+                )
+
     async def create(self, request: web.Request) -> web.Response:
         """Read the link, then queue its download into the library: 201 with the download, nothing queued when
         it is refused."""
@@ -300,6 +319,7 @@ class Downloads:
             raise field_error(
                 "quality", f"one of {', '.join(self.settings.qualities)}", "Choose one of the qualities offered."
             )
+        self.check_outages()
         found = await self.read(body.url)
         key = source_key(found.kind, found.id, found.url)
         already = await self.store.active_for(who.user_id, key)
