@@ -61,10 +61,10 @@ def test_environment_beats_the_file_and_says_where_values_come_from(tmp_path: Pa
 
 def test_plugin_names_with_underscores_take_env_overrides(tmp_path: Path) -> None:
     loaded = load_settings(
-        env={"MEDIANEST_DATA_DIR": str(tmp_path), "MEDIANEST_UPTIME_KUMA_STATUS_PAGE": "home"},
+        env={"MEDIANEST_DATA_DIR": str(tmp_path), "MEDIANEST_UPTIME_KUMA_DOWN_AFTER": "3"},
         plugin_names=["uptime_kuma", "plex"],
     )
-    assert loaded.settings.plugins["uptime_kuma"] == {"status_page": "home"}
+    assert loaded.settings.plugins["uptime_kuma"] == {"down_after": "3"}
 
 
 def test_variables_that_are_not_settings_are_left_alone(tmp_path: Path) -> None:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from medianest_core import hookimpl
-from medianest_core.settings import HttpUrl, Secret
+from medianest_core import HealthCheck, PluginContext, hookimpl
+from medianest_core.settings import HttpUrl, InvalidValue, Secret, bounded
+from medianest_core.types import Card, Migrations, NavLink, Page, PeriodicTask, Route, WebAssets
+
+if TYPE_CHECKING:
+    from medianest_uptime_kuma.service import UptimeKuma
+
+HERE = Path(__file__).parent
+SLUG: Final = re.compile(r"^[a-z0-9-]{1,64}$")
+"""What a status page's slug looks like."""
+MAX_STATUS_PAGES: Final = 20
 
 try:
     __version__ = metadata.version("medianest-uptime-kuma")
@@ -16,19 +27,42 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare 
     __version__ = "0.0.0"
 
 
+def _slugs(instance: Any, attribute: attrs.Attribute[Any], value: list[str]) -> None:
+    if len(value) > MAX_STATUS_PAGES:
+        raise InvalidValue(attribute.name, f"at most {MAX_STATUS_PAGES} status pages")
+    for slug in value:
+        if not isinstance(slug, str) or SLUG.match(slug) is None:
+            raise InvalidValue(attribute.name, f"{slug!r} is not a status page's slug (1 to 64 of a-z, 0-9 and -)")
+    if len(set(value)) != len(value):
+        raise InvalidValue(attribute.name, "a status page is named twice")
+
+
 @attrs.frozen
 class UptimeKumaSettings:
-    """``[plugins.uptime_kuma]``: the Uptime Kuma server, the status page to follow, and an API key for
+    """``[plugins.uptime_kuma]``: the Uptime Kuma server, the status pages to follow, and an API key for
     ``/metrics``."""
 
-    url: HttpUrl | None = None
-    status_page: str | None = None
-    api_key: Secret | None = None
+    url: HttpUrl | None = attrs.field(
+        default=None, metadata={"help": "The Uptime Kuma server, e.g. http://127.0.0.1:3001."}
+    )
+    status_pages: list[str] = attrs.field(
+        factory=list,
+        validator=_slugs,
+        metadata={"help": "Slugs of Uptime Kuma status pages whose monitors people see (no key needed)."},
+    )
+    api_key: Secret | None = attrs.field(
+        default=None,
+        metadata={"help": "An Uptime Kuma API key (Settings, API Keys): every monitor, read from /metrics."},
+    )
+    refresh_interval: float = bounded(60.0, 10, 86400, "seconds", help="Seconds between reads of the monitors.")
+    down_after: int = bounded(
+        2, 1, 100, "beats", help="Down beats in a row before the admins are told a monitor is down."
+    )
 
     @property
     def configured(self) -> bool:
-        """Whether there is an Uptime Kuma server to ask."""
-        return self.url is not None
+        """Whether there is an Uptime Kuma server and something to read there."""
+        return self.url is not None and (bool(self.status_pages) or self.api_key is not None)
 
 
 class UptimeKumaPlugin:
@@ -38,9 +72,89 @@ class UptimeKumaPlugin:
     title = "Uptime Kuma"
     version = __version__
 
+    def __init__(self) -> None:
+        self._services: dict[int, UptimeKuma] = {}  # by id(ctx): one per running MediaNest (tests run several)
+
+    def service(self, ctx: PluginContext) -> UptimeKuma | None:
+        """The poller of this MediaNest, or ``None`` before start-up or without settings."""
+        return self._services.get(id(ctx))
+
     @hookimpl
     def settings_class(self) -> type[Any]:
         return UptimeKumaSettings
+
+    @hookimpl
+    def migrations(self) -> Migrations:
+        return Migrations(HERE / "migrations")
+
+    @hookimpl
+    def web_assets(self) -> WebAssets:
+        scripts = ["uptime_kuma.js"] if (HERE / "static" / "uptime_kuma.js").exists() else []
+        styles = ["uptime_kuma.css"] if (HERE / "static" / "uptime_kuma.css").exists() else []
+        return WebAssets(templates=HERE / "templates", static=HERE / "static", scripts=scripts, styles=styles)
+
+    @hookimpl
+    def api_routes(self, ctx: PluginContext) -> list[Route]:
+        from medianest_uptime_kuma import api
+
+        return api.routes(ctx)
+
+    @hookimpl
+    def pages(self, ctx: PluginContext) -> list[Page]:
+        from medianest_uptime_kuma import pages
+
+        found: list[Page] = pages.pages(ctx)
+        return found
+
+    @hookimpl
+    def nav_links(self) -> list[NavLink]:
+        return [NavLink("Status", "/uptime_kuma/status/", icon="activity", order=20)]
+
+    @hookimpl
+    def dashboard_cards(self, ctx: PluginContext) -> list[Card]:
+        from medianest_uptime_kuma import pages
+
+        card: Card | None = pages.card(ctx)
+        return [] if card is None else [card]
+
+    @hookimpl
+    def periodic_tasks(self, ctx: PluginContext) -> list[PeriodicTask]:
+        if not ctx.settings.configured:
+            return []
+
+        async def poll() -> None:
+            found = self.service(ctx)
+            if found is not None:
+                await found.poll()
+
+        return [PeriodicTask("poll", ctx.settings.refresh_interval, poll)]
+
+    @hookimpl
+    async def startup(self, ctx: PluginContext) -> None:
+        if not ctx.settings.configured:
+            ctx.log.info("uptime_kuma_not_set_up")
+            return
+        from medianest_uptime_kuma.service import UptimeKuma
+
+        self._services[id(ctx)] = UptimeKuma(ctx, ctx.settings)
+
+    @hookimpl
+    async def shutdown(self, ctx: PluginContext) -> None:
+        self._services.pop(id(ctx), None)  # its upstream client is closed with the core's pool
+
+    @hookimpl
+    def health_checks(self, ctx: PluginContext) -> list[HealthCheck]:
+        if not ctx.settings.configured:
+            return []
+        from medianest_uptime_kuma import service
+
+        return [service.health_check(lambda: self.service(ctx), ctx.settings.refresh_interval)]
+
+    @hookimpl
+    def settings_test(self, ctx: PluginContext, settings: UptimeKumaSettings) -> HealthCheck:
+        from medianest_uptime_kuma import service
+
+        return service.connection_test(ctx, settings)
 
 
 plugin = UptimeKumaPlugin()
