@@ -53,6 +53,7 @@ class MonitorRow(Base):
     service: Mapped[str | None] = mapped_column(String(64))
     down_beats: Mapped[int] = mapped_column(Integer, default=0)
     alerted: Mapped[bool] = mapped_column(default=False)
+    down_since: Mapped[datetime | None]
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -164,6 +164,10 @@ class UptimeKuma:
                     row.down_beats = (row.down_beats or 0) + 1  # /metrics alone: each read counts as a beat
                 else:
                     row.down_beats = 0
+                if not row.down_beats:
+                    row.down_since = None
+                elif row.down_since is None:  # a run of down beats begins: its first beat, or this read
+                    row.down_since = first_down(row.beats or []) or now
                 changed = before != (row.status, list(row.beats or []))
                 if changed:
                     row.changed_at = now
@@ -242,11 +246,27 @@ class UptimeKuma:
         await report_outages(self.ctx, outages)
 
 
+def first_down(beats: Sequence[dict[str, Any]]) -> datetime | None:
+    """The time of the first beat of the last run of down beats, if the beats tell it."""
+    run = trailing_down(beats)
+    if not run:
+        return None
+    try:
+        return datetime.fromisoformat(str(beats[-run]["time"])).astimezone(UTC)
+    except (KeyError, ValueError):
+        return None
+
+
+def down_since(row: MonitorRow) -> datetime:
+    """When the monitor went down: stored when its run of down beats began (kept while the run outlasts the beats
+    kept), else when its status last changed."""
+    since = row.down_since or row.changed_at
+    return since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+
+
 def outage_reason(row: MonitorRow) -> str:
-    since = row.changed_at
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return f"{row.title or row.name}'s monitor is down (since {since.astimezone(UTC):%H:%M} UTC)"
+    """The same words for as long as the monitor stays down, so the outage is not reported anew at every poll."""
+    return f"{row.title or row.name}'s monitor is down (since {down_since(row):%H:%M} UTC)"
 
 
 async def report_outages(ctx: PluginContext, outages: Sequence[tuple[str, str | None]]) -> None:

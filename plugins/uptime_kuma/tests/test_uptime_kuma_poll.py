@@ -235,6 +235,9 @@ async def test_a_tied_service_is_reported_out_while_its_monitor_is_down(
     reason = outages.reason("other")
     assert reason is not None
     assert reason.startswith("Plex's monitor is down (since ")
+    kuma.advance(seconds=3600)  # an hour later, still down: the same words, the time it went down
+    assert await s.poll()
+    assert outages.reason("other") == reason
     kuma.set_status(plex.id, MonitorStatus.UP)
     assert await s.poll()
     assert outages.reason("other") is None

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("down_beats", sa.Integer(), nullable=False),
         sa.Column("alerted", sa.Boolean(), nullable=False),
         sa.Column("seen_at", TS, nullable=False),
+        sa.Column("down_since", TS, nullable=True),
         sa.Column("changed_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_uptime_kuma_monitors")),
         sa.UniqueConstraint("key", name=op.f("uq_uptime_kuma_monitors_key")),
