@@ -71,7 +71,7 @@ def test_sign_in_shows_the_dashboard(server: Server, medianest_browsing: Browsin
     expect(page).to_have_url(server.url + "/profile")  # back where they were going
     page.get_by_role("link", name="Home").first.click()
     expect(page.get_by_role("heading", name=f"Hello, {who[0]}")).to_be_visible()
-    expect(page.locator("section.card", has=page.get_by_role("heading", name="Services"))).to_be_visible()
+    expect(page.locator("section.card", has=page.get_by_role("heading", name="Connections"))).to_be_visible()
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     expect(page.get_by_role("navigation", name="Main", exact=True).get_by_role("link", name="Admin")).to_have_count(0)
 

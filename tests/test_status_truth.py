@@ -173,6 +173,18 @@ class Kettle:
         return [Card("cups", "Cups", load)]
 
 
+async def test_the_core_card_is_connections_and_only_the_monitors_card_is_services(medianest_client: Any) -> None:
+    client = await medianest_client(entry_points=bundled())
+    await sign_in(client, "alice")
+    page = await get(client, "/")
+    titles = re.findall(r'<h3 id="card-[^"]+-title">([^<]*)</h3>', page)
+    assert re.search(r'<h3 id="card-core-services-title">Connections</h3>', page), titles
+    assert titles.count("Services") == 1, titles  # the Uptime Kuma monitors' card
+    assert re.search(r'<h3 id="card-uptime_kuma-monitors-title">Services</h3>', page), titles
+    fragment = await get(client, "/dashboard/cards/core/services")
+    assert card_of(fragment, "card-core-services")[1].startswith("Connections "), fragment
+
+
 async def test_a_service_not_set_up_is_never_checked_nor_greyed_out(medianest_client: Any) -> None:
     kettle = Kettle()
     client = await medianest_client(entry_points=[entry_point("kettle", kettle)])

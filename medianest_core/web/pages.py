@@ -228,8 +228,9 @@ _CARD_STATE: Final = {
 
 
 async def _services_card(request: web.Request) -> CardView:
-    """The core's own card: one line per service, by the name people know it, with the worst state its checks
-    last found, as the background polling stored it. Services that are not set up are listed for admins only
+    """The core's own card "Connections": MediaNest's connections to the services of its plugins (Plex,
+    Overseerr, …), one line per service, by the name people know it, with the worst state its checks last found,
+    as the background polling stored it. Services that are not set up are listed for admins only
     ("Not set up", with a link to their settings) and count neither as up nor as down."""
     who = require(request)
     lines = request.config_dict[keys.HEALTH].services(admin=who.is_admin)
@@ -238,11 +239,11 @@ async def _services_card(request: web.Request) -> CardView:
     checked = [check.checked_at for line in watched for check in line.checks if check.checked_at is not None]
     data = CardData(
         state,
-        figures={"Up": sum(line.state is HealthState.UP for line in watched), "Services": len(watched)},
+        figures={"Up": sum(line.state is HealthState.UP for line in watched), "Connections": len(watched)},
         message=None if watched else "No service is set up yet.",
         updated_at=min(checked) if checked else None,
     )
-    return CardView("core", "services", "Services", data, "cards/services.html", services=tuple(lines))
+    return CardView("core", "services", "Connections", data, "cards/services.html", services=tuple(lines))
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:

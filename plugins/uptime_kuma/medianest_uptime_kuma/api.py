@@ -6,7 +6,7 @@ A monitor that is hidden from people is answered 404 to anyone but an admin, as 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 from aiohttp import web
@@ -17,7 +17,7 @@ from medianest_core import keys
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.schema import IdPath, field, parse_json, read_body
-from medianest_core.types import Access, PluginContext, Route
+from medianest_core.types import Access, Audience, Event, PluginContext, Route
 from medianest_uptime_kuma import store
 from medianest_uptime_kuma.models import MonitorRow, MonitorWatch
 from medianest_uptime_kuma.service import outage_reason, report_outages
@@ -89,6 +89,27 @@ class WatchAnswer:
     message: str
 
 
+@attrs.frozen
+class MonitorHidden(Event):
+    """A monitor people could see was just hidden from them: their open pages drop its row. Only its id travels,
+    so nothing of a hidden monitor reaches anyone but the admins."""
+
+    name: ClassVar[str] = "uptime_kuma.monitor_hidden"
+    id: int
+
+    def audience(self) -> Audience:
+        return Audience.everyone()
+
+
+@attrs.frozen
+class MonitorEdited(Event):
+    """An admin changed a monitor: ``monitor`` is its document as admins see it (with ``visible`` and
+    ``message``), for the admins' open pages."""
+
+    name: ClassVar[str] = "uptime_kuma.monitor_edited"
+    monitor: dict[str, Any]
+
+
 def _not_found() -> ApiError:
     return ApiError(404, ErrorCode.NOT_FOUND, "No such monitor.")
 
@@ -155,6 +176,7 @@ class Monitors:
             row = await db.get(MonitorRow, monitor_id)
             if row is None:
                 raise _not_found()
+            was_shown = row.shown
             if "visible" in given:
                 row.visible = body.visible
             if "title" in given:
@@ -176,7 +198,13 @@ class Monitors:
         if self.ctx.events is not None:
             from medianest_core.events import CardUpdated
 
-            await self.ctx.events.publish(store.MonitorChanged(monitor=public, visible=shown))
+            # People receive the document they may see while the monitor is shown, and only its id when it has
+            # just been hidden from them; the admins receive their own document as well.
+            if shown:
+                await self.ctx.events.publish(store.MonitorChanged(monitor=public, visible=True))
+            elif was_shown:
+                await self.ctx.events.publish(MonitorHidden(id=monitor_id))
+            await self.ctx.events.publish(MonitorEdited(monitor=doc))
             await self.ctx.events.publish(CardUpdated(plugin=self.ctx.name, key="monitors"))
         return web.json_response({"monitor": doc})
 

@@ -4,7 +4,12 @@ background polling stored them.
 Both read the store only and never wait on Uptime Kuma; when the last good poll is old, or the last poll failed,
 they say how old the figures are ("as of 4 min ago"). The page's script (``static/uptime_kuma.js``) redraws a
 monitor's row in place from the documents of the ``uptime_kuma.monitor`` events, with the same words and figures
-as :func:`monitor_view`."""
+as :func:`monitor_view`.
+
+Each row of the page has "Tell me when it changes" / "Stop telling me" (the person's watch, from the watches table);
+an admin's rows also have "Move up", "Move down" and, under "Edit", the name people read, whether people see it and
+the MediaNest service that depends on it (the running plugins by title, or "None"), saved through
+``PATCH /api/v1/uptime_kuma/monitors/{id}``."""
 
 from __future__ import annotations
 
@@ -15,12 +20,15 @@ from typing import Any, Final
 
 import attrs
 from aiohttp import web
+from sqlalchemy import select
 
+from medianest_core import keys
 from medianest_core.auth.principal import require
 from medianest_core.types import Card, CardData, CardState, Page, PluginContext, Viewer
 from medianest_core.web import render
 from medianest_core.web.shell import ago
 from medianest_uptime_kuma import store
+from medianest_uptime_kuma.models import MonitorWatch
 
 STATUS_WORDS: Final = {
     "up": "Up",
@@ -135,6 +143,10 @@ def monitor_view(doc: Mapping[str, Any], *, beats: int) -> dict[str, Any]:
         "beats_label": bar["label"],
         "message": message if isinstance(message, str) and message and status == "down" else None,
         "hidden": doc.get("visible") is False,
+        "title": str(doc.get("title") or ""),
+        "service": doc.get("service") or None,
+        "position": doc.get("position"),
+        "watching": bool(doc.get("watching")),
     }
 
 
@@ -162,16 +174,37 @@ def summary_text(count: int, down: int) -> str:
     return f"{down} of {count} are down."
 
 
-async def _read(ctx: PluginContext, admin: bool) -> tuple[list[dict[str, Any]], datetime | None, str | None]:
+async def _read(
+    ctx: PluginContext, admin: bool, watcher: int | None = None
+) -> tuple[list[dict[str, Any]], datetime | None, str | None]:
     """The documents of the monitors the person may see (in the admin's order), the last good poll, and why the
-    last poll failed, if it did."""
+    last poll failed, if it did. With ``watcher``, each document says whether that person watches it
+    (``watching``); an admin's documents also carry the admin's own name for it (``title``)."""
     assert ctx.sessions is not None
     async with ctx.sessions() as db:
         rows = await store.visible_rows(db, admin)
         docs = [store.monitor_doc(row, admin=admin) for row in rows]
+        if admin:
+            for doc, row in zip(docs, rows, strict=True):
+                doc["title"] = row.title
+        if watcher is not None:
+            watched = set(await db.scalars(select(MonitorWatch.monitor_id).where(MonitorWatch.user_id == watcher)))
+            for doc in docs:
+                doc["watching"] = doc["id"] in watched
         polled = await store.polled_at(db)
         error = await store.poll_error(db)
     return docs, polled, error or None
+
+
+def service_choices(request: web.Request, own: str) -> list[tuple[str, str]]:
+    """The MediaNest services a monitor can be tied to: the running plugins but this one, as (name, title), by
+    title."""
+    runtime = request.config_dict.get(keys.RUNTIME)
+    records = runtime.plugins.active if runtime is not None else []
+    return sorted(
+        ((record.name, record.title) for record in records if record.name != own),
+        key=lambda pair: pair[1].casefold(),
+    )
 
 
 def groups_of(views: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
@@ -200,9 +233,10 @@ def pages(ctx: PluginContext) -> list[Page]:
                 "uptime_kuma/not_set_up.html",
                 {"title": "Service status", "message": NOT_SET_UP, "is_admin": who.is_admin},
             )
-        docs, polled, error = await _read(ctx, who.is_admin)
+        docs, polled, error = await _read(ctx, who.is_admin, who.user_id)
         now = datetime.now(UTC)
         views = [monitor_view(doc, beats=PAGE_BEATS) for doc in docs]
+        services = service_choices(request, ctx.name) if who.is_admin else []
         down = sum(view["status"] == "down" for view in views)
         return await render(
             request,
@@ -216,6 +250,8 @@ def pages(ctx: PluginContext) -> list[Page]:
                 "is_admin": who.is_admin,
                 "now": now,
                 "beats": PAGE_BEATS,
+                "services": services,
+                "service_titles": dict(services),
             },
         )
 

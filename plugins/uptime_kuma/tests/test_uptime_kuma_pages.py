@@ -9,13 +9,19 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
+import attrs
 import pytest
 from medianest_uptime_kuma import UptimeKumaPlugin
-from medianest_uptime_kuma.models import MonitorRow
+from medianest_uptime_kuma.api import MonitorEdited, MonitorHidden
+from medianest_uptime_kuma.fake import FakeUptimeKuma
+from medianest_uptime_kuma.models import MonitorRow, MonitorWatch
 from medianest_uptime_kuma.pages import beats_view, percent
-from medianest_uptime_kuma.store import POLL_ERROR, POLLED_AT, set_state
+from medianest_uptime_kuma.store import POLL_ERROR, POLLED_AT, MonitorChanged, set_state
+from sqlalchemy import select
+from uptime_kuma_harness import setup
 
 from medianest_core import hookimpl, keys
+from medianest_core.events import CardUpdated
 from medianest_core.testing import entry_point, sign_in
 from medianest_core.types import HealthCheck, PeriodicTask, PluginContext
 
@@ -218,3 +224,112 @@ def test_a_beat_bar_keeps_the_last_beats_and_names_them() -> None:
     assert bar["label"] == "up 50 of the last 50 checks"
     assert beats_view([], 20)["label"] == "No checks yet"
     assert beats_view([{"status": 0}], 20)["label"] == "down at the last check"
+
+
+# ---- The admin's controls and watching, on the status page ---------------------------------------------------------
+
+
+class Kettle:
+    """A running plugin with a title, for the list of services a monitor can be tied to."""
+
+    name = "kettle"
+    title = "Electric kettle"
+    version = "1.0"
+
+
+def rows_of(page: str) -> dict[str, str]:
+    """Each monitor's row of the status page, by its name."""
+    found: dict[str, str] = {}
+    for chunk in page.split('<li class="uk-row')[1:]:
+        name = chunk.split('data-role="name">', 1)[1].split("<", 1)[0]
+        found[name] = chunk.split("</li>", 1)[0]
+    return found
+
+
+async def test_people_get_a_watch_button_and_admins_the_controls_too(medianest_client: Callable[..., Any]) -> None:
+    client = await medianest_client(
+        entry_points=[entry_point("uptime_kuma", QuietUptimeKuma()), entry_point("kettle", Kettle())],
+        plugins={"uptime_kuma": SETTINGS},
+    )
+    await store(client, *house(), monitor("id:6", "Kettle plug", service="kettle", title="Tea"))
+    dana = await sign_in(client, "dana")
+    runtime = client.app[keys.RUNTIME]
+    async with runtime.sessions() as db:
+        plex = (await db.scalars(select(MonitorRow).where(MonitorRow.name == "Plex"))).one()
+        db.add(MonitorWatch(user_id=dana.user_id, monitor_id=plex.id))
+        await db.commit()
+
+    page = await text_of(client, "/uptime_kuma/status/")
+    rows = rows_of(page)
+    assert sorted(rows) == ["Backups", "Overseerr", "Plex", "Tea", "Website"]
+    assert "Stop telling me" in rows["Plex"]  # what the watches table says, for this person
+    for name in ("Backups", "Overseerr", "Tea", "Website"):
+        assert "Tell me when it changes" in rows[name], name
+    for control in ('data-role="edit"', 'data-role="up"', 'name="service"', "Hidden from people", "Tied to"):
+        assert control not in page, control
+    assert "uk-admin-blank" not in page
+
+    admin = await medianest_client(browser_of=client)
+    await sign_in(admin, "boss", role="admin")
+    rows = rows_of(await text_of(admin, "/uptime_kuma/status/"))
+    assert sorted(rows) == ["Backups", "Overseerr", "Plex", "Router admin", "Tea", "Website"]
+    for name, row in rows.items():
+        assert "Tell me when it changes" in row, name  # the admin watches none
+        assert f'aria-label="Move {name} up"' in row
+        assert f'aria-label="Move {name} down"' in row
+        assert '<form class="uk-edit" data-role="edit"' in row
+        assert '<option value="">None</option>' in row
+        assert '<option value="kettle"' in row
+        assert ">Electric kettle</option>" in row
+        assert 'value="uptime_kuma"' not in row  # a monitor is not tied to Uptime Kuma itself
+    assert '<span class="uk-hidden-tag" data-role="hidden">Hidden from people</span>' in rows["Router admin"]
+    assert '<span class="uk-hidden-tag" data-role="hidden" hidden>' in rows["Plex"]
+    assert 'name="visible" checked' in rows["Plex"]
+    assert 'name="visible" checked' not in rows["Router admin"]
+    assert 'data-role="service">Tied to Electric kettle</span>' in rows["Tea"]
+    assert '<option value="kettle" selected>Electric kettle</option>' in rows["Tea"]
+    assert 'name="title" maxlength="100" value="Tea"' in rows["Tea"]  # the admin's own name, to edit
+    assert 'name="title" maxlength="100" value=""' in rows["Plex"]
+
+
+async def test_hiding_a_monitor_tells_people_only_its_id(medianest_client: Callable[..., Any]) -> None:
+    kuma = FakeUptimeKuma()
+    plex = kuma.add_monitor("Plex", url="http://plex.lan:32400")
+    kuma.add_status_page("home", "Home", {"Media": [plex]})
+    await kuma.start()
+    try:
+        s = await setup(medianest_client, kuma)
+        admin = await s.person("root", role="admin")
+        alice = await s.person("alice")
+        assert await s.poll()
+        (doc,) = (await alice.monitors())["monitors"]
+        for event in (MonitorChanged, MonitorHidden, MonitorEdited, CardUpdated):
+            s.listen(event)
+
+        def heard_by_alice() -> list[Any]:
+            return [e for e in s.events if e.audience().includes(alice.user_id, False)]
+
+        status, _ = await admin.call("PATCH", f"/api/v1/uptime_kuma/monitors/{doc['id']}", json={"title": "Films"})
+        assert status == 200
+        changed = [e for e in heard_by_alice() if isinstance(e, MonitorChanged)]
+        assert [e.monitor["name"] for e in changed] == ["Films"]
+        assert "visible" not in changed[0].monitor
+        assert any(isinstance(e, CardUpdated) for e in heard_by_alice())
+        edited = [e for e in s.events if isinstance(e, MonitorEdited)]
+        assert [e.monitor["visible"] for e in edited] == [True]
+        assert not edited[0].audience().includes(alice.user_id, False)
+
+        s.events.clear()
+        status, _ = await admin.call("PATCH", f"/api/v1/uptime_kuma/monitors/{doc['id']}", json={"visible": False})
+        assert status == 200
+        reached = heard_by_alice()
+        assert [type(e) for e in reached] == [MonitorHidden, CardUpdated]
+        assert attrs.asdict(reached[0]) == {"id": doc["id"]}  # nothing else of it reaches her
+        assert [e.monitor["visible"] for e in s.events if isinstance(e, MonitorEdited)] == [False]
+
+        s.events.clear()  # renaming it while hidden says nothing to people
+        status, _ = await admin.call("PATCH", f"/api/v1/uptime_kuma/monitors/{doc['id']}", json={"title": "Secret"})
+        assert status == 200
+        assert [type(e) for e in heard_by_alice()] == [CardUpdated]
+    finally:
+        await kuma.stop()
