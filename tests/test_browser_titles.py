@@ -724,6 +724,52 @@ def test_a_titles_status_changes_live_on_the_open_search_and_title_pages(site: S
     shoot(page, "search-1366-light-live")
 
 
+def test_an_outage_greys_the_buttons_on_the_open_search_and_title_pages_and_clearing_it_offers_them_again(
+    site: Site, new_page: PageMaker
+) -> None:
+    page = new_page(DESKTOP, "dark")
+    page.goto(site.server.url + "/search?q=andor")
+    results = page.locator("#search-results")
+    expect(results).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    request = entry(results, "Andor (2022)").get_by_role("button", name="Request", exact=True)
+    expect(request).to_be_enabled()
+    title = page.context.new_page()
+    title.goto(f"{site.server.url}/titles/tv/{ANDOR}")
+    expect(title.locator("#live-status")).to_have_attribute("data-state", "live")
+    on_title = title.locator(".title-where").get_by_role("button", name="Request", exact=True)
+    expect(on_title).to_be_enabled()
+    for open_page in (page, title):
+        open_page.evaluate("window.__stillHere = true")
+    asked: list[str] = []
+    page.on("request", lambda sent: asked.append(sent.url) if "/facts" in sent.url else None)
+    shown = page.evaluate("new Set([...document.querySelectorAll('[data-facts]')].map(h => h.dataset.tmdb)).size")
+    assert shown >= 1
+
+    # The service behind the button is reported out (as Uptime Kuma does for a monitor tied to it): both pages grey
+    # the button with the reason, without a reload.
+    reason = "Season requests' monitor is down (since 10:42 UTC)"
+    site.call("/api/v1/seasons/outage", {"reason": reason})
+    try:
+        expect(request).to_be_disabled()
+        expect(request).to_have_attribute("title", f"Requests are paused: {reason}")
+        expect(on_title).to_be_disabled()
+        expect(title.locator(".title-where")).to_contain_text(f"Requests are paused: {reason}")
+        shoot(page, "search-1366-dark-outage")
+        assert len(asked) == len(set(asked)) == shown, asked  # each title shown asked once
+    finally:
+        asked.clear()
+        site.call("/api/v1/seasons/outage", {"reason": None})
+
+    # Back: the button is offered again, still without a reload.
+    expect(request).to_be_enabled()
+    expect(on_title).to_be_enabled()
+    expect(title.locator(".title-where")).not_to_contain_text("Requests are paused")
+    assert len(asked) == len(set(asked)) == shown, asked
+    for open_page in (page, title):
+        assert open_page.evaluate("window.__stillHere") is True
+
+
 # ---- last, as TMDB's client may take a while to trust TMDB again after it hung --------------------------------------
 
 

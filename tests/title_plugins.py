@@ -9,7 +9,7 @@
 - :class:`Requests` plays a request service (as Overseerr does): a status and buttons on the titles it is told of.
 - :class:`SeasonRequests` plays a request service that asks which seasons of a series to request: its button has
   choices; its routes keep what they were sent and, when a title's status changes, say so to the person
-  (``TitleChanged``).
+  (``TitleChanged``); an admin route reports its own service out (``ctx.outages``), which greys its button.
 
 Each source's :class:`Behaviour` makes it fail, hang until its timeout cuts it, or wait for a gate the test opens,
 and counts how often it was asked.
@@ -321,6 +321,11 @@ class StatusSet:
     user_id: int | None = field(default=None, ge=1, le=2**31 - 1)
 
 
+@attrs.frozen
+class OutageSet:
+    reason: str | None = field(default=None, max_length=200)
+
+
 class SeasonRequests:
     """A request service that asks which seasons: each series of ``shows`` (TMDB id → its seasons as choices) has a
     "Request" button whose chooser offers the seasons, those greyed out that the service gave a reason for or that
@@ -329,7 +334,9 @@ class SeasonRequests:
     ``POST /api/v1/seasons/requests`` keeps the JSON it was sent (``received``, also listed by ``GET``) and marks
     those seasons requested ("Requested — pending approval"); the page that asked shows that by itself.
     ``POST /api/v1/seasons/status`` (admins) sets a title's status and, as a plugin does when what it says about a
-    title changed for someone, publishes :class:`TitleChanged` for them (by default the admin who asked)."""
+    title changed for someone, publishes :class:`TitleChanged` for them (by default the admin who asked).
+    ``POST /api/v1/seasons/outage`` (admins) reports the plugin's own service out for ``reason`` (``null``: back), as
+    a plugin that watches services does; while it is out, the Request button is greyed with that reason."""
 
     name = "seasons"
     version = "0.1"
@@ -352,19 +359,24 @@ class SeasonRequests:
             for choice in self.shows[tmdb]
         ]
 
-    def answer(self, title: Title) -> TitleFacts | None:
+    def answer(self, title: Title, outage: str | None = None) -> TitleFacts | None:
         tmdb = title.ids.tmdb
         if title.kind != "tv" or tmdb not in self.shows:
             return None
         choices = self.choices(tmdb)
         left = any(choice.enabled for choice in choices)
+        why: str | None
+        if outage:
+            enabled, why = False, f"Requests are paused: {outage}"
+        else:
+            enabled, why = left, None if left else "Every season is requested."
         request = TitleAction(
             "request",
             "Request",
             "/api/v1/seasons/requests",
             body={"kind": "tv", "tmdb_id": tmdb},
-            enabled=left,
-            reason=None if left else "Every season is requested.",
+            enabled=enabled,
+            reason=why,
             choices=choices,
             field="seasons",
             choose="Which seasons?",
@@ -375,10 +387,11 @@ class SeasonRequests:
         return TitleFacts(status=status, actions=[request])
 
     @hookimpl
-    def title_facts(self) -> list[TitleFactSource]:
+    def title_facts(self, ctx: PluginContext) -> list[TitleFactSource]:
         async def lookup(query: FactsQuery) -> list[TitleFacts | None]:
             await self.facts.turn(query)
-            return [self.answer(title) for title in query.titles]
+            outage = ctx.outages.reason(ctx.name) if ctx.outages is not None else None
+            return [self.answer(title, outage) for title in query.titles]
 
         return [TitleFactSource("requests", "Season requests", lookup, timeout=self.facts.timeout, order=3)]
 
@@ -407,10 +420,17 @@ class SeasonRequests:
             await ctx.events.publish(TitleChanged(user_id=user_id, kind=asked.kind, tmdb_id=asked.tmdb_id))
             return web.json_response({"message": "Changed."})
 
+        async def outage(request: web.Request) -> web.Response:
+            asked = await read_body(request, OutageSet)
+            assert ctx.outages is not None
+            await ctx.outages.report(ctx.name, asked.reason)
+            return web.json_response({"message": "Reported."})
+
         return [
             Route("POST", "/requests", ask, body=SeasonsAsked, status=201, errors=(422,)),
             Route("GET", "/requests", received),
             Route("POST", "/status", status, access=Access.ADMIN, body=StatusSet),
+            Route("POST", "/outage", outage, access=Access.ADMIN, body=OutageSet),
         ]
 
 

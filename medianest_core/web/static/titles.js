@@ -349,9 +349,11 @@
     if (focused && !focused.isConnected) focusInto(where, key);
   }
   const asked = new Map();
-  async function refreshTitle(kind, tmdb) {
-    const holders = [...document.querySelectorAll("[data-facts]")].filter(
-      (h) => h.dataset.kind === String(kind) && h.dataset.tmdb === String(tmdb));
+  function refreshTitle(kind, tmdb) {
+    return refreshHolders([...document.querySelectorAll("[data-facts]")].filter(
+      (h) => h.dataset.kind === String(kind) && h.dataset.tmdb === String(tmdb)));
+  }
+  async function refreshHolders(holders) {  // one question for each set of facts shown, however often it is shown
     const byUrl = new Map();
     for (const holder of holders) {
       const url = factsUrl(holder);
@@ -372,6 +374,17 @@
     if (on) {
       on("title.changed", (data) => {
         if (data && (data.kind === "movie" || data.kind === "tv") && Number.isInteger(data.tmdb_id)) refreshTitle(data.kind, data.tmdb_id);
+      });
+      // A service is out or back (service.outage): the buttons that need it are greyed or offered again, so every
+      // title shown with its buttons asks again. Posters only say where a title is, which no outage changes. An
+      // outage reported again unchanged (as it is while it lasts) asks nothing.
+      const outages = new Map();
+      on("service.outage", (data) => {
+        if (!data || typeof data.service !== "string") return;
+        const reason = typeof data.reason === "string" ? data.reason : null;
+        if (outages.has(data.service) && outages.get(data.service) === reason) return;
+        outages.set(data.service, reason);
+        refreshHolders([...document.querySelectorAll('[data-facts="list"], [data-facts="page"]')]);
       });
     }
     // Back from a gap in the live connection: a title page asks again (what changed meanwhile was not heard).
