@@ -163,12 +163,12 @@ class Monitors:
         monitor_id = path_id(request, "monitor")
         body = await read_body(request, MonitorPatch)
         given = set(parse_json(await request.read()))
-        if not given:
-            raise ApiError(
-                400,
-                ErrorCode.BAD_REQUEST,
-                "Nothing to change: send visible, title, position or service.",
-            )
+        if not given:  # nothing to change: the monitor as it is, and nobody told
+            async with self.sessions() as db:
+                found = await db.get(MonitorRow, monitor_id)
+                if found is None:
+                    raise _not_found()
+                return web.json_response({"monitor": store.monitor_doc(found, admin=True)})
         if "service" in given and body.service is not None:
             self._check_service(request, body.service)
         outages: list[tuple[str, str | None]] = []

@@ -127,8 +127,10 @@ async def test_patch_refuses_bad_values(
 async def test_patch_other_refusals(medianest_client: Any, kuma: FakeUptimeKuma) -> None:
     _, admin, alice, ids = await ready(medianest_client, kuma)
     status, answer = await admin.call("PATCH", f"{BASE}/{ids['Plex']}", json={})
-    assert status == 400
-    assert answer["error"]["code"] == "bad_request"
+    assert status == 200  # nothing to change: the monitor as it is
+    assert answer["monitor"]["name"] == "Plex"
+    status, answer = await admin.call("PATCH", f"{BASE}/999999", json={})
+    assert status == 404
     status, answer = await admin.call(
         "PATCH", f"{BASE}/{ids['Plex']}", data="not json", headers={"Content-Type": "application/json"}
     )
