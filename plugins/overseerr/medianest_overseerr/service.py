@@ -594,11 +594,7 @@ class Overseerr:
                     take=RECONCILE_PAGE, skip=number * RECONCILE_PAGE, sort=RequestSort.MODIFIED
                 )
                 async with self.ctx.sessions() as db:
-                    stored = {
-                        r.overseerr_id: r
-                        for r in [await store.by_overseerr_id(db, item.id) for item in page.results]
-                        if r is not None
-                    }
+                    stored = await store.by_overseerr_ids(db, [item.id for item in page.results])
                 for item in page.results:
                     seen.add(item.id)
                     if self._unchanged(stored.get(item.id), item) or fetches >= RECONCILE_FETCHES:
@@ -691,11 +687,3 @@ class Overseerr:
         info = about.mediaInfo if about is not None else None
         for request in info.requests if info is not None else []:
             await self.refresh(request.id)
-
-    async def unwatch(self, user_id: int, kind: str, tmdb_id: int) -> bool:
-        assert self.ctx.sessions is not None
-        async with self.ctx.sessions.begin() as db:
-            gone = await db.execute(
-                delete(Watch).where(Watch.user_id == user_id, Watch.kind == kind, Watch.tmdb_id == tmdb_id)
-            )
-        return bool(getattr(gone, "rowcount", 0))

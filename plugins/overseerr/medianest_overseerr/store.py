@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, ClassVar, Final
 
 import attrs
@@ -128,6 +127,14 @@ async def by_overseerr_id(db: AsyncSession, overseerr_id: int) -> Request | None
     return found
 
 
+async def by_overseerr_ids(db: AsyncSession, overseerr_ids: Sequence[int]) -> dict[int, Request]:
+    """The stored requests among these Overseerr ids, by Overseerr id (one query for a page of them)."""
+    if not overseerr_ids:
+        return {}
+    rows = await db.scalars(select(Request).where(Request.overseerr_id.in_(set(overseerr_ids))))
+    return {row.overseerr_id: row for row in rows.all()}
+
+
 def _listing(user_id: int | None, state: RequestState | None) -> Select[Any]:
     query = select(Request)
     if user_id is not None:
@@ -197,8 +204,3 @@ async def names(db: AsyncSession, user_ids: Sequence[int]) -> dict[int, str]:
         return {}
     rows = await db.execute(select(User.id, User.display_name, User.username).where(User.id.in_(set(user_ids))))
     return {uid: display or username for uid, display, username in rows.all()}
-
-
-def newer(seen: datetime, stored: datetime) -> bool:
-    """Whether ``seen`` is at least as recent as ``stored`` (the same moment counts: it may complete the row)."""
-    return seen >= stored
