@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import signal
 import warnings
 from collections.abc import AsyncIterator
@@ -107,7 +108,34 @@ def plugin_gate(record: PluginRecord) -> Middleware:
     return gate
 
 
-def _mount_plugin(app: web.Application, runtime: Runtime, record: PluginRecord) -> None:
+SHORT_PATH: Final = re.compile(r"^/[a-z0-9][a-z0-9_-]{0,39}/$")
+
+
+def _short_path_refusal(short: str, path: str, taken: dict[str, str], plugins: set[str]) -> str | None:
+    """Why a page may not have ``short`` as its short path, or ``None`` when it may."""
+    if SHORT_PATH.match(short) is None:
+        return "a short path is one segment of a-z, 0-9, - and _ between slashes"
+    if "{" in path:
+        return "a page with parameters has no short path"
+    segment = short.strip("/")
+    if segment in RESERVED_NAMES:
+        return "the core keeps that name"
+    if segment in plugins:
+        return "a plugin has that name"
+    if short in taken:
+        return f"the {taken[short]} plugin has it"
+    return None
+
+
+def _short_path_view(target: str) -> Handler:
+    async def view(request: web.Request) -> web.StreamResponse:
+        query = request.rel_url.query_string
+        raise web.HTTPFound(f"{target}?{query}" if query else target)
+
+    return view
+
+
+def _mount_plugin(app: web.Application, runtime: Runtime, record: PluginRecord, taken: dict[str, str]) -> None:
     ctx = runtime.context(record)
     routes = list(runtime.plugins.call(record, "api_routes", ctx=ctx) or ())
     pages = list(runtime.plugins.call(record, "pages", ctx=ctx) or ())
@@ -136,7 +164,24 @@ def _mount_plugin(app: web.Application, runtime: Runtime, record: PluginRecord) 
             access[route] = level
             if isinstance(item, Route):
                 app[keys.ROUTE_SPECS][route] = attrs.evolve(item, path=prefix.rstrip("/") + path)
+            elif item.short_path is not None:
+                _add_short_path(app, runtime, record, item, prefix.rstrip("/") + path, taken)
         app.add_subapp(prefix.rstrip("/"), sub)
+
+
+def _add_short_path(
+    app: web.Application, runtime: Runtime, record: PluginRecord, page: Page, target: str, taken: dict[str, str]
+) -> None:
+    assert page.short_path is not None
+    plugins = {other.name for other in runtime.plugins.records.values()}
+    refusal = _short_path_refusal(page.short_path, page.path, taken, plugins)
+    if refusal is not None:
+        log.warning("short_path_refused", plugin=record.name, short_path=page.short_path, reason=refusal)
+        return
+    taken[page.short_path] = record.name
+    route = app.router.add_get(page.short_path, _short_path_view(target))
+    for each in route.resource or ():
+        app[keys.ROUTE_ACCESS][each] = page.access
 
 
 def create_app(runtime: Runtime) -> web.Application:
@@ -184,9 +229,10 @@ def create_app(runtime: Runtime) -> web.Application:
 
     runtime.declare_actors()
     contributions = runtime.collect()
+    short_paths: dict[str, str] = {}
     for record in list(runtime.plugins.active):
         try:
-            _mount_plugin(app, runtime, record)
+            _mount_plugin(app, runtime, record, short_paths)
         except Exception as exc:
             runtime.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
     for name, assets in contributions.assets:

@@ -76,13 +76,20 @@ class Route:
 
 @attrs.frozen
 class Page:
-    """A browser page, mounted under ``/<plugin>/``; ``title`` names it in the navigation and the tab."""
+    """A browser page, mounted under ``/<plugin>/``; ``title`` names it in the navigation and the tab.
+
+    ``short_path`` is an address at the top level, one segment between slashes (``"/status/"``), that leads to
+    this page (a redirect that keeps the query) so people can type it. The first plugin to ask for one gets it;
+    the core's own names, the names of plugins and pages with ``{parameters}`` never get one, and a refused
+    short path is logged at start-up.
+    """
 
     path: str
     handler: Handler
     title: str
     name: str | None = None
     access: Access = Access.USER
+    short_path: str | None = None
 
 
 @attrs.frozen

@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 import pytest
+from aiohttp import web
 from example_plugins import Greeter
 
-from medianest_core import keys
+from medianest_core import Page, hookimpl, keys
 from medianest_core.testing import entry_point, sign_in
 from medianest_core.types import Access
 
@@ -183,3 +184,41 @@ async def test_metrics_can_need_a_token(medianest_client: Any) -> None:
 async def test_metrics_can_be_turned_off(medianest_client: Any) -> None:
     client = await medianest_client(metrics_enabled=False)
     assert (await client.get("/metrics")).status == 404
+
+
+class Shortcuts:
+    """A plugin whose pages ask for short paths: one it may have, and ones it may not."""
+
+    def __init__(self, name: str, claims: dict[str, str]) -> None:
+        self.name = name
+        self.claims = claims  # page path -> the short path it asks for
+
+    @hookimpl
+    def pages(self) -> list[Page]:
+        async def page(request: web.Request) -> web.Response:
+            return web.Response(text=f"<h1>{self.name} {request.path}</h1>", content_type="text/html")
+
+        return [Page(path, page, path, short_path=short) for path, short in self.claims.items()]
+
+
+async def test_a_page_can_be_reached_at_its_short_path(medianest_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    first = Shortcuts("first", {"/status/": "/status/", "/items/{id}": "/items/", "/admin-like": "/admin/"})
+    second = Shortcuts("second", {"/mine/": "/status/", "/other/": "/first/"})
+    with caplog.at_level(logging.WARNING):
+        client = await medianest_client(entry_points=[entry_point("first", first), entry_point("second", second)])
+    anonymous = await client.get("/status/?since=1", allow_redirects=False)
+    assert anonymous.status in (302, 303)
+    assert "/login" in anonymous.headers["Location"]  # a signed-in page: its short path asks to sign in first
+    await sign_in(client)
+    resp = await client.get("/status/?since=1", allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["Location"] == "/first/status/?since=1"
+    followed = await client.get("/status/")
+    assert "first /first/status/" in await followed.text()
+    # Refused: taken by another plugin, a page with parameters, the core's own name, another plugin's name.
+    assert (await client.get("/items/", allow_redirects=False)).status == 404
+    assert (await client.get("/first/", allow_redirects=False)).status == 404
+    admin = await client.get("/admin/", allow_redirects=False)
+    assert admin.headers.get("Location") != "/first/admin-like"
+    refused = sorted(r.msg["short_path"] for r in caplog.records if isinstance(r.msg, dict) and "short_path" in r.msg)
+    assert refused == ["/admin/", "/first/", "/items/", "/status/"], refused

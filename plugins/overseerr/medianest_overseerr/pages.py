@@ -211,7 +211,7 @@ def pages(ctx: PluginContext, service: Callable[[], Overseerr]) -> list[Page]:
 
     return [
         Page("/", home, "Requests", name="overseerr-home"),
-        Page("/requests/", requests_page, "Requests", name="overseerr-requests"),
+        Page("/requests/", requests_page, "Requests", name="overseerr-requests", short_path="/requests/"),
         Page("/links/", links_page, "Overseerr users", name="overseerr-links", access=Access.ADMIN),
     ]
 

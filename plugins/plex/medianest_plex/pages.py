@@ -105,7 +105,7 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
         return await render(request, "plex/item.html", {"item": item_doc(found)})
 
     return [
-        Page("/", home, "Library", name="plex-home"),
+        Page("/", home, "Library", name="plex-home", short_path="/library/"),
         Page("/libraries/{id}", library, "Library", name="plex-library"),
         Page("/collections/{id}", collection, "Collection", name="plex-collection"),
         Page("/items/{id}", item, "Item", name="plex-item-page"),

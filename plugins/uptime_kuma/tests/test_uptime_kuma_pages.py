@@ -184,8 +184,10 @@ async def test_the_status_page_groups_every_visible_monitor(medianest_client: Ca
     resp = await client.get("/uptime_kuma/", headers=HTML, allow_redirects=False)
     assert resp.status == 302
     assert resp.headers["Location"] == "/uptime_kuma/status/"
+    typed = await client.get("/status/", headers=HTML, allow_redirects=False)  # the address people can type
+    assert typed.headers["Location"] == "/uptime_kuma/status/"
 
-    page = await text_of(client, "/uptime_kuma/status/")
+    page = await text_of(client, "/status/")
     page = page[page.index('id="uk-summary"') :]  # the shell's navigation names services too
     assert "Router admin" not in page
     assert "ECONNREFUSED" not in page
