@@ -14,6 +14,7 @@ from medianest_core.settings import HttpUrl, InvalidValue, Secret, bounded
 from medianest_core.types import Card, Migrations, NavLink, Page, PeriodicTask, Route, WebAssets
 
 if TYPE_CHECKING:
+    from medianest_uptime_kuma.live import Login
     from medianest_uptime_kuma.service import UptimeKuma
 
 HERE = Path(__file__).parent
@@ -37,10 +38,17 @@ def _slugs(instance: Any, attribute: attrs.Attribute[Any], value: list[str]) -> 
         raise InvalidValue(attribute.name, "a status page is named twice")
 
 
+def _both_or_neither(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if (instance.username is None) != (value is None):
+        raise InvalidValue(attribute.name, "set both the Uptime Kuma user name and its password, or neither")
+    if instance.username is not None and not instance.username.strip():
+        raise InvalidValue("username", "the Uptime Kuma user name cannot be empty")
+
+
 @attrs.frozen
 class UptimeKumaSettings:
-    """``[plugins.uptime_kuma]``: the Uptime Kuma server, the status pages to follow, and an API key for
-    ``/metrics``."""
+    """``[plugins.uptime_kuma]``: the Uptime Kuma server, the status pages to follow, an API key for ``/metrics``,
+    and a user for Socket.IO (each monitor's last message and 30-day uptime)."""
 
     url: HttpUrl | None = attrs.field(
         default=None, metadata={"help": "The Uptime Kuma server, e.g. http://127.0.0.1:3001."}
@@ -54,6 +62,18 @@ class UptimeKumaSettings:
         default=None,
         metadata={"help": "An Uptime Kuma API key (Settings, API Keys): every monitor, read from /metrics."},
     )
+    username: str | None = attrs.field(
+        default=None,
+        metadata={
+            "help": "An Uptime Kuma user for the last message of each monitor and 30-day uptime; read-only use. "
+            "Users with two-factor sign-in are not supported."
+        },
+    )
+    password: Secret | None = attrs.field(
+        default=None,
+        validator=_both_or_neither,
+        metadata={"help": "The password of that Uptime Kuma user."},
+    )
     refresh_interval: float = bounded(60.0, 10, 86400, "seconds", help="Seconds between reads of the monitors.")
     down_after: int = bounded(
         2, 1, 100, "beats", help="Down beats in a row before the admins are told a monitor is down."
@@ -62,7 +82,18 @@ class UptimeKumaSettings:
     @property
     def configured(self) -> bool:
         """Whether there is an Uptime Kuma server and something to read there."""
-        return self.url is not None and (bool(self.status_pages) or self.api_key is not None)
+        return self.url is not None and (
+            bool(self.status_pages) or self.api_key is not None or self.password is not None
+        )
+
+    @property
+    def login(self) -> Login | None:
+        """The Uptime Kuma user to sign in as over Socket.IO, if one is set."""
+        if self.username is None or self.password is None:
+            return None
+        from medianest_uptime_kuma.live import Login
+
+        return Login(self.username, self.password.get_secret_value())
 
 
 class UptimeKumaPlugin:
@@ -89,9 +120,8 @@ class UptimeKumaPlugin:
 
     @hookimpl
     def web_assets(self) -> WebAssets:
-        scripts = ["uptime_kuma.js"] if (HERE / "static" / "uptime_kuma.js").exists() else []
-        styles = ["uptime_kuma.css"] if (HERE / "static" / "uptime_kuma.css").exists() else []
-        return WebAssets(templates=HERE / "templates", static=HERE / "static", scripts=scripts, styles=styles)
+        # The status page and the card load their files (pages.py): no page of the core needs them.
+        return WebAssets(templates=HERE / "templates", static=HERE / "static")
 
     @hookimpl
     def api_routes(self, ctx: PluginContext) -> list[Route]:

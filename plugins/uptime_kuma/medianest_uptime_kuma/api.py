@@ -50,7 +50,10 @@ class BeatDoc:
 
 @attrs.frozen
 class MonitorDoc:
-    """A monitor: ``visible`` and ``message`` for admins only."""
+    """A monitor: ``visible`` and ``message`` for admins only. ``uptime_30d`` is Uptime Kuma's own 30-day figure
+    when it gives one (2.x's ``/metrics``); otherwise MediaNest's, from the beats it has seen, counted by UTC day
+    as 2.x counts them (pending as down, maintenance left out), and ``uptime_30d_days`` says over how many days
+    (1 to 30) it was measured. ``uptime_30d_days`` is null with Uptime Kuma's figure, or when there is none."""
 
     id: int
     name: str
@@ -60,6 +63,7 @@ class MonitorDoc:
     latency_ms: float | None
     uptime_24h: float | None
     uptime_30d: float | None
+    uptime_30d_days: int | None
     cert_days: int | None
     beats: list[BeatDoc]
     service: str | None

@@ -1,6 +1,6 @@
 """The client of Uptime Kuma's HTTP API (1.23 and 2.x), on the core's resilient upstream client.
 
-Two sources, both without Socket.IO:
+Two sources without Socket.IO (and a third, signed in over Socket.IO, in :mod:`medianest_uptime_kuma.live`):
 
 - **Public status pages**, no login: ``GET /api/status-page/{slug}`` (the page's settings, its incidents and its
   groups of monitors) and ``GET /api/status-page/heartbeat/{slug}`` (the last beats of each monitor on the page,
@@ -13,7 +13,9 @@ Two sources, both without Socket.IO:
 
 Both are structured into the attrs classes below, which keep Uptime Kuma's own names, and then normalised into one
 :class:`Monitor` whichever the source and the version; :func:`merge` puts the monitors of several sources together
-so that none appears twice (by id, or for 1.23's ``/metrics`` by name and type).
+so that none appears twice (by id, or for 1.23's ``/metrics`` by name and type). With a user
+(:class:`~medianest_uptime_kuma.live.Login`), :meth:`UptimeKumaClient.monitors` also reads Uptime Kuma's Socket.IO:
+the one source of a monitor's last message, and of the 30-day uptime on 1.23.
 
 Errors are the upstream's: :class:`~medianest_core.upstream.NotFound` for a status page Uptime Kuma does not have,
 :class:`~medianest_core.upstream.AuthFailed` for a key ``/metrics`` refuses,
@@ -35,7 +37,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import attrs
@@ -50,6 +52,9 @@ from medianest_core.upstream import (
     UpstreamError,
     deadline,
 )
+
+if TYPE_CHECKING:
+    from medianest_uptime_kuma.live import Login
 
 SERVICE: Final = "uptime_kuma"
 """The service name of the upstream client (and of its errors)."""
@@ -84,6 +89,12 @@ class Source(enum.StrEnum):
 
     STATUS_PAGE = "status_page"
     METRICS = "metrics"
+    SOCKET = "socket"
+    """Uptime Kuma's Socket.IO, signed in as a user (:mod:`medianest_uptime_kuma.live`)."""
+
+
+LIVE_SOURCES: Final = frozenset({Source.METRICS, Source.SOCKET})
+"""The sources read from Uptime Kuma's own state at once (a status page's answer may be a minute old)."""
 
 
 def status_of(value: Any) -> MonitorStatus | None:
@@ -295,9 +306,9 @@ class Monitor:
     ``id`` is ``None`` only for a monitor known from 1.23's ``/metrics`` alone (see :attr:`key`). ``group`` is the
     status page's group that shows it. ``status`` and ``latency_ms`` are those of the last beat (``None`` before the
     first). ``uptime_24h`` and ``uptime_30d`` are ratios (0 to 1); the 30-day one comes only from 2.x's
-    ``/metrics``. ``message`` is the last beat's message when a source tells it: neither public status pages nor
-    ``/metrics`` do, so it is ``None`` from these sources. ``beats`` are the last :data:`KEPT_BEATS`, oldest first
-    (status pages only)."""
+    ``/metrics`` and from Socket.IO. ``message`` is the last beat's message when a source tells it: only Socket.IO
+    does (neither public status pages nor ``/metrics``), so it is ``None`` from the others. ``beats`` are the last
+    :data:`KEPT_BEATS`, oldest first (status pages and Socket.IO)."""
 
     id: int | None
     name: str
@@ -385,14 +396,15 @@ def _first(*values: Any) -> Any:
 
 
 def _combine(known: Monitor, other: Monitor) -> Monitor:
-    """One monitor from two reads of it. A status page tells its group, address, tags and beats; ``/metrics`` is
-    live, so it tells the status, latency, uptime and certificate first. Between two reads of the same kind, the
-    first wins and the other fills its gaps."""
+    """One monitor from two reads of it. A status page tells its group, address, tags and beats; ``/metrics`` and
+    Socket.IO are live, so they tell the status, latency, uptime, certificate and message first. Between two reads
+    of the same kind, the first wins and the other fills its gaps."""
     page: tuple[Monitor, Monitor] = (known, other)
     live: tuple[Monitor, Monitor] = (known, other)
-    if Source.METRICS in other.sources and Source.METRICS not in known.sources:
+    known_live, other_live = bool(known.sources & LIVE_SOURCES), bool(other.sources & LIVE_SOURCES)
+    if other_live and not known_live:
         live = (other, known)
-    elif Source.METRICS in known.sources and Source.METRICS not in other.sources:
+    elif known_live and not other_live:
         page = (other, known)
 
     def pick(order: tuple[Monitor, Monitor], field: str) -> Any:
@@ -531,9 +543,13 @@ class UptimeKumaClient:
     """Uptime Kuma's status pages and ``/metrics``, through ``upstream`` (made for ``url``, without credentials:
     the API key travels with the ``/metrics`` call only)."""
 
-    def __init__(self, upstream: Upstream, *, status_page_timeout: float = STATUS_PAGE_TIMEOUT) -> None:
+    def __init__(
+        self, upstream: Upstream, *, status_page_timeout: float = STATUS_PAGE_TIMEOUT, login: Login | None = None
+    ) -> None:
         self.upstream = upstream
         self.status_page_timeout = status_page_timeout
+        self.login = login
+        """The Uptime Kuma user :meth:`monitors` signs in as over Socket.IO, if any."""
 
     @staticmethod
     def _path(route: str, slug: str) -> str:
@@ -595,11 +611,20 @@ class UptimeKumaClient:
         page = await self.status_page(slug)
         return monitors_from_status_page(slug, page, await self.heartbeats(slug))
 
+    async def live_monitors(self, login: Login) -> list[Monitor]:
+        """Every active monitor, read over Socket.IO signed in as ``login``, with its last message."""
+        from medianest_uptime_kuma import live
+
+        return await live.read(self.upstream.base_url, login)
+
     async def monitors(self, slugs: Sequence[str] = (), api_key: str | None = None) -> list[Monitor]:
-        """The monitors of the status pages ``slugs`` and, with ``api_key``, of ``/metrics``, each once."""
+        """The monitors of the status pages ``slugs``, with ``api_key`` of ``/metrics``, and with :attr:`login`
+        of Socket.IO, each once."""
         sources: list[list[Monitor]] = [await self.status_page_monitors(slug) for slug in slugs]
         if api_key:
             sources.append(monitors_from_metrics(await self.metrics(api_key)))
+        if self.login is not None:
+            sources.append(await self.live_monitors(self.login))
         return merge(*sources)
 
 

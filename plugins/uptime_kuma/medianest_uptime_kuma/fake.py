@@ -39,13 +39,31 @@ It answers as Uptime Kuma's code does (2.5.3, and 1.23.16 for ``version="1.23…
   series (illustrative, as Node's client adds them) come first.
 - **Its errors**: :attr:`~FakeUptimeKuma.error` makes the status-page routes fail as Uptime Kuma does when its
   database fails (``{"status": "fail", "msg": …}``: 503 for a busy or locked SQLite, 403 for anything else).
+- **Socket.IO** (python-socketio, path ``/socket.io/``), as 2.5.3's and 1.23.16's ``server.js``: on connect
+  ``info`` (``primaryBaseURL``, ``serverTimezone``, ``serverTimezoneOffset``) then ``loginRequired``. A websocket
+  whose ``Origin`` names another host than ``Host`` is refused (403); no ``Origin``, or polling, passes.
+  ``login`` ``{username, password, token}`` with an acknowledgement: ``{ok: true, token}`` for a user of
+  :meth:`~FakeUptimeKuma.add_user` (:attr:`~FakeUptimeKuma.username` and :attr:`~FakeUptimeKuma.password` from the
+  start); ``{ok: false, msg: "authIncorrectCreds", msgi18n: true}`` for a wrong name or password;
+  ``{tokenRequired: true}`` for a user with two-factor sign-in and no token (a wrong token:
+  ``authInvalidToken``); past :attr:`~FakeUptimeKuma.login_limit` attempts in a minute ``{ok: false, msg: "Too
+  frequently, try again later."}``. After a login: ``info`` with the version, ``monitorList`` (every monitor by id,
+  paused ones included), the other lists (empty), then per monitor ``heartbeatList(id, rows, true)`` (the last 100
+  beats as database rows, oldest first, snake_case, with their ``msg``), 1.23 also ``importantHeartbeatList(id,
+  rows, true)`` (the important beats, newest first, at most 500), ``avgPing(id, ms)``, ``uptime(id, 24, ratio)``,
+  ``uptime(id, 720, ratio)``, 2.x also ``uptime(id, "1y", ratio)``, and ``certInfo(id, json)`` for a checked
+  certificate. A monitor's message is what :meth:`~FakeUptimeKuma.set_status` (or ``add_monitor``) gave it.
+  :attr:`~FakeUptimeKuma.hang_socket` holds only Socket.IO's requests; :attr:`~FakeUptimeKuma.login_silent`
+  leaves ``login`` unanswered; :attr:`~FakeUptimeKuma.logins` records the user names that tried (never a
+  password).
 - Any other ``GET`` answers 200 with the web app's HTML page, as Uptime Kuma does.
 - **Switches**: :attr:`~FakeUptimeKuma.hang` (accept every request, never answer), :attr:`~FakeUptimeKuma.down`
-  (answer 503 to everything, as a reverse proxy does when Uptime Kuma is not running); every request is recorded
-  in :attr:`~FakeUptimeKuma.calls` and counted by path (:meth:`~FakeUptimeKuma.count`).
+  (answer 503 to everything, as a reverse proxy does when Uptime Kuma is not running), Socket.IO included; every
+  request is recorded in :attr:`~FakeUptimeKuma.calls` and counted by path (:meth:`~FakeUptimeKuma.count`).
 
-Not modelled: Socket.IO, logins, badges, push monitors, maintenance windows (a monitor in maintenance is one whose
-status is set to maintenance), the rate limit of API keys.
+Not modelled: live pushes over Socket.IO after the login (``heartbeat``, ``updateMonitorIntoList``), every call but
+``login``, badges, push monitors, maintenance windows (a monitor in maintenance is one whose status is set to
+maintenance), the rate limit of API keys.
 
 Usage::
 
@@ -55,6 +73,7 @@ Usage::
     kuma.add_status_page("home", "Home", {"Media": [plex], "Storage": [nas]})
     await kuma.start()
     settings = {"url": kuma.url, "status_pages": ["home"], "api_key": kuma.api_key}
+    # or, signed in over Socket.IO: {"url": kuma.url, "username": kuma.username, "password": kuma.password}
     ...
     kuma.set_status(nas.id, MonitorStatus.DOWN, msg="Request timed out")
     kuma.advance(minutes=5)
@@ -78,6 +97,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 import attrs
+import socketio  # type: ignore[import-untyped]  # python-socketio ships no types
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
@@ -123,6 +143,8 @@ _HELP: Final = {
     "monitor_status": "Monitor Status (1 = UP, 0= DOWN, 2= PENDING, 3= MAINTENANCE)",
 }
 _WINDOWS: Final = (("1d", 1), ("30d", 30), ("365d", 365))
+SOCKET_PATH: Final = "/socket.io/"
+TOO_FREQUENT: Final = "Too frequently, try again later."
 
 
 # ---- what the fake knows ------------------------------------------------------------------------------------------
@@ -149,6 +171,18 @@ class FakeBeat:
     ping: int | None
     important: bool
     duration: int
+    id: int = 0
+    """Its row's id in the ``heartbeat`` table."""
+
+
+@attrs.define
+class FakeUser:
+    """An Uptime Kuma user; ``two_factor`` is the code its authenticator shows (``None``: no two-factor sign-in)."""
+
+    username: str
+    password: str = attrs.field(repr=False)
+    two_factor: str | None = None
+    active: bool = True
 
 
 @attrs.define
@@ -334,6 +368,22 @@ class FakeUptimeKuma(FakeServer):
         """When true every request is answered 503."""
         self.calls: list[FakeCall] = []
         self.counts: collections.Counter[str] = collections.Counter()
+        self.username = "admin"
+        """The user made at set-up (Socket.IO's ``login``)."""
+        self.password = secrets.token_urlsafe(16)
+        self.users: dict[str, FakeUser] = {self.username: FakeUser(self.username, self.password)}
+        self.login_limit = 20
+        """Login attempts allowed per minute (Uptime Kuma's login rate limit)."""
+        self.hang_socket = False
+        """When true Socket.IO's requests (only those) are accepted and never answered."""
+        self.login_silent = False
+        """When true ``login`` is never acknowledged."""
+        self.logins: list[str] = []
+        """The user names that tried to log in over Socket.IO, in order."""
+        self.sio: socketio.AsyncServer | None = None
+        self._login_times: list[float] = []
+        self._signed_in: dict[str, str] = {}
+        self._beat_ids = itertools.count(1)
         self._offset = timedelta()
         self._monitors: dict[int, FakeMonitor] = {}
         self._pages: dict[str, FakeStatusPage] = {}
@@ -377,6 +427,13 @@ class FakeUptimeKuma(FakeServer):
     def clear_cache(self) -> None:
         """Forget every kept answer (as an important beat does)."""
         self._kept.clear()
+
+    def add_user(self, username: str, password: str, *, two_factor: str | None = None) -> FakeUser:
+        """A user who may log in over Socket.IO; with ``two_factor`` (the code to give) a user with two-factor
+        sign-in."""
+        user = FakeUser(username, password, two_factor)
+        self.users[username] = user
+        return user
 
     # -- set-up ------------------------------------------------------------------------------------------------
 
@@ -518,7 +575,7 @@ class FakeUptimeKuma(FakeServer):
         important = _important(previous.status if previous else None, status)
         seconds = (at - previous.time).total_seconds() if previous else 0.0
         duration = round(seconds) if self.major >= 2 else int(seconds)  # 2.x rounds milliseconds; dayjs truncates
-        beat = FakeBeat(status, at, msg, ping, important, duration)
+        beat = FakeBeat(status, at, msg, ping, important, duration, next(self._beat_ids))
         monitor.beats.append(beat)
         if important:
             self.clear_cache()
@@ -587,13 +644,19 @@ class FakeUptimeKuma(FakeServer):
             FakeCall(request.method, request.path, dict(request.query), CIMultiDict(request.headers), time.monotonic())
         )
         self.counts[request.path] += 1
-        if self.hang:
+        socket = request.path.startswith(SOCKET_PATH)
+        if self.hang or (socket and self.hang_socket):
             await self.hold(request)
+        if socket and not self._same_origin(request):
+            return web.Response(status=403, text="Forbidden")
         if self.down:
             return web.Response(status=503, text="Service Unavailable")
         return await handler(request)
 
     def routes(self, app: web.Application) -> None:
+        self.sio = self._socket_server()
+        self._signed_in.clear()
+        self.sio.attach(app, socketio_path=SOCKET_PATH.strip("/"))
         app.router.add_get("/api/status-page/heartbeat/{slug}", self._heartbeats)
         app.router.add_get("/api/status-page/{slug}", self._status_page)
         app.router.add_get("/metrics", self._metrics)
@@ -773,6 +836,170 @@ class FakeUptimeKuma(FakeServer):
             document["certExpiryDaysRemaining"] = days if known else ""
             document["validCert"] = known
         return document
+
+    # -- Socket.IO --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _same_origin(request: web.Request) -> bool:
+        """Uptime Kuma's check of a websocket's ``Origin``: none, or one naming the ``Host`` it was sent to."""
+        origin = request.headers.get("Origin")
+        if origin is None or request.headers.get("Upgrade", "").lower() != "websocket":
+            return True
+        host = origin.split("://", 1)[-1].rstrip("/")
+        return host.lower() == request.headers.get("Host", "").lower()
+
+    def _socket_server(self) -> socketio.AsyncServer:
+        sio = socketio.AsyncServer(
+            async_mode="aiohttp", cors_allowed_origins="*", always_connect=True, logger=False, engineio_logger=False
+        )
+
+        async def connect(sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
+            await sio.emit("info", self._info(logged_in=False), to=sid)
+            await sio.emit("loginRequired", to=sid)
+
+        async def disconnect(sid: str, *_: Any) -> None:
+            self._signed_in.pop(sid, None)
+
+        async def login(sid: str, data: Any = None) -> dict[str, Any] | None:
+            answer = self._login(data)
+            if answer is None:  # never acknowledged: wait for the fake to stop
+                await self._release.wait()
+                return None
+            if answer.get("ok") is True:
+                self._signed_in[sid] = str(data["username"])
+                sio.start_background_task(self._after_login, sio, sid)
+            return answer
+
+        sio.on("connect", connect)
+        sio.on("disconnect", disconnect)
+        sio.on("login", login)
+        return sio
+
+    def _login(self, data: Any) -> dict[str, Any] | None:
+        """The acknowledgement of ``login`` (``None``: none is sent)."""
+        if self.login_silent:
+            return None
+        now = time.monotonic()
+        self._login_times = [at for at in self._login_times if at > now - 60]
+        if len(self._login_times) >= self.login_limit:
+            return {"ok": False, "msg": TOO_FREQUENT}
+        self._login_times.append(now)
+        if not isinstance(data, dict):
+            return {"ok": False, "msg": "authIncorrectCreds", "msgi18n": True}
+        username, password, token = data.get("username"), data.get("password"), data.get("token")
+        self.logins.append(str(username))
+        user = self.users.get(username) if isinstance(username, str) else None
+        if (
+            user is None
+            or not user.active
+            or not isinstance(password, str)
+            or not secrets.compare_digest(password.encode(), user.password.encode())
+        ):
+            return {"ok": False, "msg": "authIncorrectCreds", "msgi18n": True}
+        if user.two_factor is not None:
+            if not token:
+                return {"tokenRequired": True}
+            if token != user.two_factor:
+                return {"ok": False, "msg": "authInvalidToken", "msgi18n": True}
+        return {"ok": True, "token": f"fake.{secrets.token_urlsafe(24)}.jwt"}
+
+    def _info(self, *, logged_in: bool) -> dict[str, Any]:
+        info: dict[str, Any] = {"primaryBaseURL": None, "serverTimezone": "UTC", "serverTimezoneOffset": "+00:00"}
+        if logged_in:
+            info |= {"version": self.version, "latestVersion": self.version, "isContainer": True}
+        return info
+
+    async def _after_login(self, sio: socketio.AsyncServer, sid: str) -> None:
+        """What Uptime Kuma pushes to a socket that just logged in."""
+        await sio.emit("info", self._info(logged_in=True), to=sid)
+        await sio.emit("monitorList", {str(m.id): self.monitor_doc(m) for m in self._monitors.values()}, to=sid)
+        lists = ["maintenanceList", "notificationList", "proxyList", "dockerHostList", "apiKeyList"]
+        if self.major >= 2:
+            lists += ["remoteBrowserList", "monitorTypeList", "statusPageList"]
+        for name in lists:
+            await sio.emit(name, {} if name in ("maintenanceList", "monitorTypeList", "statusPageList") else [], to=sid)
+        for monitor in list(self._monitors.values()):
+            rows = [self.beat_row(monitor, beat) for beat in monitor.beats[-100:]]
+            await sio.emit("heartbeatList", (monitor.id, rows, True), to=sid)
+            if self.major < 2:
+                important = [self.beat_row(monitor, beat) for beat in reversed(monitor.beats) if beat.important]
+                await sio.emit("importantHeartbeatList", (monitor.id, important[:500], True), to=sid)
+            await sio.emit("avgPing", (monitor.id, self.avg_ping(monitor)), to=sid)
+            await sio.emit("uptime", (monitor.id, 24, _js_json(self.uptime(monitor, "1d"))), to=sid)
+            await sio.emit("uptime", (monitor.id, 720, _js_json(self.uptime(monitor, "30d"))), to=sid)
+            if self.major >= 2:
+                await sio.emit("uptime", (monitor.id, "1y", _js_json(self.uptime(monitor, "365d"))), to=sid)
+            if monitor.checks_tls and monitor.cert_expires is not None:
+                await sio.emit("certInfo", (monitor.id, json.dumps(self.cert_info(monitor))), to=sid)
+
+    def monitor_doc(self, monitor: FakeMonitor) -> dict[str, Any]:
+        """A monitor as ``monitorList`` holds it (a part of Uptime Kuma's ``toJSON``; ``active`` is 0/1 in 1.23)."""
+        children = [other.id for other in self._monitors.values() if other.parent == monitor.id]
+        return {
+            "id": monitor.id,
+            "name": monitor.name,
+            "description": None,
+            "pathName": monitor.name,
+            "parent": monitor.parent,
+            "childrenIDs": children,
+            "url": monitor.url,
+            "method": "GET",
+            "hostname": monitor.hostname,
+            "port": monitor.port,
+            "maxretries": 0,
+            "weight": 2000,
+            "active": monitor.active if self.major >= 2 else int(monitor.active),
+            "type": monitor.type,
+            "interval": monitor.interval,
+            "retryInterval": monitor.interval,
+            "resendInterval": 0,
+            "upsideDown": False,
+            "accepted_statuscodes": ["200-299"],
+            "notificationIDList": {},
+            "maintenance": monitor.status is MonitorStatus.MAINTENANCE,
+            "tags": [
+                {
+                    "id": row_id,
+                    "monitor_id": monitor.id,
+                    "tag_id": tag.id,
+                    "value": value,
+                    "name": tag.name,
+                    "color": tag.color,
+                }
+                for row_id, tag, value in monitor.tags
+            ],
+        }
+
+    def beat_row(self, monitor: FakeMonitor, beat: FakeBeat) -> dict[str, Any]:
+        """A beat as a row of the ``heartbeat`` table (what ``heartbeatList`` carries)."""
+        return {
+            "id": beat.id,
+            "important": int(beat.important),
+            "monitor_id": monitor.id,
+            "status": int(beat.status),
+            "msg": beat.msg,
+            "time": format_time(beat.time, millis=not self.mariadb),
+            "ping": beat.ping,
+            "duration": beat.duration,
+            "down_count": 0,
+        }
+
+    def avg_ping(self, monitor: FakeMonitor) -> float | int | None:
+        """The mean latency of the last 24 hours (``avgPing``), or ``None``."""
+        if self.major >= 2:
+            mean = self._counts_v2(monitor, 1)[1]
+        else:
+            pings = [b.ping for b in _since(monitor.beats, self.now() - timedelta(hours=24)) if b.ping is not None]
+            mean = sum(pings) / len(pings) if pings else None
+        return None if mean is None else _js_json(round(mean, 2))
+
+    def cert_info(self, monitor: FakeMonitor) -> dict[str, Any]:
+        """What ``certInfo`` carries (as JSON text) for a monitor whose certificate is checked."""
+        host = monitor.url.split("://", 1)[-1].split("/", 1)[0]
+        return {
+            "valid": monitor.cert_valid,
+            "certInfo": {"subject": {"CN": host}, "daysRemaining": self.cert_days(monitor) or 0},
+        }
 
     # -- /metrics ----------------------------------------------------------------------------------------------
 

@@ -1,15 +1,19 @@
-"""The Uptime Kuma plugin's tables: the monitors as last read, the poller's state, and who watches which monitor."""
+"""The Uptime Kuma plugin's tables: the monitors as last read, the beats MediaNest has counted for each of them by
+UTC day, the poller's state, and who watches which monitor."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Final
 
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest_core.models import Base, utcnow
+
+KEPT_DAYS: Final = 35
+"""How many UTC days of counted beats are kept per monitor (the 30 of the 30-day uptime, and a few more)."""
 
 
 class State(enum.StrEnum):
@@ -44,6 +48,7 @@ class MonitorRow(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     uptime_24h: Mapped[float | None] = mapped_column(Float)
     uptime_30d: Mapped[float | None] = mapped_column(Float)
+    uptime_30d_days: Mapped[int | None] = mapped_column(Integer)
     cert_days: Mapped[int | None] = mapped_column(Integer)
     message: Mapped[str | None] = mapped_column(Text)
     beats: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -61,6 +66,22 @@ class MonitorRow(Base):
     def shown(self) -> bool:
         """Whether people who are not admins see it."""
         return self.from_status_page if self.visible is None else self.visible
+
+
+class MonitorDay(Base):
+    """The beats of a monitor MediaNest has seen on one UTC day, counted as Uptime Kuma 2.x counts uptime: ``up``
+    beats out of ``counted`` (up, down and pending; a beat in maintenance is left out). ``last_beat`` is the time
+    of the newest beat counted, so that no beat is counted twice. About :data:`KEPT_DAYS` days are kept."""
+
+    __tablename__ = "uptime_kuma_days"
+    __table_args__ = (UniqueConstraint("monitor_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("uptime_kuma_monitors.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    up: Mapped[int] = mapped_column(Integer, default=0)
+    counted: Mapped[int] = mapped_column(Integer, default=0)
+    last_beat: Mapped[datetime]
 
 
 class PollState(Base):

@@ -83,6 +83,17 @@ def percent(ratio: object) -> str:
     return f"{whole}.{rest:02d}".rstrip("0") + "%"
 
 
+def uptime_30d(ratio: object, days: object) -> str:
+    """The 30-day uptime, with over how many days it was measured when MediaNest worked it out over fewer than 30
+    ("99.2% over 6 days"); Uptime Kuma's own figure is shown as it is."""
+    text = percent(ratio)
+    count = _number(days)
+    if text == "—" or count is None or not 1 <= count < 30:
+        return text
+    whole = math.floor(count)
+    return f"{text} over {whole} day{'' if whole == 1 else 's'}"
+
+
 def latency(ms: object) -> str:
     value = _number(ms)
     return "—" if value is None else f"{round(value)} ms"
@@ -136,7 +147,7 @@ def monitor_view(doc: Mapping[str, Any], *, beats: int) -> dict[str, Any]:
         "status": status,
         "status_words": STATUS_WORDS[status],
         "uptime_24h": percent(doc.get("uptime_24h")),
-        "uptime_30d": percent(doc.get("uptime_30d")),
+        "uptime_30d": uptime_30d(doc.get("uptime_30d"), doc.get("uptime_30d_days")),
         "latency": latency(doc.get("latency_ms")),
         "cert": cert_text(doc.get("cert_days")),
         "beats": bar["beats"],
@@ -257,7 +268,15 @@ def pages(ctx: PluginContext) -> list[Page]:
 
     return [
         Page("/", home, "Service status", name="uptime_kuma-home"),
-        Page("/status/", status_page, "Service status", name="uptime_kuma-status"),
+        Page(
+            "/status/",
+            status_page,
+            "Service status",
+            name="uptime_kuma-status",
+            short_path="/status/",
+            styles=["uptime_kuma.css"],
+            scripts=["uptime_kuma.js"],
+        ),
     ]
 
 
@@ -299,4 +318,11 @@ def card(ctx: PluginContext) -> Card:
             stale=stale_text(polled, ctx.settings, datetime.now(UTC), error),
         )
 
-    return Card("monitors", "Services", load_for=load_for, template="uptime_kuma/card.html", order=20)
+    return Card(
+        "monitors",
+        "Services",
+        load_for=load_for,
+        template="uptime_kuma/card.html",
+        order=20,
+        styles=["uptime_kuma.css"],
+    )

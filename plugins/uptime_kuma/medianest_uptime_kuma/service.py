@@ -18,10 +18,16 @@ from medianest_core.types import HealthCheck, HealthResult, HealthState, PluginC
 from medianest_core.upstream import AuthFailed, NotFound, Upstream, UpstreamError, deadline
 from medianest_uptime_kuma import store
 from medianest_uptime_kuma.client import KEPT_BEATS, SERVICE, Monitor, MonitorStatus, Source, UptimeKumaClient
+from medianest_uptime_kuma.live import LoginFailed
 from medianest_uptime_kuma.models import MonitorRow, State
 
 if TYPE_CHECKING:
+    from datetime import date
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from medianest_uptime_kuma import UptimeKumaSettings
+    from medianest_uptime_kuma.models import MonitorDay
 
 log = structlog.get_logger("medianest.plugins.uptime_kuma")
 
@@ -84,7 +90,7 @@ class UptimeKuma:
     def __init__(self, ctx: PluginContext, settings: UptimeKumaSettings) -> None:
         self.ctx = ctx
         self.settings = settings
-        self.client = UptimeKumaClient(upstream(ctx, settings))
+        self.client = UptimeKumaClient(upstream(ctx, settings), login=settings.login)
         self.poll_seconds = min(POLL_SECONDS, float(settings.refresh_interval))
         self._polling = asyncio.Lock()  # one read at a time in this process: a change is told once
 
@@ -103,6 +109,9 @@ class UptimeKuma:
         try:
             with deadline(self.poll_seconds):
                 monitors = await self.client.monitors(list(self.settings.status_pages), self.api_key)
+        except LoginFailed as exc:  # the user's sign-in was refused: its own reason, not the API key's
+            await self._failed(exc.message)
+            return False
         except UpstreamError as exc:
             await self._failed(describe(exc))
             return False
@@ -131,18 +140,28 @@ class UptimeKuma:
         assert self.ctx.sessions is not None
         async with self.ctx.sessions.begin() as db:
             rows = {row.key: row for row in await store.all_rows(db)}
+            days = await store.counted_days(db)
             seen: set[str] = set()
             touched: list[tuple[MonitorRow, bool, bool, bool]] = []
+            counting: list[tuple[MonitorRow, Monitor, datetime | None]] = []
             for monitor in monitors:
                 if monitor.key in seen:
                     continue
                 seen.add(monitor.key)
                 row = rows.get(monitor.key)
+                if row is None and monitor.id is not None:
+                    # Known before by its name alone (1.23's /metrics), now with its id: the same row, so that
+                    # what the admin chose for it stays and it is not shown twice.
+                    row = rows.pop(f"name:{monitor.type or ''}:{monitor.name}", None)
+                    if row is not None:
+                        row.key = monitor.key
+                        rows[monitor.key] = row
                 if row is None:
                     row = MonitorRow(key=monitor.key, name=monitor.name, beats=[], down_beats=0, alerted=False)
                     db.add(row)
                     rows[monitor.key] = row
                 before = (row.status, list(row.beats or []))
+                counting.append((row, monitor, newest_beat(row.beats or [])))
                 status = state_of(monitor.status)
                 beats = beat_docs(monitor)
                 row.uk_id = monitor.id
@@ -184,6 +203,8 @@ class UptimeKuma:
             await store.set_state(db, store.POLLED_AT, now.isoformat())
             await store.set_state(db, store.POLL_ERROR, None)
             await db.flush()
+            for row, monitor, stored in counting:
+                await count_days(db, row, monitor, days.setdefault(row.id, {}), stored, now)
             told = await store.watchers(db, [row.id for row, _, down, back in touched if down or back])
             for row, changed, went_down, came_back in touched:
                 if row.service and row.alerted:
@@ -257,6 +278,41 @@ def first_down(beats: Sequence[dict[str, Any]]) -> datetime | None:
         return None
 
 
+def newest_beat(beats: Sequence[dict[str, Any]]) -> datetime | None:
+    """The time of the newest of the stored beats (ISO times), if they tell it."""
+    newest: datetime | None = None
+    for beat in beats:
+        try:
+            moment = datetime.fromisoformat(str(beat["time"]))
+        except (KeyError, ValueError):
+            continue
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if newest is None or moment > newest:
+            newest = moment
+    return newest
+
+
+async def count_days(
+    db: AsyncSession,
+    row: MonitorRow,
+    monitor: Monitor,
+    days: dict[date, MonitorDay],
+    stored: datetime | None,
+    now: datetime,
+) -> None:
+    """Count the monitor's beats that are newer than any counted before (those stored at the last poll, ``stored``,
+    and those the day counts remember), by UTC day, so that a beat seen by two polls is counted once; then, when
+    the source gave no 30-day uptime, work it out from the counts, with over how many days it was measured."""
+    after = max((moment for moment in (stored, store.last_counted(days)) if moment is not None), default=None)
+    fresh = [(beat.status.label, beat.time) for beat in monitor.beats if after is None or beat.time > after]
+    end = await store.count_beats(db, row.id, days, fresh, now.astimezone(UTC).date())
+    if monitor.uptime_30d is not None:  # the source's own figure (2.x's /metrics) wins
+        row.uptime_30d, row.uptime_30d_days = monitor.uptime_30d, None
+        return
+    ratio, measured = store.uptime_over(days, end)
+    row.uptime_30d, row.uptime_30d_days = ratio, measured or None
+
+
 def down_since(row: MonitorRow) -> datetime:
     """When the monitor went down: stored when its run of down beats began (kept while the run outlasts the beats
     kept), else when its status last changed."""
@@ -301,10 +357,14 @@ async def _ask(client: UptimeKumaClient, settings: UptimeKumaSettings, *, count:
         elif pages:
             await client.status_page(pages[0])
             monitors = []
-        else:
-            assert key is not None
+        elif key is not None:
             await client.metrics(key)
             monitors = []
+        else:  # a user alone: sign in over Socket.IO
+            await client.monitors()
+            monitors = []
+    except LoginFailed as exc:
+        return HealthResult(HealthState.DOWN, exc.message)
     except AuthFailed:
         return HealthResult(HealthState.DOWN, REFUSED)
     except NotFound as exc:
@@ -319,6 +379,8 @@ async def _ask(client: UptimeKumaClient, settings: UptimeKumaSettings, *, count:
         where.append(f"{len(pages)} status page{'s' if len(pages) != 1 else ''}")
     if key:
         where.append("/metrics")
+    if client.login is not None:
+        where.append(f"Socket.IO as {client.login.username}")
     return HealthResult(HealthState.UP, f"Found {len(monitors)} {noun} on {' and '.join(where)}.")
 
 
@@ -338,13 +400,14 @@ def connection_test(ctx: PluginContext, settings: UptimeKumaSettings) -> HealthC
     """Try ``settings`` (saved or not): how many monitors they find, with an upstream client of their own."""
 
     async def check() -> HealthResult:
-        if settings.url is None or not (settings.status_pages or settings.api_key is not None):
+        if settings.url is None or not settings.configured:
             return HealthResult(
-                HealthState.DOWN, "Set Uptime Kuma's address and a status page's slug or an API key (or both)."
+                HealthState.DOWN,
+                "Set Uptime Kuma's address and a status page's slug, an API key or a user (or more than one).",
             )
         made = upstream(ctx, settings, pooled=False)
         try:
-            return await _ask(UptimeKumaClient(made), settings, count=True)
+            return await _ask(UptimeKumaClient(made, login=settings.login), settings, count=True)
         finally:
             await made.close()
 

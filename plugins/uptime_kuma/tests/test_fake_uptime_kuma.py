@@ -412,3 +412,132 @@ async def test_its_own_errors(make_kuma: MakeKuma, http: aiohttp.ClientSession, 
     kuma.error = error
     answer = await get(http, f"{kuma.url}/api/status-page/home")
     assert answer[:2] == (status, {"status": "fail", "msg": error})
+
+
+# ---- Socket.IO ----------------------------------------------------------------------------------------------------
+
+
+class Heard:
+    """A raw Socket.IO client of the fake that records every event it receives, in order."""
+
+    def __init__(self) -> None:
+        import socketio  # type: ignore[import-untyped]
+
+        self.http = aiohttp.ClientSession()
+        self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False, http_session=self.http)
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+
+        async def any_event(event: str, *args: Any) -> None:
+            self.events.append((event, args))
+
+        self.sio.on("*", any_event)
+
+    def named(self, event: str) -> list[tuple[Any, ...]]:
+        return [args for name, args in self.events if name == event]
+
+    async def settle(self, event: str, count: int) -> None:
+        for _ in range(200):
+            if len(self.named(event)) >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{event} came {len(self.named(event))} times, not {count}")
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+        await self.http.close()
+
+
+@pytest.fixture
+async def heard() -> AsyncIterator[Heard]:
+    found = Heard()
+    yield found
+    await found.close()
+
+
+def login(kuma: FakeUptimeKuma, **values: Any) -> dict[str, Any]:
+    return {"username": kuma.username, "password": kuma.password, "token": ""} | values
+
+
+@pytest.mark.parametrize("version", [V2, V1])
+async def test_socket_io_after_a_login(make_kuma: MakeKuma, heard: Heard, version: str) -> None:
+    kuma = await make_kuma(version)
+    plex, nas, _ = home(kuma)
+    kuma.set_status(nas.id, MonitorStatus.DOWN, msg="Request timed out")
+    await heard.sio.connect(kuma.url, transports=["websocket"])
+    await heard.settle("loginRequired", 1)
+    assert [name for name, _ in heard.events][:2] == ["info", "loginRequired"]
+    assert set(heard.named("info")[0][0]) == {"primaryBaseURL", "serverTimezone", "serverTimezoneOffset"}
+
+    answer = await heard.sio.call("login", login(kuma))
+    assert answer["ok"] is True
+    assert answer["token"]
+    await heard.settle("uptime", 3 * (3 if version == V2 else 2))
+    (monitors,) = heard.named("monitorList")[0]
+    assert sorted(monitors) == ["1", "2", "3"]
+    assert monitors["1"]["name"] == "Plex"
+    assert monitors["1"]["url"] == "https://plex.example.org"
+    assert monitors["1"]["active"] == (True if version == V2 else 1)
+    assert {tag["name"] for tag in monitors["1"]["tags"]} == {"service", "Media box!"}
+
+    lists = {args[0]: args for args in heard.named("heartbeatList")}
+    _nas_id, rows, overwrite = lists[nas.id]
+    assert overwrite is True
+    assert rows[-1]["msg"] == "Request timed out"
+    assert rows[-1]["status"] == 0
+    assert {"id", "monitor_id", "status", "msg", "time", "ping", "important", "duration"} <= set(rows[-1])
+    assert BEAT_TIME.match(rows[-1]["time"])
+    assert [row["time"] for row in rows] == sorted(row["time"] for row in rows)  # oldest first
+
+    periods = {(args[0], args[1]) for args in heard.named("uptime")}
+    assert (plex.id, 24) in periods
+    assert (plex.id, 720) in periods
+    assert ((plex.id, "1y") in periods) is (version == V2)
+    assert bool(heard.named("importantHeartbeatList")) is (version == V1)
+    assert heard.named("avgPing")
+    (cert,) = [args for args in heard.named("certInfo") if args[0] == plex.id]
+    assert '"daysRemaining": 40' in cert[1] or '"daysRemaining": 39' in cert[1]
+
+
+async def test_socket_io_logins_it_refuses(make_kuma: MakeKuma, heard: Heard) -> None:
+    kuma = await make_kuma()
+    home(kuma)
+    kuma.add_user("guarded", "pw-guarded", two_factor="424242")
+    await heard.sio.connect(kuma.url, transports=["websocket"])
+    wrong = {"ok": False, "msg": "authIncorrectCreds", "msgi18n": True}
+    assert await heard.sio.call("login", login(kuma, password="nope")) == wrong
+    assert await heard.sio.call("login", login(kuma, username="nobody")) == wrong
+    guarded = {"username": "guarded", "password": "pw-guarded", "token": ""}
+    assert await heard.sio.call("login", guarded) == {"tokenRequired": True}
+    assert (await heard.sio.call("login", guarded | {"token": "000000"}))["msg"] == "authInvalidToken"
+    assert (await heard.sio.call("login", guarded | {"token": "424242"}))["ok"] is True
+    kuma.login_limit = 5
+    assert await heard.sio.call("login", login(kuma)) == {"ok": False, "msg": "Too frequently, try again later."}
+    assert kuma.logins == [kuma.username, "nobody", "guarded", "guarded", "guarded"]
+    assert kuma.password not in repr(kuma.users)
+
+
+async def test_socket_io_origin_hang_and_down(make_kuma: MakeKuma, http: aiohttp.ClientSession) -> None:
+    kuma = await make_kuma()
+    home(kuma)
+    ws_url = kuma.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    host = kuma.url.split("://", 1)[1]
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(ws_url, origin="http://evil.example")
+    assert refused.value.status == 403
+    async with http.ws_connect(ws_url, origin=f"http://{host}") as ws:  # the same host: let in
+        assert (await ws.receive_str()).startswith("0{")
+    async with http.ws_connect(ws_url) as ws:  # no Origin: let in
+        assert (await ws.receive_str()).startswith("0{")
+    polling = kuma.url + "/socket.io/?EIO=4&transport=polling"
+    status, body, _ = await get(http, polling, Origin="http://evil.example")  # polling: always
+    assert status == 200
+    assert str(body).startswith("0{")
+
+    kuma.down = True
+    assert (await get(http, polling))[0] == 503
+    kuma.down = False
+    kuma.hang_socket = True
+    with pytest.raises(asyncio.TimeoutError):
+        async with asyncio.timeout(0.3):
+            await get(http, polling)
+    assert (await get(http, kuma.url + "/metrics", Authorization=basic("", kuma.api_key)))[0] == 200

@@ -31,6 +31,13 @@
     if (rest === 0) return whole + "%";
     return (whole + "." + String(rest).padStart(2, "0")).replace(/0+$/, "") + "%";
   }
+  // Over how many days MediaNest measured a 30-day uptime it worked out itself, when fewer than 30.
+  function uptime30d(ratio, days) {
+    const text = percent(ratio);
+    if (text === "—" || !isNumber(days) || days < 1 || days >= 30) return text;
+    const whole = Math.floor(days);
+    return text + " over " + whole + " day" + (whole === 1 ? "" : "s");
+  }
   const latency = (ms) => (isNumber(ms) ? Math.round(ms) + " ms" : "—");
   function certText(days) {
     if (!isNumber(days)) return null;
@@ -171,7 +178,7 @@
       state.textContent = WORDS[status];
     }
     setText(row, "uptime_24h", percent(doc.uptime_24h));
-    setText(row, "uptime_30d", percent(doc.uptime_30d));
+    setText(row, "uptime_30d", uptime30d(doc.uptime_30d, doc.uptime_30d_days));
     setText(row, "latency", latency(doc.latency_ms));
     setText(row, "cert", certText(doc.cert_days));
     // The message of a down monitor is for admins only: the event everyone receives has none, so an admin's
