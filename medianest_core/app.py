@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from medianest_core import content, keys, notifications, openapi, search, service_settings, title_views, ws
 from medianest_core.auth import admin_views, setup
 from medianest_core.auth import views as auth_views
+from medianest_core.auth.cache import AuthCache, CachedSessionStore
 from medianest_core.auth.middleware import auth_middleware
 from medianest_core.auth.principal import is_admin
 from medianest_core.auth.sessions import ServerSideStorage, make_store
@@ -248,7 +249,10 @@ def create_app(runtime: Runtime) -> web.Application:
     app[keys.CONTRIBUTIONS] = contributions
     shell.setup_templates(app, contributions.assets)
     app[keys.LIMITS] = Limits(runtime.settings, contributions.quotas)
-    app[keys.SESSION_STORE] = make_store(runtime.settings, runtime.sessions)
+    cache = app[keys.AUTH_CACHE] = AuthCache(runtime.sessions, runtime.events)
+    app[keys.SESSION_STORE] = CachedSessionStore(
+        make_store(runtime.settings, runtime.sessions), cache, runtime.settings
+    )
     app[keys.WS_HUB] = ws.Hub(
         {name: command for name, command in contributions.ws_commands.items()}, runtime.settings.ws_queue_size
     )
@@ -262,7 +266,9 @@ def create_app(runtime: Runtime) -> web.Application:
 
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    stop_listening = app[keys.AUTH_CACHE].start()
     yield
+    stop_listening()
     await app[keys.SESSION_STORE].close()
     await app[keys.RUNTIME].close()
 

@@ -127,8 +127,25 @@ class TitleChanged(Event):
         return Audience.user(self.user_id)
 
 
+@attrs.frozen
+class AuthChanged(Event):
+    """Something that decides who a request is changed: a user (their role, status or name, or they were removed,
+    which covers their tokens and sessions too), a session (ended, or its data changed), or an API token
+    (revoked). Every process forgets what it kept of it (:mod:`medianest_core.auth.cache`); no browser receives it.
+    """
+
+    name: ClassVar[str] = "auth.changed"
+    user_id: int | None = None
+    session_id: str | None = None
+    token_id: int | None = None
+
+    def audience(self) -> Audience:
+        return Audience.nobody()
+
+
 EVENTS: tuple[type[Event], ...] = (
     UserDeleted,
+    AuthChanged,
     NotificationCreated,
     NotificationsRead,
     JobUpdated,

@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
 
 if TYPE_CHECKING:
+    from medianest_core.auth.cache import AuthCache
     from medianest_core.auth.principal import Principal
     from medianest_core.auth.sessions import SessionStore
     from medianest_core.health import HealthMonitor
@@ -24,6 +25,8 @@ HEALTH: web.AppKey[HealthMonitor] = web.AppKey("medianest.health")
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("medianest.scheduler")
 LIMITS: web.AppKey[Limits] = web.AppKey("medianest.limits")
 SESSION_STORE: web.AppKey[SessionStore] = web.AppKey("medianest.session_store")
+# The users, API tokens and sessions requests used, kept in memory (medianest_core.auth.cache).
+AUTH_CACHE: web.AppKey[AuthCache] = web.AppKey("medianest.auth_cache")
 WS_HUB: web.AppKey[Hub] = web.AppKey("medianest.ws_hub")
 HTTP_METRICS: web.AppKey[HttpMetrics] = web.AppKey("medianest.http_metrics")
 # Who may call each route: core and plugin routes alike. The authentication middleware reads it.

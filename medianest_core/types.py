@@ -497,7 +497,7 @@ class WsCommand:
 
 @attrs.frozen
 class Audience:
-    """Who may receive an event: everyone signed in, the admins, or one user."""
+    """Who may receive an event: everyone signed in, the admins, one user, or nobody."""
 
     kind: str
     user_id: int | None = None
@@ -514,7 +514,14 @@ class Audience:
     def user(cls, user_id: int) -> Audience:
         return cls("user", user_id)
 
+    @classmethod
+    def nobody(cls) -> Audience:
+        """For events between MediaNest's processes that no browser receives."""
+        return cls("nobody")
+
     def includes(self, user_id: int, is_admin: bool) -> bool:
+        if self.kind == "nobody":
+            return False
         if self.kind == "everyone":
             return True
         if self.kind == "admins":

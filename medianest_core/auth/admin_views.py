@@ -193,6 +193,8 @@ async def update_user(request: web.Request) -> web.Response:
                 request=request,
             )
         doc = admin_user_doc(user)
+    if changes:  # every process forgets what it kept of the user: the change counts from the next request
+        await request.config_dict[keys.AUTH_CACHE].changed(user_id=user_id)
     if body.status is UserStatus.DISABLED:
         # Disabling ends every session at once; API tokens stop working while the account is disabled.
         await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)
@@ -231,7 +233,7 @@ async def delete_user(request: web.Request) -> web.Response:
             details={"username": username},
             request=request,
         )
-    await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)
+    await request.config_dict[keys.SESSION_STORE].delete_for_user(user_id)  # and every process forgets the user
     await request.config_dict[keys.WS_HUB].sign_out(user_id)
     await runtime.events.publish(UserDeleted(user_id=user_id, username=username))
     return web.json_response({"deleted": True})

@@ -11,16 +11,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp_session import get_session
-from sqlalchemy import select
 
 from medianest_core import keys
 from medianest_core.auth.net import client_network, own_origin
 from medianest_core.auth.principal import Principal, Via
 from medianest_core.auth.sessions import CSRF, ROW, UID
-from medianest_core.auth.tokens import resolve_token
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.http import wants_json
-from medianest_core.models import User, UserStatus
 from medianest_core.schema import read_form
 from medianest_core.types import Access, Handler
 
@@ -49,9 +46,7 @@ def _is_image(request: web.Request) -> bool:
 
 
 async def _from_token(request: web.Request, token: str) -> Principal | None:
-    runtime = request.config_dict[keys.RUNTIME]
-    async with runtime.sessions() as db:
-        found = await resolve_token(db, token)
+    found = await request.config_dict[keys.AUTH_CACHE].token(token)
     if found is None:
         return None
     row, user = found
@@ -63,10 +58,8 @@ async def _from_session(request: web.Request) -> Principal | None:
     uid = session.get(UID)
     if uid is None:
         return None
-    runtime = request.config_dict[keys.RUNTIME]
-    async with runtime.sessions() as db:
-        user = await db.scalar(select(User).where(User.id == int(uid)))
-    if user is None or user.status is not UserStatus.ACTIVE:
+    user = await request.config_dict[keys.AUTH_CACHE].user(int(uid))
+    if user is None or not user.active:
         session.invalidate()
         return None
     return Principal(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest_core.models import ApiToken, User, UserStatus
+from medianest_core.models import ApiToken
 
 PREFIX: Final = "mn_"
 USED_EVERY: Final = timedelta(seconds=60)
@@ -30,24 +29,3 @@ async def create_token(db: AsyncSession, user_id: int, name: str, expires_at: da
     db.add(row)
     await db.flush()
     return row, token
-
-
-async def resolve_token(db: AsyncSession, token: str) -> tuple[ApiToken, User] | None:
-    """The live token and its active owner, or ``None`` (unknown, revoked, expired, or owner disabled)."""
-    if not token.startswith(PREFIX):
-        return None
-    found = (
-        await db.execute(select(ApiToken, User).join(User).where(ApiToken.token_hash == hash_token(token)))
-    ).one_or_none()
-    if found is None:
-        return None
-    row, user = found
-    now = datetime.now(UTC)
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-        return None
-    if user.status is not UserStatus.ACTIVE:
-        return None
-    if row.last_used_at is None or now - row.last_used_at >= USED_EVERY:
-        await db.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-        await db.commit()
-    return row, user

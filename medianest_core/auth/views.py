@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
+from medianest_core.auth.cache import UserFacts
 from medianest_core.auth.passwords import hash_password, needs_rehash, verify_password
 from medianest_core.auth.principal import Via, require
 from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_token
@@ -158,7 +159,7 @@ class SessionPath:
     id: str = field(min_length=1, max_length=128)
 
 
-def user_doc(user: User) -> dict[str, Any]:
+def user_doc(user: User | UserFacts) -> dict[str, Any]:
     return {
         "id": user.id,
         "username": user.username,
@@ -235,10 +236,9 @@ async def logout(request: web.Request) -> web.Response:
 
 async def current_session(request: web.Request) -> web.Response:
     who = require(request)
-    runtime = request.config_dict[keys.RUNTIME]
-    async with runtime.sessions() as db:
-        user = await db.get(User, who.user_id)
-    assert user is not None
+    user = await request.config_dict[keys.AUTH_CACHE].user(who.user_id)
+    if user is None:  # removed since the middleware looked
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "Sign in first.")
     return web.json_response({"user": user_doc(user), "via": who.via.value, "csrf_token": who.csrf_token})
 
 
@@ -328,6 +328,7 @@ async def revoke_my_token(request: web.Request) -> web.Response:
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such token.")
         audit.record(db, AuditAction.TOKEN_REVOKED, actor_id=who.user_id, target=f"token:{token_id}", request=request)
+    await request.config_dict[keys.AUTH_CACHE].changed(token_id=token_id)
     return web.json_response({"revoked": True})
 
 
