@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -109,3 +110,44 @@ async def sign_in(session: aiohttp.ClientSession, url: str, username: str, passw
         if r.status != 200:
             raise SystemExit(f"could not sign in as {username}: {r.status}")
         return str((await r.json())["csrf_token"])
+
+
+def asyncpg_dsn(url: str) -> str:
+    """A ``postgresql+asyncpg://`` (or plain ``postgresql://``) URL as asyncpg itself takes it."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def create_postgres_database(admin_url: str, prefix: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database beside the one ``admin_url`` names; returns its name and its
+    ``postgresql+asyncpg://`` URL for ``MEDIANEST_DATABASE_URL``."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"medianest_bench_{prefix}_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = asyncpg_dsn(admin_url).rpartition("/")[0]
+    return name, f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def drop_postgres_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def empty_redis(url: str) -> None:
+    """Empty the Redis database ``url`` names (a benchmark's own), so that no keys of an earlier run are read."""
+    from redis import Redis
+
+    client = Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()

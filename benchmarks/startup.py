@@ -34,7 +34,8 @@ from typing import Any, Final
 ROOT: Final = Path(__file__).resolve().parent.parent
 PLUGINS: Final = ("plex", "overseerr", "uptime_kuma", "youtube", "tmdb")
 START_TARGET_S: Final = 1.5
-RSS_TARGET_MB: Final = 100.0
+# Idle resident memory: a first start also creates and migrates the database, so it is allowed more.
+RSS_TARGET_MB: Final = {"first": 80.0, "warm": 64.0}
 POLL_INTERVAL_S: Final = 0.005
 IDLE_S: Final = 2.0
 START_TIMEOUT_S: Final = 60.0
@@ -124,13 +125,14 @@ def children(pid: int) -> list[int]:
 
 
 def check_plugins(base: str) -> None:
-    """The serving process reports every bundled plugin loaded (state "up" in /api/v1/health)."""
+    """The serving process reports every bundled plugin loaded: state "up" in /api/v1/health, or "not_set_up" for
+    a loaded plugin whose service has no settings yet (the default here)."""
     status, body = get(f"{base}/api/v1/health", timeout=5.0)
     if status != 200:
         raise BenchmarkError(f"GET /api/v1/health answered {status}: {body[:300]!r}")
     doc: dict[str, Any] = json.loads(body)
     states = {c["name"]: c["state"] for c in doc.get("components", []) if c.get("kind") == "plugin"}
-    bad = {name: states.get(name, "missing") for name in PLUGINS if states.get(name) != "up"}
+    bad = {name: states.get(name, "missing") for name in PLUGINS if states.get(name) not in ("up", "not_set_up")}
     if bad:
         shown = ", ".join(f"{name}: {state}" for name, state in sorted(bad.items()))
         raise BenchmarkError(f"plugins not loaded in the serving process: {shown}")
@@ -230,7 +232,7 @@ def report(series: Sequence[Series], runs: int) -> None:
             (
                 f"idle RSS, {s.name}",
                 f"median {med:.1f} MB  min {min(s.rss):.1f} MB  max {max(s.rss):.1f} MB  "
-                f"(target {RSS_TARGET_MB:.0f} MB, {verdict(med, RSS_TARGET_MB)}",
+                f"(target {RSS_TARGET_MB[s.name]:.0f} MB, {verdict(med, RSS_TARGET_MB[s.name])}",
             )
         )
     print(f"medianest serve, {runs} run(s): SQLite, in-process broker, plugins {', '.join(sorted(PLUGINS))}")
