@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import itertools
+import logging
 import re
+import secrets
 import time
-import uuid
-from typing import Final
+from typing import Any, Final
 
 import structlog
 from aiohttp import web
@@ -20,8 +22,18 @@ from medianest_core.types import Handler
 from medianest_core.upstream import deadline as upstream_deadline
 
 log = structlog.get_logger("medianest.http")
+_access_log = logging.getLogger("medianest.http")
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
+_ID_PREFIX: Final = secrets.token_hex(8)
+_ids = itertools.count()
+
+
+def new_request_id() -> str:
+    """A request id unique to this request: this process's random half, then a count (32 hex digits)."""
+    return f"{_ID_PREFIX}{next(_ids):016x}"
+
+
 _VALID_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 QUIET_PATHS: Final = frozenset({"/health", "/metrics"})
 
@@ -43,6 +55,20 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # Each label set's child, found once: the routes and statuses are few.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answer and its time."""
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def route_label(request: web.Request) -> str:
@@ -161,7 +187,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Give the request an id (``X-Request-ID``, taken when valid, else made) bound into every log line; turn
     every failure into the error shape; count and time the request."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else new_request_id()
     request[keys.REQUEST_ID] = request_id
     started = time.perf_counter()
     # A person waits on the answer: the upstream calls made for it end by one deadline (a websocket lives on).
@@ -207,15 +233,15 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         route = route_label(request)
         metrics = request.app.get(keys.HTTP_METRICS)
         if metrics is not None:
-            metrics.requests.labels(request.method, route, str(response.status)).inc()
-            metrics.latency.labels(request.method, route).observe(elapsed)
-        level = log.debug if request.path in QUIET_PATHS and response.status < 400 else log.info
-        level(
-            "request",
-            method=request.method,
-            path=request.path,
-            route=route,
-            status=response.status,
-            duration_ms=round(elapsed * 1000, 2),
-        )
+            metrics.observe(request.method, route, response.status, elapsed)
+        quiet = request.path in QUIET_PATHS and response.status < 400
+        if _access_log.isEnabledFor(logging.DEBUG if quiet else logging.INFO):  # nothing is built when filtered out
+            (log.debug if quiet else log.info)(
+                "request",
+                method=request.method,
+                path=request.path,
+                route=route,
+                status=response.status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
     return response

@@ -1,5 +1,7 @@
-"""Rate limits and quotas, counted with the ``limits`` library over moving windows: in memory by default, in
-Redis when ``redis_url`` is set, so that every process counts together.
+"""Rate limits and quotas, counted with the ``limits`` library: in memory by default, in Redis when ``redis_url``
+is set, so that every process counts together. Sign-ins and quotas count over exact moving windows; the requests
+of the API and of images, which every call pays for, over sliding window counters (two counters a key, the
+previous window's weighted by how much of it still overlaps), which cost the same however high the limit.
 
 - the API: ``api_rate_limit`` per signed-in user, per client address (an IPv6 /64 as one) for anonymous requests;
 - signing in: ``login_rate_limit`` per client address, and ``login_user_rate_limit`` per username for attempts
@@ -22,7 +24,7 @@ import attrs
 from aiohttp import web
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerSecond, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
 from sqlalchemy import func, select
 
 from medianest_core import keys
@@ -82,6 +84,8 @@ def _retry_after(reset_time: float) -> int:
 class Limits:
     def __init__(self, settings: Settings, quotas: Mapping[str, Quota]) -> None:
         self.limiter = MovingWindowRateLimiter(_storage(settings))
+        # Apart from the moving windows: in memory, their upkeep would otherwise run on every request.
+        self.requests = SlidingWindowCounterRateLimiter(_storage(settings))
         self.api = parse(settings.api_rate_limit)
         self.images = parse(settings.image_rate_limit)
         self.login = parse(settings.login_rate_limit)
@@ -89,10 +93,18 @@ class Limits:
         self.quotas = dict(quotas)
 
     async def hit(self, item: RateLimitItem, *key: str, what: str) -> None:
-        """Count one request; past the limit, a 429 naming ``what``."""
-        if await self.limiter.hit(item, *key):
+        """Count one attempt over an exact moving window; past the limit, a 429 naming ``what``."""
+        await self._hit(self.limiter, item, *key, what=what)
+
+    async def hit_request(self, item: RateLimitItem, *key: str, what: str) -> None:
+        """Count one request of the API or of images (a sliding window counter); past the limit, a 429."""
+        await self._hit(self.requests, item, *key, what=what)
+
+    @staticmethod
+    async def _hit(limiter: RateLimiter, item: RateLimitItem, *key: str, what: str) -> None:
+        if await limiter.hit(item, *key):
             return
-        stats = await self.limiter.get_window_stats(item, *key)
+        stats = await limiter.get_window_stats(item, *key)
         wait = _retry_after(stats.reset_time)
         raise ApiError(
             429,

@@ -109,9 +109,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         limits = request.config_dict[keys.LIMITS]
         key = ("user", str(who.user_id)) if who is not None else ("ip", client_network(request))
         if _is_image(request):  # a page of posters asks for dozens at once: they count apart from the API's calls
-            await limits.hit(limits.images, "images", *key, what="image requests")
+            await limits.hit_request(limits.images, "images", *key, what="image requests")
         else:
-            await limits.hit(limits.api, "api", *key, what="requests")
+            await limits.hit_request(limits.api, "api", *key, what="requests")
     if request.method not in SAFE_METHODS and access is not None:
         # Public routes (signing in, webhooks with their own secret) act for no session: only the origin counts.
         await _check_csrf(request, None if access is Access.PUBLIC else who)
