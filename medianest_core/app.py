@@ -34,6 +34,7 @@ from medianest_core.runtime import Runtime, prepare_database
 from medianest_core.serving import Runner, on_response_prepare
 from medianest_core.types import Access, Handler, Page, Route
 from medianest_core.web import admin_pages, pages, shell
+from medianest_core.web.assets import ASSETS, CORE, Assets
 
 log = structlog.get_logger("medianest.app")
 
@@ -163,6 +164,8 @@ def _mount_plugin(app: web.Application, runtime: Runtime, record: PluginRecord, 
             else:
                 route = sub.router.add_route(method, path, item.handler, name=item.name)
             access[route] = level
+            if isinstance(item, Page):
+                app[ASSETS].add_page(route, record.name, item)
             if isinstance(item, Route):
                 app[keys.ROUTE_SPECS][route] = attrs.evolve(item, path=prefix.rstrip("/") + path)
             elif item.short_path is not None:
@@ -224,8 +227,10 @@ def create_app(runtime: Runtime) -> web.Application:
             route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.name)
         app[keys.ROUTE_ACCESS][route] = spec.access
         app[keys.ROUTE_SPECS][route] = spec
-    static = app.router.add_static("/static/core/", shell.STATIC, name="static-core", append_version=False)
-    for route in static:
+    app[ASSETS] = static_files = Assets()
+    static_files.add_folder(CORE, shell.STATIC)
+    static = app.router.add_get("/static/{owner}/{path:.+}", static_files.handle, name="static")
+    for route in static.resource or ():
         app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
 
     runtime.declare_actors()
@@ -238,9 +243,9 @@ def create_app(runtime: Runtime) -> web.Application:
             runtime.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
     for name, assets in contributions.assets:
         if assets.static is not None and assets.static.is_dir():
-            resource = app.router.add_static(f"/static/{name}/", assets.static, name=f"static-{name}")
-            for route in resource:
-                app[keys.ROUTE_ACCESS][route] = Access.PUBLIC
+            static_files.add_folder(name, assets.static)
+            static_files.add_everywhere(name, assets.styles, assets.scripts)
+    static_files.add_cards(contributions.cards)
     for plugin, provider in contributions.login_providers:
         if provider.start is not None and runtime.plugins.get(plugin) is not None:
             route = app.router.add_get(f"/auth/{plugin}/{provider.key}", provider.start)

@@ -90,6 +90,10 @@ class Page:
     name: str | None = None
     access: Access = Access.USER
     short_path: str | None = None
+    styles: Sequence[str] = ()
+    """Stylesheets of the plugin's static folder this page loads (``"plex.css"``)."""
+    scripts: Sequence[str] = ()
+    """Scripts of the plugin's static folder this page loads (deferred)."""
 
 
 @attrs.frozen
@@ -142,6 +146,10 @@ class Card:
     order: int = 100
     access: Access = Access.USER
     load_for: Callable[[Viewer], Awaitable[CardData]] | None = attrs.field(default=None, validator=_one_loader)
+    styles: Sequence[str] = ()
+    """Stylesheets of the plugin's static folder the dashboard loads when it shows this card."""
+    scripts: Sequence[str] = ()
+    """Scripts of the plugin's static folder the dashboard loads when it shows this card (deferred)."""
 
 
 class HealthState(enum.StrEnum):
@@ -591,7 +599,10 @@ class MediaLibrary:
 @attrs.frozen
 class WebAssets:
     """A plugin's own ``templates`` folder (found before the core's) and ``static`` folder (served under
-    ``/static/<plugin>/``); ``scripts`` and ``styles`` are files of that folder every signed-in page loads."""
+    ``/static/<plugin>/``, each file also at a content-named address cached for good); ``scripts`` and
+    ``styles`` are files of that folder every signed-in page loads: keep them for what the core's own pages need
+    (a script that adds buttons to search results); a page's or a card's own files go in ``Page.styles``,
+    ``Card.styles`` (and ``scripts``)."""
 
     templates: Path | None = None
     static: Path | None = None

@@ -25,6 +25,7 @@ from medianest_core.auth.passwords import MIN_LENGTH
 from medianest_core.auth.principal import Principal
 from medianest_core.models import Notification
 from medianest_core.types import Access, NavLink, WebAssets
+from medianest_core.web.assets import ASSETS, Files
 
 HERE: Final = Path(__file__).parent
 STATIC: Final = HERE / "static"
@@ -99,8 +100,15 @@ def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]
     env.filters["ago"] = ago
     env.filters["when"] = when
     env.filters["duration"] = duration
-    env.globals["static"] = static_url
-    env.globals["icon"] = icon
+    files = app[ASSETS]
+    env.globals["static"] = files.url
+    env.globals["icon"] = functools.partial(icon, sprite=files.url("icons.svg"))
+
+    def card_assets(cards: Sequence[Any]) -> Markup:
+        """The ``<link>``/``<script>`` elements of the dashboard cards shown (each has ``plugin`` and ``key``)."""
+        return files.for_cards((card.plugin, card.key) for card in cards).tags()
+
+    env.globals["card_assets"] = card_assets
     env.globals["password_min_length"] = MIN_LENGTH
     env.filters["period"] = period
     env.filters["sentence"] = sentence
@@ -114,23 +122,13 @@ ICONS: Final = frozenset(
 )
 
 
-def icon(name: str) -> Markup:
-    """An icon of the core's set (unknown names show a circle), hidden from screen readers: its label is text."""
+def icon(name: str, sprite: str = "/static/core/icons.svg") -> Markup:
+    """An icon of the core's set (unknown names show a circle), hidden from screen readers: its label is text.
+    ``sprite`` is the address of ``icons.svg`` (the templates' ``icon()`` gives its content-named one)."""
     found = name if name in ICONS else "circle"
-    href = f"{static_url('icons.svg')}#{found}"
-    # The name is one of ICONS, never the request's text.
+    href = f"{sprite}#{found}"
+    # The name is one of ICONS, never the request's text; the sprite's address is the app's own.
     return Markup(f'<svg class="icon" aria-hidden="true" focusable="false"><use href="{href}"></use></svg>')  # noqa: S704
-
-
-@functools.lru_cache(maxsize=256)
-def static_url(path: str) -> str:
-    """The URL of a core static file, with its modification time so browsers may cache it for long."""
-    target = STATIC / path
-    try:
-        stamp = int(target.stat().st_mtime)
-    except OSError:
-        return f"/static/core/{path}"
-    return f"/static/core/{path}?v={stamp}"
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
@@ -226,21 +224,19 @@ async def shell_context(request: web.Request) -> dict[str, Any]:
         "path_qs": request.path_qs,
         "query": request.query.get("q", "") if request.path == "/search" else "",
         "request_id": request.get(keys.REQUEST_ID, ""),
-        "plugin_scripts": _plugin_files(contributions, "scripts") if who is not None else [],
-        "plugin_styles": _plugin_files(contributions, "styles") if who is not None else [],
+        "plugin_assets": _plugin_assets(request, signed_in=who is not None),
     }
 
 
-def _plugin_files(contributions: Any, kind: str) -> list[str]:
-    """The URLs of the scripts or stylesheets that plugins load on every signed-in page."""
-    if contributions is None:
-        return []
-    return [
-        f"/static/{name}/{path.lstrip('/')}"
-        for name, assets in contributions.assets
-        if assets.static is not None
-        for path in getattr(assets, kind)
-    ]
+def _plugin_assets(request: web.Request, *, signed_in: bool) -> Files:
+    """The stylesheets and scripts of plugins this page loads: for someone signed in, those every page loads;
+    then the page's own (``Page.styles``/``scripts``). A dashboard adds its cards' in its template
+    (``card_assets``)."""
+    files = request.config_dict.get(ASSETS)
+    if files is None:
+        return Files()
+    page = files.for_page(request)
+    return files.everywhere() + page if signed_in else page
 
 
 async def render(

@@ -168,7 +168,8 @@
     svg.setAttribute("aria-hidden", "true");
     svg.setAttribute("focusable", "false");
     const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-    use.setAttribute("href", "/static/core/icons.svg#" + name);
+    const sprite = document.querySelector('meta[name="icon-sprite"]');
+    use.setAttribute("href", (sprite ? sprite.content : "/static/core/icons.svg") + "#" + name);
     svg.appendChild(use);
     return svg;
   }

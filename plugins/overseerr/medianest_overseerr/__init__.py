@@ -106,9 +106,8 @@ class OverseerrPlugin:
 
     @hookimpl
     def web_assets(self) -> WebAssets:
-        return WebAssets(
-            templates=HERE / "templates", static=HERE / "static", scripts=["overseerr.js"], styles=["overseerr.css"]
-        )
+        # The requests and links pages and the card load their files (pages.py): no page of the core needs them.
+        return WebAssets(templates=HERE / "templates", static=HERE / "static")
 
     @hookimpl
     def api_routes(self, ctx: PluginContext) -> list[Route]:

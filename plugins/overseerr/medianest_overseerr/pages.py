@@ -34,6 +34,9 @@ from medianest_overseerr.models import Link, LinkKind, RequestState
 if TYPE_CHECKING:
     from medianest_overseerr.service import Overseerr
 
+STYLES: Final = ("overseerr.css",)
+SCRIPTS: Final = ("overseerr.js",)
+"""The files of the requests and links pages (of the static folder); the card uses the styles."""
 NOT_SET_UP: Final = "Requests are not set up: the admin connects Overseerr in Settings."
 KIND_WORDS: Final = {"movie": "Film", "tv": "Series"}
 HOW_WORDS: Final = {LinkKind.PLEX: "Plex account", LinkKind.IMPORTED: "Imported", LinkKind.ADMIN: "Set by an admin"}
@@ -211,8 +214,24 @@ def pages(ctx: PluginContext, service: Callable[[], Overseerr]) -> list[Page]:
 
     return [
         Page("/", home, "Requests", name="overseerr-home"),
-        Page("/requests/", requests_page, "Requests", name="overseerr-requests", short_path="/requests/"),
-        Page("/links/", links_page, "Overseerr users", name="overseerr-links", access=Access.ADMIN),
+        Page(
+            "/requests/",
+            requests_page,
+            "Requests",
+            name="overseerr-requests",
+            short_path="/requests/",
+            styles=STYLES,
+            scripts=SCRIPTS,
+        ),
+        Page(
+            "/links/",
+            links_page,
+            "Overseerr users",
+            name="overseerr-links",
+            access=Access.ADMIN,
+            styles=STYLES,
+            scripts=SCRIPTS,
+        ),
     ]
 
 
@@ -279,4 +298,4 @@ def card(ctx: PluginContext) -> Card:
         message = pending_text(pending) if pending is not None else None
         return CardData(CardState.OK, figures=figures, message=message, updated_at=datetime.now(UTC))
 
-    return Card("requests", "Requests", load_for=load_for, template="overseerr/card.html", order=30)
+    return Card("requests", "Requests", load_for=load_for, template="overseerr/card.html", order=30, styles=STYLES)

@@ -115,7 +115,8 @@ class PlexPlugin:
 
     @hookimpl
     def web_assets(self) -> WebAssets:
-        return WebAssets(templates=HERE / "templates", static=HERE / "static", scripts=["card.js"], styles=["plex.css"])
+        # The pages and the card load their files (pages.py, dashboard_cards): no page of the core needs them.
+        return WebAssets(templates=HERE / "templates", static=HERE / "static")
 
     @hookimpl
     async def startup(self, ctx: PluginContext) -> None:
@@ -200,7 +201,9 @@ class PlexPlugin:
         async def load() -> CardData:
             return await card.load(ctx, self.plex)
 
-        return [Card("server", "Plex", load, template="plex/card.html", order=10)]
+        return [
+            Card("server", "Plex", load, template="plex/card.html", order=10, styles=["plex.css"], scripts=["card.js"])
+        ]
 
     @hookimpl
     def media_libraries(self) -> list[MediaLibrary]:

@@ -18,6 +18,8 @@ from medianest_plex.api import SORTS, Browse, failure, item_doc, plex_id, sectio
 from medianest_plex.service import Plex
 
 PER_PAGE: Final = 48
+STYLES: Final = ("plex.css",)
+"""The stylesheet of the pages (of the static folder): poster grids, an item's detail."""
 
 
 def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
@@ -105,8 +107,8 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
         return await render(request, "plex/item.html", {"item": item_doc(found)})
 
     return [
-        Page("/", home, "Library", name="plex-home", short_path="/library/"),
-        Page("/libraries/{id}", library, "Library", name="plex-library"),
-        Page("/collections/{id}", collection, "Collection", name="plex-collection"),
-        Page("/items/{id}", item, "Item", name="plex-item-page"),
+        Page("/", home, "Library", name="plex-home", short_path="/library/", styles=STYLES),
+        Page("/libraries/{id}", library, "Library", name="plex-library", styles=STYLES),
+        Page("/collections/{id}", collection, "Collection", name="plex-collection", styles=STYLES),
+        Page("/items/{id}", item, "Item", name="plex-item-page", styles=STYLES),
     ]

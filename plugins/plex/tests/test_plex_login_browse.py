@@ -74,8 +74,10 @@ async def test_the_pin_page_offers_the_plex_app_and_the_link_code(medianest_clie
     assert f"code={strong['code']}" in page
     assert f"<code>{short['code']}</code>" in page
     assert "plex.tv/link" in page
-    assert '<script src="/static/plex/login.js" defer></script>' in page
-    assert (await client.get("/static/plex/login.js")).status == 200
+    login_js = re.search(r'<script src="(/static/plex/login\.[0-9a-f]{10}\.js)" defer></script>', page)
+    assert login_js is not None
+    assert (await client.get(login_js[1])).status == 200
+    assert re.search(r'<link rel="stylesheet" href="/static/plex/plex\.[0-9a-f]{10}\.css">', page)  # the code's size
     # One client identifier, kept: the same on every PIN.
     assert len({pin["clientIdentifier"] for pin in fake.pins.values()}) == 1
 
@@ -189,6 +191,7 @@ async def test_people_browse_only_what_is_shared_with_them(medianest_client: Any
     assert {r["sources"]["plex.library"]["library"] for r in found["results"]} == {"Films"}
     page = await (await client.get(f"/plex/items/{alien['id']}", headers=HTML)).text()
     assert "In space no one can hear you scream." in page
+    assert re.search(r'<link rel="stylesheet" href="/static/plex/plex\.[0-9a-f]{10}\.css">', page)  # the pages' look
 
 
 async def test_the_dashboard_does_not_wait_for_a_plex_that_is_gone(medianest_client: Any, fake: FakePlex) -> None:
@@ -311,12 +314,14 @@ async def test_the_card_strip_is_filled_with_what_the_person_may_see(medianest_c
     await sign_in_with_plex(client, fake, bob)
     await asyncio.sleep(0.5)
     page = await (await client.get("/", headers=HTML)).text()
-    assert '<script src="/static/plex/card.js" defer></script>' in page
-    assert '<link rel="stylesheet" href="/static/plex/plex.css">' in page
+    card_js = re.search(r'<script src="(/static/plex/card\.[0-9a-f]{10}\.js)" defer></script>', page)
+    assert card_js is not None
+    assert re.search(r'<link rel="stylesheet" href="/static/plex/plex\.[0-9a-f]{10}\.css">', page)
     assert 'data-plex-recent="/api/v1/plex/recently-added?limit=8"' in page
     recent = await (await client.get("/api/v1/plex/recently-added?limit=8")).json()
     assert [item["title"] for item in recent["items"]] == ["Andor"]  # only the shared library
-    assert (await client.get("/static/plex/card.js")).status == 200
+    assert (await client.get(card_js[1])).status == 200
+    assert "/static/plex/" not in await (await client.get("/profile", headers=HTML)).text()  # only where used
 
 
 async def test_a_refused_owner_token_is_named_as_such(medianest_client: Any, fake: FakePlex) -> None:

@@ -123,7 +123,8 @@ class YouTubePlugin:
 
     @hookimpl
     def web_assets(self) -> WebAssets:
-        return WebAssets(templates=HERE / "templates", static=HERE / "static", styles=["youtube.css"])
+        # The YouTube page loads its files (pages.py): no other page needs them.
+        return WebAssets(templates=HERE / "templates", static=HERE / "static")
 
     @hookimpl
     def api_routes(self, ctx: PluginContext) -> list[Route]:

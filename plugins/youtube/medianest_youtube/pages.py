@@ -81,7 +81,7 @@ def pages(ctx: PluginContext) -> list[Page]:
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     return [
-        Page("/", home, "YouTube", name="youtube-home"),
+        Page("/", home, "YouTube", name="youtube-home", styles=["youtube.css"], scripts=["youtube.js"]),
         Page("/rows/{id}", row, "YouTube", name="youtube-row"),
     ]
 
