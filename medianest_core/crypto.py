@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Final
 
 import attrs
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from medianest_core.settings import Settings
 
@@ -91,6 +89,10 @@ class Keyring:
 
     def encrypt(self, plaintext: str, context: str) -> str:
         """Seal ``plaintext``; ``context`` (such as ``"service_settings.secret"``) is bound to it."""
+        # Imported on first use: cryptography's OpenSSL bindings cost several MB of memory, and a server with no
+        # stored secret never needs them.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = AESGCM(self.current).encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
         blob = base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
@@ -103,6 +105,9 @@ class Keyring:
         return parts[1]
 
     def decrypt(self, token: str, context: str) -> str:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         kid = self.sealed_with(token)
         keys: Mapping[str, bytes] = {self.current_id: self.current, **self.others}
         key = keys.get(kid)

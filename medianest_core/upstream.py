@@ -38,7 +38,6 @@ from typing import Any, Final, Generic, TypeVar, overload
 import aiohttp
 import attrs
 import cattrs
-import stamina
 import structlog
 
 log = structlog.get_logger("medianest.upstream")
@@ -413,6 +412,10 @@ class Upstream:
                 f"not called for now after {self.breaker.failures} failures in a row; "
                 f"trying again in {self.breaker.retry_in():.0f} s",
             )
+        # stamina (and tenacity under it) is imported by the first call to a service, not by a server whose
+        # services are not set up yet.
+        import stamina
+
         started = self.clock()
         budget = self.config.timeout * self.config.attempts
         try:

@@ -30,7 +30,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import attrs
-import socketio  # type: ignore[import-untyped]  # python-socketio ships no types
 
 from medianest_core.upstream import AuthFailed, BadResponse, Unavailable, current_deadline
 from medianest_uptime_kuma.client import (
@@ -222,6 +221,9 @@ async def read(
 
 
 async def _visit(url: str, login: Login, settle: float) -> LiveRead:
+    # Imported on the first read, not at start-up: python-socketio and what it brings weigh some 13 MB.
+    import socketio  # type: ignore[import-untyped]  # python-socketio ships no types
+
     collected = LiveRead()
     changed = asyncio.Event()
     gone = asyncio.Event()
@@ -324,7 +326,7 @@ async def _visit(url: str, login: Login, settle: float) -> LiveRead:
             await asyncio.shield(_close(sio, http))
 
 
-async def _close(sio: socketio.AsyncClient, http: aiohttp.ClientSession) -> None:
+async def _close(sio: Any, http: aiohttp.ClientSession) -> None:
     try:
         async with asyncio.timeout(2):
             await sio.disconnect()

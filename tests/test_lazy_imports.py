@@ -1,0 +1,126 @@
+"""What an idle ``medianest serve`` has imported: nothing heavy before it is needed.
+
+Every module a long-running server imports stays in its memory for good, so libraries that only some paths need
+(migrations, yt-dlp, encryption of stored secrets, Markdown, retries of upstream calls) are imported by those paths.
+Each case starts the real ``serve`` coroutine with the bundled plugins in a fresh interpreter, waits for
+``/health``, and reads ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from medianest_core.testing import free_port
+
+# Run in a fresh interpreter: this one has imported whatever the tests before needed.
+SERVE_AND_LIST: Final = """
+import asyncio, json, sys
+
+import aiohttp
+
+from medianest_core.app import serve
+from medianest_core.plugins import known_plugin_names
+from medianest_core.runtime import build_runtime
+from medianest_core.settings import load_settings
+
+port = int(sys.argv[1])
+
+async def main() -> None:
+    runtime = build_runtime(load_settings(None, plugin_names=known_plugin_names()))
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(runtime, "127.0.0.1", port, stop))
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if serving.done():
+                serving.result()
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/health") as resp:
+                    if resp.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        else:
+            raise SystemExit("/health never answered")
+        async with http.get(f"http://127.0.0.1:{port}/api/v1/health") as resp:
+            doc = await resp.json()
+    await asyncio.sleep(0.3)  # what start-up left running (pollers, the embedded worker) has had its first turn
+    loaded = sorted(sys.modules)
+    stop.set()
+    await serving
+    plugins = {c["name"]: c["state"] for c in doc["components"] if c["kind"] == "plugin"}
+    print(json.dumps({"modules": loaded, "plugins": plugins}))
+
+asyncio.run(main())
+"""
+
+BUNDLED: Final = ("overseerr", "plex", "tmdb", "uptime_kuma", "youtube")
+
+# Needed only on some paths: none of them is imported by a start with default settings.
+NEVER_AT_START: Final = {
+    "yt_dlp": "only a YouTube download runs yt-dlp",
+    # Its OpenSSL bindings: the top-level package alone is small, and some libraries read its version.
+    "cryptography.hazmat": "only a stored secret is sealed or opened",
+    "markdown_it": "only the guide, the FAQ or their editor renders Markdown",
+    "stamina": "only a call to a service that is set up retries",
+    "socketio": "only Uptime Kuma's signed-in source reads over Socket.IO",
+}
+# Alembic migrates the database: a start on a database already at head only compares revision ids.
+MIGRATIONS: Final = {"alembic": "a database at head needs no migration", "mako": "only Alembic uses Mako"}
+
+
+def started_modules(data_dir: Path) -> tuple[set[str], dict[str, str]]:
+    """``sys.modules`` of a ``serve`` that answers ``/health``, with every parent package, and its plugins' states."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
+    env["MEDIANEST_DATA_DIR"] = str(data_dir)
+    env["MEDIANEST_LOG_LEVEL"] = "warning"
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_LIST, str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    names: set[str] = set()
+    for name in report["modules"]:
+        parts = name.split(".")
+        names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return names, report["plugins"]
+
+
+@pytest.fixture(scope="module")
+def first_and_warm(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], set[str]]:
+    data_dir = tmp_path_factory.mktemp("lazy") / "data"
+    first, plugins = started_modules(data_dir)
+    assert set(plugins) >= set(BUNDLED), plugins
+    assert all(plugins[name] in ("up", "not_set_up") for name in BUNDLED), plugins
+    warm, _ = started_modules(data_dir)
+    return first, warm
+
+
+@pytest.mark.parametrize("module", sorted(NEVER_AT_START))
+def test_a_start_does_not_import_what_only_some_paths_need(
+    first_and_warm: tuple[set[str], set[str]], module: str
+) -> None:
+    first, warm = first_and_warm
+    assert module not in first, f"a first start imported {module}, but {NEVER_AT_START[module]}"
+    assert module not in warm, f"a warm start imported {module}, but {NEVER_AT_START[module]}"
+
+
+@pytest.mark.parametrize("module", sorted(MIGRATIONS))
+def test_a_warm_start_does_not_import_the_migration_tools(
+    first_and_warm: tuple[set[str], set[str]], module: str
+) -> None:
+    first, warm = first_and_warm
+    assert "alembic" in first, "the first start should have migrated a new database"
+    assert module not in warm, f"a warm start imported {module}: {MIGRATIONS[module]}"
