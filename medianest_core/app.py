@@ -35,6 +35,7 @@ from medianest_core.serving import Runner, on_response_prepare
 from medianest_core.types import Access, Handler, Page, Route
 from medianest_core.web import admin_pages, pages, shell
 from medianest_core.web.assets import ASSETS, CORE, Assets
+from medianest_core.web.kept import KEPT, PageData
 
 log = structlog.get_logger("medianest.app")
 
@@ -255,6 +256,7 @@ def create_app(runtime: Runtime) -> web.Application:
     shell.setup_templates(app, contributions.assets)
     app[keys.LIMITS] = Limits(runtime.settings, contributions.quotas)
     cache = app[keys.AUTH_CACHE] = AuthCache(runtime.sessions, runtime.events)
+    app[KEPT] = PageData()
     app[keys.SESSION_STORE] = CachedSessionStore(
         make_store(runtime.settings, runtime.sessions), cache, runtime.settings
     )
@@ -271,9 +273,10 @@ def create_app(runtime: Runtime) -> web.Application:
 
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
-    stop_listening = app[keys.AUTH_CACHE].start()
+    stops = [app[keys.AUTH_CACHE].start(), app[KEPT].listen(app[keys.RUNTIME].events)]
     yield
-    stop_listening()
+    for stop in stops:
+        stop()
     await app[keys.SESSION_STORE].close()
     await app[keys.RUNTIME].close()
 

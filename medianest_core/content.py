@@ -8,12 +8,12 @@ and links or images with a ``javascript:``, ``vbscript:``, ``file:`` or ``data:`
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from aiohttp import web
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -21,9 +21,13 @@ from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.principal import Principal, require
 from medianest_core.errors import ApiError, ErrorCode, path_id
+from medianest_core.events import LinksChanged
 from medianest_core.models import QuickLink, SiteText
 from medianest_core.schema import END, NOT_BLANK, Deleted, IdPath, field, read_body
 from medianest_core.types import Access, Route
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 
 class TextKey(enum.StrEnum):
@@ -111,19 +115,20 @@ A friend of yours, on their own machine, for free: be kind to it.
 DEFAULTS: Final = {TextKey.GUIDE: DEFAULT_GUIDE, TextKey.FAQ: DEFAULT_FAQ}
 
 
+@functools.cache
 def _markdown() -> MarkdownIt:
+    """The one Markdown renderer, made on first use: markdown-it is imported only when a text is rendered."""
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table")
     md.enable("strikethrough")
     return md
 
 
-_MD: Final = _markdown()
-
-
 def render_markdown(text: str) -> Markup:
     """Markdown to HTML that is safe to put in a page: raw HTML is escaped, unsafe link schemes are dropped."""
-    return Markup(_MD.render(text))  # noqa: S704 - markdown-it escapes raw HTML (html=False) and vets link schemes
+    return Markup(_markdown().render(text))  # noqa: S704 - markdown-it escapes raw HTML (html=False) and vets link schemes
 
 
 @attrs.frozen
@@ -234,17 +239,26 @@ def link_doc(link: QuickLink) -> dict[str, Any]:
     }
 
 
-async def visible_links(runtime: Any, who: Principal) -> list[QuickLink]:
-    query = select(QuickLink).order_by(QuickLink.position, QuickLink.name, QuickLink.id)
-    if not who.is_admin:
-        query = query.where(QuickLink.audience == LinkAudience.EVERYONE.value)
-    async with runtime.sessions() as db:
-        return list((await db.scalars(query)).all())
+async def visible_links(request: web.Request, who: Principal) -> list[QuickLink]:
+    """The quick links ``who`` may see, kept until an admin changes them (``links.changed``; ``web.kept``)."""
+    from medianest_core.web.kept import KEPT
+
+    runtime = request.config_dict[keys.RUNTIME]
+
+    async def load() -> list[QuickLink]:
+        query = select(QuickLink).order_by(QuickLink.position, QuickLink.name, QuickLink.id)
+        if not who.is_admin:
+            query = query.where(QuickLink.audience == LinkAudience.EVERYONE.value)
+        async with runtime.sessions() as db:
+            return list((await db.scalars(query)).all())
+
+    found: list[QuickLink] = await request.config_dict[KEPT].links.get(who.is_admin, load)
+    return found
 
 
 async def list_links(request: web.Request) -> web.Response:
     """The quick links the signed-in person may see; admins see all of them."""
-    links = await visible_links(request.config_dict[keys.RUNTIME], require(request))
+    links = await visible_links(request, require(request))
     return web.json_response({"links": [link_doc(link) for link in links]})
 
 
@@ -315,6 +329,7 @@ async def create_link(request: web.Request) -> web.Response:
         await db.flush()
         _audit_link(db, request, link.id, {"created": link.name})
         doc = link_doc(link)
+    await runtime.events.publish(LinksChanged())
     return web.json_response(doc, status=201)
 
 
@@ -338,6 +353,7 @@ async def update_link(request: web.Request) -> web.Response:
             link.position = body.position
         _audit_link(db, request, link.id, {"updated": link.name})
         doc = link_doc(link)
+    await runtime.events.publish(LinksChanged())
     return web.json_response(doc)
 
 
@@ -350,6 +366,7 @@ async def delete_link(request: web.Request) -> web.Response:
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such link.")
         await db.delete(link)
         _audit_link(db, request, link_id, {"deleted": link.name})
+    await runtime.events.publish(LinksChanged())
     return web.json_response({"deleted": True})
 
 

@@ -143,9 +143,20 @@ class AuthChanged(Event):
         return Audience.nobody()
 
 
+@attrs.frozen
+class LinksChanged(Event):
+    """An admin added, changed or removed a quick link; pages that show the links forget what they kept."""
+
+    name: ClassVar[str] = "links.changed"
+
+    def audience(self) -> Audience:
+        return Audience.nobody()
+
+
 EVENTS: tuple[type[Event], ...] = (
     UserDeleted,
     AuthChanged,
+    LinksChanged,
     NotificationCreated,
     NotificationsRead,
     JobUpdated,

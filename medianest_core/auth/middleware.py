@@ -15,7 +15,7 @@ from aiohttp_session import get_session
 from medianest_core import keys
 from medianest_core.auth.net import client_network, own_origin
 from medianest_core.auth.principal import Principal, Via
-from medianest_core.auth.sessions import CSRF, ROW, UID
+from medianest_core.auth.sessions import COOKIE_NAME, CSRF, ROW, UID
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.http import wants_json
 from medianest_core.schema import read_form
@@ -101,8 +101,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 "The API token is unknown, revoked or expired.",
                 headers={"WWW-Authenticate": 'Bearer realm="medianest"'},
             )
-    else:
+    elif COOKIE_NAME in request.cookies:
         who = await _from_session(request)
+    else:  # no session to look up: a request without the cookie is anonymous
+        who = None
     if who is not None:
         request[keys.PRINCIPAL] = who
     if request.path.startswith(METERED):

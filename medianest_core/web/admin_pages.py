@@ -133,7 +133,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
 async def content_page(request: web.Request) -> web.StreamResponse:
     runtime = request.config_dict[keys.RUNTIME]
     texts = [await content.read_text(runtime, key) for key in content.TextKey]
-    links = await content.visible_links(runtime, require(request))
+    links = await content.visible_links(request, require(request))
     return await render(
         request,
         "admin/content.html",

@@ -10,6 +10,7 @@ import asyncio
 import json
 import math
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote
@@ -30,6 +31,7 @@ from medianest_core.notifications import notifications_of
 from medianest_core.plugins import PluginStatus, default_title
 from medianest_core.schema import CONVERTER, MAX_PAGE, bad_text, field, read_form, structure_query
 from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route, Viewer
+from medianest_core.web.kept import KEPT
 from medianest_core.web.shell import render, render_fragment
 
 log = structlog.get_logger("medianest.web")
@@ -181,18 +183,29 @@ def service_down(request: web.Request, plugin: str) -> ServiceDown | None:
     return ServiceDown(monitor.title(plugin), max(checked) if checked else None)
 
 
-async def _loaded(request: web.Request, card: Card) -> CardData:
+async def _loaded(request: web.Request, plugin: str, card: Card, fresh: bool) -> CardData:
+    viewer: Viewer | None = None
+    load: Callable[[], Awaitable[CardData]]
     if card.load_for is not None:
         who = require(request)
-        return await card.load_for(Viewer(who.user_id, who.is_admin))
-    if card.load is not None:
-        return await card.load()
-    raise TypeError(f"the card {card.key!r} has no loader")
+        viewer = Viewer(who.user_id, who.is_admin)
+        load_for = card.load_for
+
+        async def load() -> CardData:
+            return await load_for(viewer)
+    elif card.load is not None:
+        load = card.load
+    else:
+        raise TypeError(f"the card {card.key!r} has no loader")
+    if fresh:
+        return await load()
+    return await request.config_dict[KEPT].cards.get((plugin, card.key, viewer), load)
 
 
-async def load_card(request: web.Request, plugin: str, card: Card) -> CardView:
+async def load_card(request: web.Request, plugin: str, card: Card, *, fresh: bool = False) -> CardView:
     """A card's data from its plugin (the viewer's own, for a card with ``load_for``), or the reason it has none:
-    a plugin that is not running, a loader that fails or is slow. A card never breaks the dashboard.
+    a plugin that is not running, a loader that fails or is slow. A card never breaks the dashboard. Its data is
+    kept a few seconds, and until the plugin says it changed (``web.kept``); ``fresh`` loads it anyway.
 
     While one of the plugin's health checks finds its service down, the card is greyed out (``unavailable``)
     and says so with the check's age, above its own figures, which may be out of date. A card that already
@@ -205,7 +218,7 @@ async def load_card(request: web.Request, plugin: str, card: Card) -> CardView:
         return CardView(plugin, card.key, card.title, data, card.template)
     try:
         async with asyncio.timeout(CARD_TIMEOUT):
-            data = await _loaded(request, card)
+            data = await _loaded(request, plugin, card, fresh)
         if not isinstance(data, CardData):
             raise TypeError(f"its loader returned {type(data).__name__}, not CardData")
     except TimeoutError:
@@ -248,10 +261,9 @@ async def _services_card(request: web.Request) -> CardView:
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
     who = require(request)
-    runtime = request.config_dict[keys.RUNTIME]
     views = await asyncio.gather(*(load_card(request, plugin, card) for plugin, card in _visible_cards(request)))
     services = await _services_card(request)
-    links = await content.visible_links(runtime, who)
+    links = await content.visible_links(request, who)
     return await render(
         request,
         "dashboard.html",
@@ -272,7 +284,7 @@ async def card_fragment(request: web.Request) -> web.StreamResponse:
         found = next(((p, c) for p, c in _visible_cards(request) if (p, c.key) == (plugin, key)), None)
         if found is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "No such card.")
-        view = await load_card(request, *found)
+        view = await load_card(request, *found, fresh=True)  # asked for because it changed
     now = datetime.now(UTC)  # after loading: a card stamped while it loaded is not "in the future"
     html = render_fragment(
         request, "_card.html", {"card": view, "now": now, "monitor": request.config_dict[keys.HEALTH]}

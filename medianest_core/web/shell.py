@@ -26,6 +26,7 @@ from medianest_core.auth.principal import Principal
 from medianest_core.models import Notification
 from medianest_core.types import Access, NavLink, WebAssets
 from medianest_core.web.assets import ASSETS, Files
+from medianest_core.web.kept import KEPT
 
 HERE: Final = Path(__file__).parent
 STATIC: Final = HERE / "static"
@@ -184,14 +185,19 @@ def when(moment: datetime | None) -> str:
 
 
 async def unread_count(request: web.Request, who: Principal) -> int:
+    """How many of the person's notifications are unread (kept until one is added or read: ``web.kept``)."""
     runtime = request.config_dict[keys.RUNTIME]
-    async with runtime.sessions() as db:
-        count = await db.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.user_id == who.user_id, Notification.read_at.is_(None))
-        )
-    return int(count or 0)
+
+    async def count() -> int:
+        async with runtime.sessions() as db:
+            found = await db.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.user_id == who.user_id, Notification.read_at.is_(None))
+            )
+        return int(found or 0)
+
+    return await request.config_dict[KEPT].unread.get(who.user_id, count)
 
 
 def theme_of(request: web.Request) -> str | None:
