@@ -110,6 +110,7 @@ async def test_static_files_manifest_and_icons_are_served_to_anyone(medianest_cl
     for icon in doc["icons"]:
         got = await client.get(icon["src"])
         assert got.status == 200, icon
+        assert "immutable" in got.headers["Cache-Control"]  # content-named: an installed app never asks again
         body = await got.read()
         assert body[:8] == b"\x89PNG\r\n\x1a\n" if icon["type"] == "image/png" else b"<svg" in body
     for name in ("app.css", "app.js", "icons.svg"):

@@ -31,6 +31,7 @@ from medianest_core.notifications import notifications_of
 from medianest_core.plugins import PluginStatus, default_title
 from medianest_core.schema import CONVERTER, MAX_PAGE, bad_text, field, read_form, structure_query
 from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route, Viewer
+from medianest_core.web.assets import ASSETS
 from medianest_core.web.kept import KEPT
 from medianest_core.web.shell import render, render_fragment
 
@@ -419,6 +420,7 @@ async def text_page(request: web.Request) -> web.StreamResponse:
 
 
 async def manifest(request: web.Request) -> web.StreamResponse:
+    static = request.config_dict[ASSETS].url  # content-named: cached for good, like the pages' own files
     doc: dict[str, Any] = {
         "name": "MediaNest",
         "short_name": "MediaNest",
@@ -429,9 +431,9 @@ async def manifest(request: web.Request) -> web.StreamResponse:
         "background_color": "#0f1216",
         "theme_color": "#14171c",
         "icons": [
-            {"src": "/static/core/icon-192.png", "sizes": "192x192", "type": "image/png"},
-            {"src": "/static/core/icon-512.png", "sizes": "512x512", "type": "image/png"},
-            {"src": "/static/core/icon.svg", "sizes": "any", "type": "image/svg+xml"},
+            {"src": static("icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": static("icon-512.png"), "sizes": "512x512", "type": "image/png"},
+            {"src": static("icon.svg"), "sizes": "any", "type": "image/svg+xml"},
         ],
     }
     return web.Response(
