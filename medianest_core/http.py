@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from medianest_core import keys
 from medianest_core.errors import STATUS_CODES, ApiError, ErrorCode, error_response
 from medianest_core.types import Handler
-from medianest_core.upstream import deadline as upstream_deadline
+from medianest_core.upstream import reset_deadline, set_deadline
 
 log = structlog.get_logger("medianest.http")
 _access_log = logging.getLogger("medianest.http")
@@ -194,7 +194,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     runtime = request.config_dict.get(keys.RUNTIME)
     websocket = request.headers.get("Upgrade", "").lower() == "websocket"
     wait = runtime.settings.upstream_timeout if runtime is not None and not websocket else None
-    with structlog.contextvars.bound_contextvars(request_id=request_id), upstream_deadline(wait):
+    bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+    limit = set_deadline(wait)
+    try:
         response: web.StreamResponse
         try:
             response = await handler(request)
@@ -244,4 +246,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                 status=response.status,
                 duration_ms=round(elapsed * 1000, 2),
             )
+    finally:
+        reset_deadline(limit)
+        structlog.contextvars.reset_contextvars(**bound)
     return response

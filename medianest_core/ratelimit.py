@@ -1,7 +1,8 @@
 """Rate limits and quotas, counted with the ``limits`` library: in memory by default, in Redis when ``redis_url``
 is set, so that every process counts together. Sign-ins and quotas count over exact moving windows; the requests
 of the API and of images, which every call pays for, over sliding window counters (two counters a key, the
-previous window's weighted by how much of it still overlaps), which cost the same however high the limit.
+previous window's weighted by how much of it still overlaps), which cost the same however high the limit: in
+this process's memory (:class:`LocalWindows`) without Redis, with ``limits`` in Redis otherwise.
 
 - the API: ``api_rate_limit`` per signed-in user, per client address (an IPv6 /64 as one) for anonymous requests;
 - signing in: ``login_rate_limit`` per client address, and ``login_user_rate_limit`` per username for attempts
@@ -81,11 +82,62 @@ def _retry_after(reset_time: float) -> int:
     return max(1, math.ceil(reset_time - time.time()))
 
 
+class LocalWindows:
+    """Sliding window counters in this process's memory, for the API and image limits when no Redis is shared:
+    per key, the count of the current window and of the one before, weighted by how much of it the sliding
+    window still covers (as ``limits``' sliding window counter counts). Plain dictionary work, with no task or
+    lock per request; windows left behind are dropped every :data:`PRUNE_EVERY` hits."""
+
+    PRUNE_EVERY: Final = 10_000
+
+    def __init__(self) -> None:
+        # By limit (its amount and window length), then by key: (window number, previous count, current count).
+        self._windows: dict[tuple[int, int], dict[tuple[str, ...], tuple[int, int, int]]] = {}
+        self._hits = 0
+
+    def hit(self, item: RateLimitItem, key: tuple[str, ...], now: float | None = None) -> float | None:
+        """Count one hit of ``key`` and answer ``None``; past the limit, count nothing and answer the seconds until
+        one more hit would be allowed."""
+        now = time.time() if now is None else now
+        length = item.get_expiry()
+        windows = self._windows.setdefault((item.amount, length), {})
+        number = int(now // length)
+        window, previous, current = windows.get(key, (number, 0, 0))
+        if window == number - 1:
+            previous, current = current, 0
+        elif window < number - 1:
+            previous, current = 0, 0
+        elapsed = (now % length) / length  # the share of this window gone by
+        if math.floor(previous * (1 - elapsed)) + current + 1 > item.amount:
+            if current >= item.amount:
+                return (1 - elapsed) * length  # not before the next window
+            # One more fits once the previous window's weight is below what is left: previous * (1 - e) < room.
+            return max((1 - (item.amount - current) / previous - elapsed) * length, 0.001)
+        windows[key] = (number, previous, current + 1)
+        self._hits += 1
+        if self._hits % self.PRUNE_EVERY == 0:
+            for found in self._windows.values():
+                for gone in [k for k, v in found.items() if v[0] < number - 1]:
+                    del found[gone]
+        return None
+
+
+def _too_many(item: RateLimitItem, what: str, wait: int) -> ApiError:
+    return ApiError(
+        429,
+        ErrorCode.RATE_LIMITED,
+        f"Too many {what}: try again in {wait} s.",
+        details={"limit": str(item), "retry_after": wait},
+        headers={"Retry-After": str(wait)},
+    )
+
+
 class Limits:
     def __init__(self, settings: Settings, quotas: Mapping[str, Quota]) -> None:
         self.limiter = MovingWindowRateLimiter(_storage(settings))
-        # Apart from the moving windows: in memory, their upkeep would otherwise run on every request.
-        self.requests = SlidingWindowCounterRateLimiter(_storage(settings))
+        # Every request counts: in this process's memory without Redis, else shared in Redis.
+        self.local = LocalWindows() if settings.redis_url is None else None
+        self.requests = None if self.local is not None else SlidingWindowCounterRateLimiter(_storage(settings))
         self.api = parse(settings.api_rate_limit)
         self.images = parse(settings.image_rate_limit)
         self.login = parse(settings.login_rate_limit)
@@ -98,21 +150,20 @@ class Limits:
 
     async def hit_request(self, item: RateLimitItem, *key: str, what: str) -> None:
         """Count one request of the API or of images (a sliding window counter); past the limit, a 429."""
-        await self._hit(self.requests, item, *key, what=what)
+        if self.local is None:
+            assert self.requests is not None
+            await self._hit(self.requests, item, *key, what=what)
+            return
+        wait = self.local.hit(item, key)
+        if wait is not None:
+            raise _too_many(item, what, max(1, math.ceil(wait)))
 
     @staticmethod
     async def _hit(limiter: RateLimiter, item: RateLimitItem, *key: str, what: str) -> None:
         if await limiter.hit(item, *key):
             return
         stats = await limiter.get_window_stats(item, *key)
-        wait = _retry_after(stats.reset_time)
-        raise ApiError(
-            429,
-            ErrorCode.RATE_LIMITED,
-            f"Too many {what}: try again in {wait} s.",
-            details={"limit": str(item), "retry_after": wait},
-            headers={"Retry-After": str(wait)},
-        )
+        raise _too_many(item, what, _retry_after(stats.reset_time))
 
     async def allow(self, rate: RateLimitItem, *key: str) -> bool:
         """Count one use of ``rate`` for ``key`` when there is room, and say whether there was; nothing is raised.

@@ -127,17 +127,26 @@ def deadline(seconds: float | None) -> Iterator[Deadline | None]:
     """Run the block under one deadline, ``seconds`` from now, for every upstream call made in it, retries
     included: what a person waits on. An earlier deadline already in force stays. ``None`` lifts the deadline for
     the block (work that goes on after the answer, such as a task started from a request)."""
+    token = set_deadline(seconds)
+    try:
+        yield token.var.get()
+    finally:
+        _deadline.reset(token)
+
+
+def set_deadline(seconds: float | None) -> contextvars.Token[Deadline | None]:
+    """What :func:`deadline` does on entry, for a caller that cannot use a block; undo with ``reset_deadline``."""
     current = _deadline.get()
     made: Deadline | None = None
     if seconds is not None:
         made = Deadline(time.monotonic() + seconds, seconds)
         if current is not None and current.at <= made.at:
             made = current
-    token = _deadline.set(made)
-    try:
-        yield made
-    finally:
-        _deadline.reset(token)
+    return _deadline.set(made)
+
+
+def reset_deadline(token: contextvars.Token[Deadline | None]) -> None:
+    _deadline.reset(token)
 
 
 def current_deadline() -> Deadline | None:

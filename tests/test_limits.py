@@ -278,3 +278,28 @@ async def test_limits_are_shared_through_redis(medianest_client: Any, medianest_
     assert (await second.post("/api/v1/rationed/things", headers=headers)).status == 201
     assert (await second.post("/api/v1/rationed/things", headers=headers)).status == 429
     assert (await first.post("/api/v1/rationed/things", headers=uma.headers)).status == 429
+
+
+def test_request_limits_in_memory_slide_over_two_windows() -> None:
+    """Without Redis, the API's limit counts in memory like ``limits``' sliding window counter: the previous
+    minute's requests weigh as much as the sliding minute still covers them."""
+    from limits import parse
+
+    from medianest_core.ratelimit import LocalWindows
+
+    windows = LocalWindows()
+    five = parse("5/minute")
+    start = 6_000_000.0  # the start of a minute
+    key = ("api", "user", "7")
+    assert [windows.hit(five, key, now=start + n) for n in range(5)] == [None] * 5
+    wait = windows.hit(five, key, now=start + 10)
+    assert wait == 50  # not before the next minute
+    assert windows.hit(five, ("api", "user", "8"), now=start + 10) is None  # someone else counts apart
+    # Halfway through the next minute the five weigh 2.5 (counted as 2): three more fit, not four.
+    half = start + 90
+    assert [windows.hit(five, key, now=half + n / 10) for n in range(3)] == [None] * 3
+    refused = windows.hit(five, key, now=half + 0.5)
+    assert refused is not None
+    assert 0 < refused <= 30
+    # Two minutes on, nothing of the past counts.
+    assert [windows.hit(five, key, now=start + 240 + n) for n in range(5)] == [None] * 5
