@@ -355,7 +355,7 @@ async def serve(runtime: Runtime, host: str, port: int, stop: asyncio.Event | No
     from medianest_core import db
 
     try:
-        state = await prepare_database(runtime)
+        state = await prepare_database(runtime, apart=True)
     except db.DatabaseError as exc:
         raise ServeError(str(exc)) from None
     app = create_app(runtime)

@@ -293,18 +293,26 @@ def build_runtime(
     return runtime
 
 
-async def prepare_database(runtime: Runtime, migrate: bool | None = None) -> db.MigrationState:
+async def prepare_database(runtime: Runtime, migrate: bool | None = None, *, apart: bool = False) -> db.MigrationState:
     """Bring the database to the version this code needs, or say why it cannot.
 
     The embedded SQLite database migrates itself; any other needs ``medianest db upgrade`` first (``migrate``
-    overrides). Raises :class:`medianest_core.db.DatabaseError` with one line.
+    overrides). With ``apart`` (``serve``), the migration runs in a child process, so that Alembic never stays in
+    this one's memory. Raises :class:`medianest_core.db.DatabaseError` with one line.
     """
     url = str(runtime.settings.effective_database_url)
     locations = runtime.migration_locations()
     if migrate is None:
         migrate = url.startswith("sqlite")
     try:
-        if migrate:
+        if migrate and apart:
+            state = await db.migration_state(runtime.engine, locations)
+            if not state.up_to_date:
+                from medianest_core.migrate_apart import upgrade_apart
+
+                await upgrade_apart(url, locations)
+                state = await db.migration_state(runtime.engine, locations)
+        elif migrate:
             state = await db.upgrade(runtime.engine, locations)
         else:
             state = await db.migration_state(runtime.engine, locations)

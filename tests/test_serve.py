@@ -163,3 +163,20 @@ def test_port_already_in_use(cli_env: dict[str, str]) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in lines[0]
+
+
+def test_a_migration_that_fails_apart_ends_serve_with_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A first start migrates in a child process; when that fails, serve says why in one line, as before."""
+    import sqlite3
+
+    data = Path(cli_env["MEDIANEST_DATA_DIR"])
+    data.mkdir(parents=True)
+    with sqlite3.connect(data / "medianest.db") as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('f00dfacefeed')")  # no such revision here
+    result = run_cli("serve", "--port", str(free_port()), env=cli_env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "f00dfacefeed" in lines[0]
