@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import bisect
 import html
 import itertools
 import logging
+import math
 import re
 import secrets
 import time
-from typing import Any, Final
+from collections.abc import Iterator
+from typing import Final
 
 import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from medianest_core import keys
 from medianest_core.errors import STATUS_CODES, ApiError, ErrorCode, error_response
@@ -38,37 +42,53 @@ _VALID_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 QUIET_PATHS: Final = frozenset({"/health", "/metrics"})
 
 
+LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
 class HttpMetrics:
-    """Requests and latency by route template and status, on the runtime's registry."""
+    """Requests and latency by route template and status, on the runtime's registry.
+
+    Every answer is counted in plain dictionaries of this process (the routes and statuses are few), with no lock:
+    only the event loop counts, and a scrape of ``/metrics`` reads them there. The registry turns them into the
+    counter ``medianest_http_requests_total`` and the histogram ``medianest_http_request_duration_seconds`` when
+    it is read."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
-            "medianest_http_requests",
-            "HTTP requests answered, by method, route template and status.",
-            ["method", "route", "status"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "medianest_http_request_duration_seconds",
-            "Time to answer HTTP requests, by method and route template.",
-            ["method", "route"],
-            registry=registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
-        # Each label set's child, found once: the routes and statuses are few.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._requests: dict[tuple[str, str, str], int] = {}
+        self._latency: dict[tuple[str, str], list[float]] = {}  # a count per bucket and +Inf, then the sum
+        registry.register(self)  # a collector: it has collect()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answer and its time."""
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (
-                self.requests.labels(method, route, str(status)),
-                self.latency.labels(method, route),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        key = (method, route, str(status))
+        self._requests[key] = self._requests.get(key, 0) + 1
+        found = self._latency.get(key[:2])
+        if found is None:
+            found = self._latency[key[:2]] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        found[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        found[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "medianest_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            labels=["method", "route", "status"],
+        )
+        for request_labels, count in list(self._requests.items()):
+            requests.add_metric(list(request_labels), count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "medianest_http_request_duration_seconds",
+            "Time to answer HTTP requests, by method and route template.",
+            labels=["method", "route"],
+        )
+        for labels, counts in list(self._latency.items()):
+            cumulative, buckets = 0.0, []
+            for bound, seen in zip((*LATENCY_BUCKETS, math.inf), counts, strict=False):
+                cumulative += seen
+                buckets.append(("+Inf" if bound == math.inf else repr(bound), cumulative))
+            latency.add_metric(list(labels), buckets, counts[-1])
+        yield latency
 
 
 def route_label(request: web.Request) -> str:

@@ -170,6 +170,17 @@ async def test_metrics_count_requests_by_route_template(medianest_client: Any) -
     assert line in text
     assert "/api/v1/greeter/items/1" not in text
     assert "process_resident_memory_bytes" in text
+    # The latency histogram: cumulative buckets up to +Inf, which holds every request, and their count.
+    route = 'method="GET",route="/api/v1/greeter/items/{id}"'
+    buckets = [
+        float(row.rsplit(" ", 1)[1])
+        for row in text.splitlines()
+        if row.startswith("medianest_http_request_duration_seconds_bucket{") and route in row
+    ]
+    assert len(buckets) == 12
+    assert buckets == sorted(buckets)
+    assert buckets[-1] == 3.0
+    assert f"medianest_http_request_duration_seconds_count{{{route}}} 3.0" in text
 
 
 async def test_metrics_can_need_a_token(medianest_client: Any) -> None:
