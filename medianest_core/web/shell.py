@@ -8,7 +8,7 @@ core's, so a plugin may also override a core template by name.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -17,6 +17,7 @@ import aiohttp_jinja2
 import attrs
 import jinja2
 from aiohttp import web
+from aiohttp_jinja2.helpers import GLOBAL_HELPERS
 from markupsafe import Markup
 from sqlalchemy import func, select
 
@@ -81,6 +82,18 @@ def navigation(links: Sequence[NavLink], who: Principal | None, path: str) -> li
     return [NavItem(link.title, link.href, link.icon, _is_active(link.href, path)) for link in shown]
 
 
+class PageEnvironment(jinja2.Environment):
+    """Jinja's environment with one difference: a template without globals of its own uses the environment's
+    globals themselves rather than a ``ChainMap`` over them. Each ``{% from … import %}`` compares the importing
+    template's globals with the imported one's, key by key; over ``ChainMap`` views that took a sixth of the time
+    to draw the dashboard (a card's template imports its macros). Globals are never changed after start-up."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        if not d:
+            return self.globals
+        return super().make_globals(d)
+
+
 def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]]) -> None:
     """The template environment: plugins' folders first, then the core's; HTML always escaped."""
     loaders: list[jinja2.BaseLoader] = [
@@ -89,8 +102,7 @@ def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]
         if item.templates is not None and item.templates.is_dir()
     ]
     loaders.append(jinja2.FileSystemLoader(str(HERE / "templates")))
-    env = aiohttp_jinja2.setup(
-        app,
+    env = PageEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
@@ -98,6 +110,10 @@ def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]
         lstrip_blocks=True,
         auto_reload=False,
     )
+    # What aiohttp_jinja2.setup does, with this environment.
+    env.globals.update(GLOBAL_HELPERS)
+    env.globals["app"] = app
+    app[aiohttp_jinja2.APP_KEY] = env
     env.filters["ago"] = ago
     env.filters["when"] = when
     env.filters["duration"] = duration
@@ -123,6 +139,7 @@ ICONS: Final = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=256)  # every page draws the navigation's icons: the same few strings
 def icon(name: str, sprite: str = "/static/core/icons.svg") -> Markup:
     """An icon of the core's set (unknown names show a circle), hidden from screen readers: its label is text.
     ``sprite`` is the address of ``icons.svg`` (the templates' ``icon()`` gives its content-named one)."""
