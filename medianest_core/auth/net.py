@@ -96,10 +96,10 @@ def is_https(request: web.Request) -> bool:
     proxy says in ``X-Forwarded-Proto``."""
     if request.secure:
         return True
-    public_url = request.config_dict[keys.RUNTIME].settings.public_url
-    if public_url is not None:
-        return str(public_url).startswith("https://")
-    if _trusted(request.remote, _proxies(request)):
+    settings = request.config_dict[keys.RUNTIME].settings
+    if settings.public_url is not None:
+        return str(settings.public_url).startswith("https://")
+    if settings.trusted_proxies and _trusted(request.remote, tuple(settings.trusted_proxies)):
         return request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
     return False
 
