@@ -16,10 +16,10 @@ from test_dashboard import HTML, card_of, get
 
 from medianest_core import hookimpl, keys
 from medianest_core.events import CardUpdated
+from medianest_core.kept import Kept
 from medianest_core.notifications import notify
 from medianest_core.testing import add_user, entry_point, sign_in
 from medianest_core.types import Card, CardData, CardState, Viewer
-from medianest_core.web.kept import Kept
 
 
 class Counter:

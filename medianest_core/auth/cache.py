@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import attrs
 from sqlalchemy import select, update
@@ -26,11 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from medianest_core.auth.sessions import SessionRecord, SessionStore
 from medianest_core.auth.tokens import PREFIX, USED_EVERY, hash_token
 from medianest_core.events import AuthChanged, EventBus
+from medianest_core.kept import Kept
 from medianest_core.models import ApiToken, Role, User, UserStatus
 from medianest_core.settings import Settings
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 SIZE: Final = 10_000
 """At most this many users, tokens and sessions are kept each; the oldest kept goes first."""
@@ -65,30 +63,15 @@ class TokenFacts:
     last_used_at: datetime | None
 
 
-class _Bounded(dict[K, V]):
-    """A dict of at most ``size`` entries that drops its oldest when full."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def keep(self, key: K, value: V) -> None:
-        self.pop(key, None)
-        while len(self) >= self.size:
-            del self[next(iter(self))]
-        self[key] = value
-
-
 class AuthCache:
     """The users, API tokens and sessions requests used, as the database (or Redis) last said."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], events: EventBus, *, size: int = SIZE) -> None:
         self.db = sessions
         self.events = events
-        self.users: _Bounded[int, UserFacts] = _Bounded(size)
-        self.tokens: _Bounded[str, TokenFacts] = _Bounded(size)  # by the token's hash
-        self.sessions: _Bounded[str, SessionRecord] = _Bounded(size)  # by the session's id
-        self.generation = 0
+        self.users: Kept[int, UserFacts] = Kept(size=size)
+        self.tokens: Kept[str, TokenFacts] = Kept(size=size)  # by the token's hash
+        self.sessions: Kept[str, SessionRecord] = Kept(size=size)  # by the session's id
 
     def start(self) -> Callable[[], None]:
         """Listen for invalidations; returns the function that stops listening."""
@@ -101,30 +84,23 @@ class AuthCache:
         await self.events.publish(AuthChanged(user_id=user_id, session_id=session_id, token_id=token_id))
 
     async def _forget(self, event: AuthChanged) -> None:
-        self.generation += 1
-        if event.user_id is not None:
-            self.users.pop(event.user_id, None)
-            for key in [k for k, t in self.tokens.items() if t.user_id == event.user_id]:
-                del self.tokens[key]
-            for key in [k for k, s in self.sessions.items() if s.user_id == event.user_id]:
-                del self.sessions[key]
-        if event.session_id is not None:
-            self.sessions.pop(event.session_id, None)
-        if event.token_id is not None:
-            for key in [k for k, t in self.tokens.items() if t.id == event.token_id]:
-                del self.tokens[key]
+        user_id, session_id, token_id = event.user_id, event.session_id, event.token_id
+        # Every map hears every change, so that no answer read meanwhile is kept.
+        self.users.forget(lambda key, _: key == user_id)
+        self.tokens.forget(lambda _, token: token.user_id == user_id or token.id == token_id)
+        self.sessions.forget(lambda key, session: session.user_id == user_id or key == session_id)
 
     async def user(self, user_id: int) -> UserFacts | None:
         """The user, whatever their status, or ``None`` when there is no such user."""
-        found = self.users.get(user_id)
+        found = self.users.peek(user_id)
         if found is not None:
             return found
-        generation = self.generation
+        since = self.users.generation
         async with self.db() as db:
             row = await db.get(User, user_id)
             facts = UserFacts.of(row) if row is not None else None
-        if facts is not None and generation == self.generation:
-            self.users.keep(user_id, facts)
+        if facts is not None:  # an id that is not there is not kept: SQLite may give it to the next account
+            self.users.keep(user_id, facts, since)
         return facts
 
     async def token(self, token: str) -> tuple[TokenFacts, UserFacts] | None:
@@ -133,9 +109,9 @@ class AuthCache:
         if not token.startswith(PREFIX):
             return None
         key = hash_token(token)
-        facts = self.tokens.get(key)
+        facts = self.tokens.peek(key)
         if facts is None:
-            generation = self.generation
+            since = (self.tokens.generation, self.users.generation)
             async with self.db() as db:
                 found = (
                     await db.execute(select(ApiToken, User).join(User).where(ApiToken.token_hash == key))
@@ -145,9 +121,8 @@ class AuthCache:
                 row, owner = found
                 facts = TokenFacts(row.id, row.user_id, row.expires_at, row.last_used_at)
                 user_facts = UserFacts.of(owner)
-            if generation == self.generation:
-                self.tokens.keep(key, facts)
-                self.users.keep(user_facts.id, user_facts)
+            self.tokens.keep(key, facts, since[0])
+            self.users.keep(user_facts.id, user_facts, since[1])
         now = datetime.now(UTC)
         if facts.expires_at is not None and facts.expires_at <= now:
             return None
@@ -158,8 +133,7 @@ class AuthCache:
             async with self.db.begin() as db:
                 await db.execute(update(ApiToken).where(ApiToken.id == facts.id).values(last_used_at=now))
             facts = attrs.evolve(facts, last_used_at=now)
-            if key in self.tokens:
-                self.tokens[key] = facts
+            self.tokens.replace(key, facts)
         return facts, user
 
 
@@ -176,13 +150,13 @@ class CachedSessionStore:
         self.settings = settings
 
     async def get(self, session_id: str) -> SessionRecord | None:
-        found = self.cache.sessions.get(session_id)
+        found = self.cache.sessions.peek(session_id)
         if found is not None and found.alive(datetime.now(UTC), self.settings):
             return found
-        generation = self.cache.generation
+        since = self.cache.sessions.generation
         record = await self.inner.get(session_id)
-        if record is not None and generation == self.cache.generation:
-            self.cache.sessions.keep(session_id, record)
+        if record is not None:
+            self.cache.sessions.keep(session_id, record, since)
         return record
 
     async def add(self, record: SessionRecord) -> None:
@@ -190,9 +164,9 @@ class CachedSessionStore:
 
     async def touch(self, session_id: str, now: datetime, ip: str | None) -> None:
         await self.inner.touch(session_id, now, ip)
-        found = self.cache.sessions.get(session_id)
+        found = self.cache.sessions.peek(session_id)
         if found is not None:
-            self.cache.sessions[session_id] = attrs.evolve(found, last_seen_at=now, ip=ip)
+            self.cache.sessions.replace(session_id, attrs.evolve(found, last_seen_at=now, ip=ip))
 
     async def set_data(self, session_id: str, data: dict[str, Any]) -> None:
         await self.inner.set_data(session_id, data)
