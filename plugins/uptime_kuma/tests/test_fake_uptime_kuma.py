@@ -8,7 +8,7 @@ import asyncio
 import base64
 import itertools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -16,8 +16,7 @@ import pytest
 from medianest_uptime_kuma.client import MonitorStatus
 from medianest_uptime_kuma.fake import V1, V2, FakeMonitor, FakeUptimeKuma
 from prometheus_client.parser import text_string_to_metric_families
-
-MakeKuma = Callable[..., Awaitable[FakeUptimeKuma]]
+from uptime_kuma_harness import MakeKuma, fake_kumas
 
 CONFIG_2 = {
     "slug",
@@ -57,18 +56,8 @@ BEAT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$")
 
 @pytest.fixture
 async def make_kuma() -> AsyncIterator[MakeKuma]:
-    """``await make_kuma(version, **options)``: a started fake, stopped after the test."""
-    made: list[FakeUptimeKuma] = []
-
-    async def make(version: str = V2, **options: Any) -> FakeUptimeKuma:
-        kuma = FakeUptimeKuma(version, **options)
-        made.append(kuma)
-        await kuma.start()
-        return kuma
-
-    yield make
-    for kuma in made:
-        await kuma.stop()
+    async with fake_kumas() as make:
+        yield make
 
 
 @pytest.fixture

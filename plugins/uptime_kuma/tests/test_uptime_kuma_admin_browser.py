@@ -14,70 +14,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from medianest_uptime_kuma.fake import FakeUptimeKuma
+from browser_kuma import POLL, Kuma, kuma_thread, serving
 
-from medianest_core.testing import PHONE, Browsing, LoopThread, Server, browser_sign_in, require_chromium, serve_env
+from medianest_core.testing import PHONE, Browsing, Server, browser_sign_in, require_chromium
 
 require_chromium()
 
 from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 SHOTS = Path("/tmp/shots")
-POLL = 10
-"""Seconds between the plugin's reads of Uptime Kuma (the least it allows)."""
 FIRST_READ = (POLL * 2 + 10) * 1000
 """How long the first read of Uptime Kuma may take to show."""
 LIVE = 10_000
 """How long an admin's change may take to reach another person's open page."""
 
 
-class Kuma(LoopThread):
-    """A :class:`FakeUptimeKuma` on its own event loop in a background thread."""
-
-    def __init__(self) -> None:
-        super().__init__("fake-uptime-kuma-admin")
-        self.fake: FakeUptimeKuma = self.run(self._start())
-
-    @staticmethod
-    async def _start() -> FakeUptimeKuma:
-        fake = FakeUptimeKuma()
-        plex = fake.add_monitor("Plex", url="http://plex.lan:32400", ping=18)
-        overseerr = fake.add_monitor("Overseerr", url="http://overseerr.lan:5055", ping=35)
-        website = fake.add_monitor("Family website", url="https://example.org", ping=120, cert_days=20)
-        for _ in range(6):
-            fake.advance(minutes=1)
-        fake.add_status_page("home", "Home", {"Media": [plex, overseerr], "Web": [website]})
-        await fake.start()
-        return fake
-
-    def close(self) -> None:
-        self.run(self.fake.stop())
-        super().close()
-
-
 @pytest.fixture(scope="module")
 def kuma() -> Iterator[Kuma]:
-    made = Kuma()
-    try:
+    with kuma_thread("fake-uptime-kuma-admin", history=6) as made:
         yield made
-    finally:
-        made.close()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, kuma: Kuma) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("uptime-kuma-admin-browser")
-    env = serve_env(
-        root / "data",
-        {
-            "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
-            "MEDIANEST_UPTIME_KUMA_URL": kuma.fake.url,
-            "MEDIANEST_UPTIME_KUMA_STATUS_PAGES": "home",
-            "MEDIANEST_UPTIME_KUMA_REFRESH_INTERVAL": str(POLL),
-        },
-        plugins=["uptime_kuma", "overseerr"],  # Overseerr, not set up, is a service a monitor can be tied to
-    )
-    with Server(env, root / "serve.log") as srv:
+    # Overseerr, not set up, is a service a monitor can be tied to.
+    with serving(tmp_path_factory.mktemp("uptime-kuma-admin-browser"), kuma, ["uptime_kuma", "overseerr"]) as srv:
         yield srv
 
 

@@ -13,74 +13,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_kuma import POLL, Kuma, kuma_thread, serving
 from medianest_uptime_kuma.client import MonitorStatus
-from medianest_uptime_kuma.fake import FakeUptimeKuma
 
-from medianest_core.testing import PHONE, Browsing, LoopThread, Server, browser_sign_in, require_chromium, serve_env
+from medianest_core.testing import PHONE, Browsing, Server, browser_sign_in, require_chromium
 
 require_chromium()
 
 from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 SHOTS = Path("/tmp/shots")
-POLL = 10
-"""Seconds between the plugin's reads of Uptime Kuma (the least it allows)."""
 LIVE = (POLL * 2 + 10) * 1000
 """How long a change in Uptime Kuma may take to show: up to two reads, and the way to the browser."""
 PLEX, OVERSEERR, WEBSITE = 1, 2, 3
 
 
-class Kuma(LoopThread):
-    """A :class:`FakeUptimeKuma` on its own event loop in a background thread, answering while Playwright blocks
-    the test's thread."""
-
-    def __init__(self) -> None:
-        super().__init__("fake-uptime-kuma")
-        self.fake: FakeUptimeKuma = self.run(self._start())
-
-    @staticmethod
-    async def _start() -> FakeUptimeKuma:
-        fake = FakeUptimeKuma()
-        plex = fake.add_monitor("Plex", url="http://plex.lan:32400", ping=18)
-        overseerr = fake.add_monitor("Overseerr", url="http://overseerr.lan:5055", ping=35)
-        website = fake.add_monitor("Family website", url="https://example.org", ping=120, cert_days=20)
-        for _ in range(12):  # some history for the bars
-            fake.advance(minutes=1)
-        fake.add_status_page("home", "Home", {"Media": [plex, overseerr], "Web": [website]}, show_cert_expiry=True)
-        await fake.start()
-        return fake
-
-    def set_status(self, monitor_id: int, status: MonitorStatus, msg: str = "") -> None:
-        self.call(self.fake.set_status, monitor_id, status, msg=msg)
-
-    def close(self) -> None:
-        self.run(self.fake.stop())
-        super().close()
-
-
 @pytest.fixture(scope="module")
 def kuma() -> Iterator[Kuma]:
-    made = Kuma()
-    try:
+    with kuma_thread("fake-uptime-kuma", history=12, show_cert_expiry=True) as made:  # some history for the bars
         yield made
-    finally:
-        made.close()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, kuma: Kuma) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("uptime-kuma-browser")
-    env = serve_env(
-        root / "data",
-        {
-            "MEDIANEST_LOGIN_RATE_LIMIT": "1000/minute",
-            "MEDIANEST_UPTIME_KUMA_URL": kuma.fake.url,
-            "MEDIANEST_UPTIME_KUMA_STATUS_PAGES": "home",
-            "MEDIANEST_UPTIME_KUMA_REFRESH_INTERVAL": str(POLL),
-        },
-        plugins=["uptime_kuma"],
-    )
-    with Server(env, root / "serve.log") as srv:
+    with serving(tmp_path_factory.mktemp("uptime-kuma-browser"), kuma, ["uptime_kuma"]) as srv:
         yield srv
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from html import unescape
 from typing import Any
@@ -17,28 +17,18 @@ from medianest_uptime_kuma.client import MonitorStatus
 from medianest_uptime_kuma.fake import V1, V2, FakeUptimeKuma
 from medianest_uptime_kuma.models import KEPT_DAYS, MonitorDay, MonitorRow
 from sqlalchemy import select
-from uptime_kuma_harness import ManualUptimeKuma, Person, Setup, setup
+from uptime_kuma_harness import MakeKuma, ManualUptimeKuma, Person, Setup, fake_kumas, setup
 
 from medianest_core.testing import entry_point
 
-MakeKuma = Callable[..., Awaitable[FakeUptimeKuma]]
 HTML = {"Accept": "text/html"}
 STATUS_PAGE = "/uptime_kuma/status/"
 
 
 @pytest.fixture
 async def make_kuma() -> AsyncIterator[MakeKuma]:
-    made: list[FakeUptimeKuma] = []
-
-    async def make(version: str = V2, **options: Any) -> FakeUptimeKuma:
-        kuma = FakeUptimeKuma(version, **options)
-        made.append(kuma)
-        await kuma.start()
-        return kuma
-
-    yield make
-    for kuma in made:
-        await kuma.stop()
+    async with fake_kumas() as make:
+        yield make
 
 
 @pytest.fixture

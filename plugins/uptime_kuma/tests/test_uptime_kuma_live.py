@@ -5,7 +5,7 @@ fails the poll with a reason a person can act on while the stored monitors stay.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -14,7 +14,7 @@ from medianest_uptime_kuma import live
 from medianest_uptime_kuma.client import MonitorStatus
 from medianest_uptime_kuma.fake import SOCKET_PATH, TOO_FREQUENT, V1, V2, FakeUptimeKuma
 from medianest_uptime_kuma.service import UptimeKuma, connection_test
-from uptime_kuma_harness import Person, Setup, setup
+from uptime_kuma_harness import MakeKuma, Person, Setup, fake_kumas, home, setup
 
 from medianest_core.settings import Secret
 from medianest_core.types import HealthState
@@ -22,32 +22,12 @@ from medianest_core.upstream import Unavailable
 
 BASE = "/api/v1/uptime_kuma/monitors"
 TEST = "/api/v1/admin/services/uptime_kuma/test"
-MakeKuma = Callable[..., Awaitable[FakeUptimeKuma]]
 
 
 @pytest.fixture
 async def make_kuma() -> AsyncIterator[MakeKuma]:
-    made: list[FakeUptimeKuma] = []
-
-    async def make(version: str = V2, **options: Any) -> FakeUptimeKuma:
-        kuma = FakeUptimeKuma(version, **options)
-        made.append(kuma)
-        await kuma.start()
-        return kuma
-
-    yield make
-    for kuma in made:
-        await kuma.stop()
-
-
-async def home(make_kuma: MakeKuma, version: str = V2) -> FakeUptimeKuma:
-    """Plex and the NAS on the status page "home"; Backup only in ``/metrics`` and Socket.IO."""
-    kuma = await make_kuma(version)
-    plex = kuma.add_monitor("Plex", url="https://plex.example.org")
-    nas = kuma.add_monitor("NAS", type="ping", hostname="nas.lan")
-    kuma.add_monitor("Backup", type="port", hostname="backup.lan", port=22)
-    kuma.add_status_page("home", "Home", {"Media": [plex], "Storage": [nas]})
-    return kuma
+    async with fake_kumas() as make:
+        yield make
 
 
 async def signed_in(medianest_client: Any, kuma: FakeUptimeKuma, **values: Any) -> Setup:

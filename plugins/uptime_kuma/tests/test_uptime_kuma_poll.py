@@ -5,7 +5,7 @@ outages reported for a tied service, and a hung Uptime Kuma that leaves the stor
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -13,38 +13,17 @@ import pytest
 from medianest_uptime_kuma.client import MonitorStatus
 from medianest_uptime_kuma.fake import V1, V2, FakeUptimeKuma
 from medianest_uptime_kuma.store import MonitorChanged
-from uptime_kuma_harness import Setup, setup
+from uptime_kuma_harness import MakeKuma, Setup, fake_kumas, home, setup
 
 from medianest_core import hookimpl
 from medianest_core.testing import entry_point
 from medianest_core.types import HealthState, PluginContext, Route
 
-MakeKuma = Callable[..., Awaitable[FakeUptimeKuma]]
-
 
 @pytest.fixture
 async def make_kuma() -> AsyncIterator[MakeKuma]:
-    made: list[FakeUptimeKuma] = []
-
-    async def make(version: str = V2, **options: Any) -> FakeUptimeKuma:
-        kuma = FakeUptimeKuma(version, **options)
-        made.append(kuma)
-        await kuma.start()
-        return kuma
-
-    yield make
-    for kuma in made:
-        await kuma.stop()
-
-
-async def home(make_kuma: MakeKuma, version: str = V2) -> FakeUptimeKuma:
-    """Plex and the NAS on the status page "home"; Backup only in ``/metrics``."""
-    kuma = await make_kuma(version)
-    plex = kuma.add_monitor("Plex", url="https://plex.example.org")
-    nas = kuma.add_monitor("NAS", type="ping", hostname="nas.lan")
-    kuma.add_monitor("Backup", type="port", hostname="backup.lan", port=22)
-    kuma.add_status_page("home", "Home", {"Media": [plex], "Storage": [nas]})
-    return kuma
+    async with fake_kumas() as make:
+        yield make
 
 
 def beat(kuma: FakeUptimeKuma) -> None:

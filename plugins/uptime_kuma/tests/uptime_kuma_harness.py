@@ -3,13 +3,14 @@ people signed in on their own clients: shared by the plugin's poll and API tests
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import attrs
 from medianest_uptime_kuma import UptimeKumaPlugin
-from medianest_uptime_kuma.fake import FakeUptimeKuma
+from medianest_uptime_kuma.fake import V2, FakeUptimeKuma
 from medianest_uptime_kuma.service import UptimeKuma
 
 from medianest_core import hookimpl, keys
@@ -17,6 +18,37 @@ from medianest_core.events import EventBus
 from medianest_core.runtime import Runtime
 from medianest_core.testing import SignedIn, entry_point, sign_in
 from medianest_core.types import Event, PeriodicTask, PluginContext
+
+MakeKuma = Callable[..., Awaitable[FakeUptimeKuma]]
+"""``await make_kuma(version, **options)``: a started fake (see :func:`fake_kumas`)."""
+
+
+@contextlib.asynccontextmanager
+async def fake_kumas() -> AsyncIterator[MakeKuma]:
+    """What the tests' ``make_kuma`` fixtures give: a maker of started fakes, all stopped at the end."""
+    made: list[FakeUptimeKuma] = []
+
+    async def make(version: str = V2, **options: Any) -> FakeUptimeKuma:
+        kuma = FakeUptimeKuma(version, **options)
+        made.append(kuma)
+        await kuma.start()
+        return kuma
+
+    try:
+        yield make
+    finally:
+        for kuma in made:
+            await kuma.stop()
+
+
+async def home(make_kuma: MakeKuma, version: str = V2) -> FakeUptimeKuma:
+    """Plex and the NAS on the status page "home"; Backup only in ``/metrics`` (and Socket.IO)."""
+    kuma = await make_kuma(version)
+    plex = kuma.add_monitor("Plex", url="https://plex.example.org")
+    nas = kuma.add_monitor("NAS", type="ping", hostname="nas.lan")
+    kuma.add_monitor("Backup", type="port", hostname="backup.lan", port=22)
+    kuma.add_status_page("home", "Home", {"Media": [plex], "Storage": [nas]})
+    return kuma
 
 
 class ManualUptimeKuma(UptimeKumaPlugin):
