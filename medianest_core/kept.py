@@ -27,12 +27,16 @@ class Kept(Generic[K, V]):
         """How many times something was forgotten: what a reader notes before it reads."""
         return self._generation
 
-    def peek(self, key: K) -> V | None:
-        """The kept answer, while it is young enough, else ``None``."""
+    def _young(self, key: K) -> tuple[float, V] | None:
         found = self._values.get(key)
         if found is None or (self.seconds is not None and time.monotonic() - found[0] >= self.seconds):
             return None
-        return found[1]
+        return found
+
+    def peek(self, key: K) -> V | None:
+        """The kept answer, while it is young enough, else ``None``."""
+        found = self._young(key)
+        return None if found is None else found[1]
 
     def keep(self, key: K, value: V, since: int) -> None:
         """Keep ``value``, read when :attr:`generation` was ``since``, unless something was forgotten since."""
@@ -51,8 +55,8 @@ class Kept(Generic[K, V]):
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         """The kept answer, or the one ``load`` gives (then kept)."""
-        found = self._values.get(key)
-        if found is not None and (self.seconds is None or time.monotonic() - found[0] < self.seconds):
+        found = self._young(key)
+        if found is not None:
             return found[1]
         since = self._generation
         value = await load()
