@@ -6,7 +6,6 @@ import asyncio
 import hmac
 import re
 import signal
-import warnings
 from collections.abc import AsyncIterator
 from typing import Final
 
@@ -14,24 +13,24 @@ import attrs
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from aiohttp_session import session_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from medianest_core import content, keys, notifications, openapi, search, service_settings, title_views, ws
 from medianest_core.auth import admin_views, setup
 from medianest_core.auth import views as auth_views
 from medianest_core.auth.cache import AuthCache, CachedSessionStore
-from medianest_core.auth.middleware import auth_middleware
+from medianest_core.auth.middleware import Gatekeeper
+from medianest_core.auth.net import https_rule
 from medianest_core.auth.principal import is_admin
-from medianest_core.auth.sessions import ServerSideStorage, make_store
+from medianest_core.auth.sessions import Sessions, make_store, write_session_cookie
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.health import HealthMonitor
-from medianest_core.http import HttpMetrics, request_middleware
+from medianest_core.http import HttpMetrics, answer_headers, request_middleware
 from medianest_core.jobs import Scheduler, shutdown_jobs, start_embedded_worker
 from medianest_core.plugins import PluginRecord, PluginStatus, describe_exception
 from medianest_core.ratelimit import Limits
 from medianest_core.runtime import Runtime, prepare_database
-from medianest_core.serving import Runner, on_response_prepare
+from medianest_core.serving import Runner
 from medianest_core.types import Access, Handler, Page, Route
 from medianest_core.web import admin_pages, pages, shell
 from medianest_core.web.assets import ASSETS, CORE, Assets
@@ -191,15 +190,12 @@ def _add_short_path(
 
 def create_app(runtime: Runtime) -> web.Application:
     """The aiohttp application of a runtime whose database is ready (see :func:`prepare_database`)."""
-    # aiohttp-session keeps its state under string request keys, which aiohttp warns about on every request.
-    warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
-    app = web.Application(
-        # The session is outermost so that it is saved (or its stale cookie cleared) on error answers too.
-        middlewares=[session_middleware(ServerSideStorage()), request_middleware, auth_middleware],
-        client_max_size=8 * 1024 * 1024,
-    )
+    metrics = HttpMetrics(runtime.metrics)
+    app = web.Application(client_max_size=8 * 1024 * 1024)
+    # The one middleware: ids, deadline, errors, metrics around the gatekeeper, which decides who may go on.
+    app.middlewares.append(request_middleware(Gatekeeper(app), metrics, runtime.settings.upstream_timeout))
     app[keys.RUNTIME] = runtime
-    app[keys.HTTP_METRICS] = HttpMetrics(runtime.metrics)
+    app[keys.HTTP_METRICS] = metrics
     app[keys.ROUTE_ACCESS] = {}
     app[keys.ROUTE_SPECS] = {}
     app[keys.OPENAPI] = {}
@@ -257,14 +253,16 @@ def create_app(runtime: Runtime) -> web.Application:
     app[keys.LIMITS] = Limits(runtime.settings, contributions.quotas)
     cache = app[keys.AUTH_CACHE] = AuthCache(runtime.sessions, runtime.events)
     app[KEPT] = PageData()
-    app[keys.SESSION_STORE] = CachedSessionStore(
+    store = app[keys.SESSION_STORE] = CachedSessionStore(
         make_store(runtime.settings, runtime.sessions), cache, runtime.settings
     )
+    app[keys.SESSIONS] = Sessions(store, runtime.settings)
     app[keys.WS_HUB] = ws.Hub(
         {name: command for name, command in contributions.ws_commands.items()}, runtime.settings.ws_queue_size
     )
     app.on_shutdown.append(ws.close_sockets)
-    app.on_response_prepare.append(on_response_prepare)
+    # Every answer's headers, then the session cookie as the request left it (error answers too).
+    app.on_response_prepare.extend([answer_headers(https_rule(runtime.settings)), write_session_cookie])
     app[keys.HEALTH] = HealthMonitor(runtime, contributions.health_checks)
     app[keys.SCHEDULER] = Scheduler(None)
     app[setup.SETUP_TOKEN] = []

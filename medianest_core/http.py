@@ -10,18 +10,22 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Final
 
 import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestPayloadError
+from multidict import istr
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from medianest_core import keys
 from medianest_core.errors import STATUS_CODES, ApiError, ErrorCode, error_response
+from medianest_core.logs import REQUEST_ID
+from medianest_core.serving import SERVER_NAME
 from medianest_core.types import Handler
 from medianest_core.upstream import reset_deadline, set_deadline
 
@@ -187,86 +191,113 @@ CSP: Final = "; ".join(
 )
 
 
-def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """The headers every answer carries: a Content-Security-Policy without inline script, no framing, no
-    sniffing, a strict referrer, and HSTS when MediaNest is served over https."""
-    from medianest_core.auth.net import is_https
+_SECURITY_HEADERS: Final = tuple(
+    (istr(name), value)
+    for name, value in (
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    )
+)
+_SERVER: Final = istr("Server")
+_SERVER_TIMING: Final = istr("Server-Timing")
+_REQUEST_ID: Final = istr(REQUEST_ID_HEADER)
+_HSTS: Final = istr("Strict-Transport-Security")
 
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if is_https(request):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+def answer_headers(
+    https: Callable[[web.Request], bool],
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """The ``on_response_prepare`` handler that gives every answer, streamed ones included, MediaNest's name in
+    ``Server`` (never the versions of aiohttp and Python), the request's id, the time MediaNest spent on it
+    (``Server-Timing``, for the browser's developer tools and the benchmarks), a Content-Security-Policy without
+    inline script, no framing, no sniffing, a strict referrer, and HSTS when ``https(request)`` says the browser
+    came over https. A handler may set any of the security headers itself."""
+
+    async def prepare(request: web.Request, response: web.StreamResponse) -> None:
+        headers = response.headers
+        headers[_SERVER] = SERVER_NAME
+        request_id = request.get(keys.REQUEST_ID)
+        if request_id is not None:
+            headers[_REQUEST_ID] = request_id
+            elapsed = time.perf_counter() - request[keys.REQUEST_STARTED]
+            headers[_SERVER_TIMING] = f"app;dur={elapsed * 1000:.2f}"
+        for name, value in _SECURITY_HEADERS:
+            headers.setdefault(name, value)
+        if https(request):
+            headers.setdefault(_HSTS, "max-age=31536000; includeSubDomains")
+
+    return prepare
 
 
-@web.middleware
-async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give the request an id (``X-Request-ID``, taken when valid, else made) bound into every log line; turn
-    every failure into the error shape; count and time the request."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else new_request_id()
-    request[keys.REQUEST_ID] = request_id
-    started = time.perf_counter()
-    # A person waits on the answer: the upstream calls made for it end by one deadline (a websocket lives on).
-    runtime = request.config_dict.get(keys.RUNTIME)
-    websocket = request.headers.get("Upgrade", "").lower() == "websocket"
-    wait = runtime.settings.upstream_timeout if runtime is not None and not websocket else None
-    bound = structlog.contextvars.bind_contextvars(request_id=request_id)
-    limit = set_deadline(wait)
-    try:
-        response: web.StreamResponse
+Gate = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+"""What decides whether a request reaches its handler (who asks, limits, CSRF): it calls the handler, or raises."""
+
+
+def request_middleware(gate: Gate, metrics: HttpMetrics | None, upstream_timeout: float | None) -> Middleware:
+    """The application's one middleware, around ``gate``: give the request an id (``X-Request-ID``, taken when
+    valid, else made) bound into every log line; end the upstream calls made for it by one deadline
+    (``upstream_timeout``; a websocket lives on); turn every failure into the error shape; count and time it."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER)
+        request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else new_request_id()
+        request[keys.REQUEST_ID] = request_id
+        started = request[keys.REQUEST_STARTED] = time.perf_counter()
+        websocket = upstream_timeout is None or request.headers.get("Upgrade", "").lower() == "websocket"
+        limit = set_deadline(None if websocket else upstream_timeout)
+        named = REQUEST_ID.set(request_id)
         try:
-            response = await handler(request)
-        except ApiError as exc:
-            response = await error_for(
-                request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers
-            )
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                response = web.Response(status=exc.status, headers=exc.headers)
-            else:
-                code = STATUS_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
-                message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
-                headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
-                response = await error_for(request, exc.status, code, message, headers=headers)
-        except (HttpProcessingError, RequestPayloadError) as exc:  # a body that cannot be read: bad input
-            log.info("request_body_unreadable", method=request.method, path=request.path, problem=type(exc).__name__)
-            response = await error_for(request, 400, ErrorCode.BAD_REQUEST, "The request's body could not be read.")
-        except ConnectionResetError:  # the client went away while sending: nothing to answer, nothing wrong here
-            log.info("client_gone", method=request.method, path=request.path)
-            response = web.Response(status=400)
-        except Exception:
-            log.exception("request_failed", method=request.method, path=request.path)
-            response = await error_for(
-                request,
-                500,
-                ErrorCode.INTERNAL_ERROR,
-                "An unexpected error occurred; it has been logged with this request's id.",
-            )
-        elapsed = time.perf_counter() - started
-        if not response.prepared:
-            response.headers[REQUEST_ID_HEADER] = request_id
-            # The time MediaNest spent on the answer, for the browser's developer tools and the benchmarks.
-            response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}"
-            add_security_headers(request, response)
-        route = route_label(request)
-        metrics = request.app.get(keys.HTTP_METRICS)
-        if metrics is not None:
-            metrics.observe(request.method, route, response.status, elapsed)
-        quiet = request.path in QUIET_PATHS and response.status < 400
-        if _access_log.isEnabledFor(logging.DEBUG if quiet else logging.INFO):  # nothing is built when filtered out
-            (log.debug if quiet else log.info)(
-                "request",
-                method=request.method,
-                path=request.path,
-                route=route,
-                status=response.status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
-    finally:
-        reset_deadline(limit)
-        structlog.contextvars.reset_contextvars(**bound)
-    return response
+            response = await _answer(request, handler, gate)
+            elapsed = time.perf_counter() - started
+            route = route_label(request)
+            if metrics is not None:
+                metrics.observe(request.method, route, response.status, elapsed)
+            quiet = response.status < 400 and request.path in QUIET_PATHS
+            if _access_log.isEnabledFor(logging.DEBUG if quiet else logging.INFO):  # nothing built when filtered
+                (log.debug if quiet else log.info)(
+                    "request",
+                    method=request.method,
+                    path=request.path,
+                    route=route,
+                    status=response.status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+        finally:
+            REQUEST_ID.reset(named)
+            reset_deadline(limit)
+        return response
+
+    return middleware
+
+
+async def _answer(request: web.Request, handler: Handler, gate: Gate) -> web.StreamResponse:
+    """The handler's answer through ``gate``, or the error shape of whatever went wrong."""
+    try:
+        return await gate(request, handler)
+    except ApiError as exc:
+        return await error_for(request, exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            return web.Response(status=exc.status, headers=exc.headers)
+        code = STATUS_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        return await error_for(request, exc.status, code, message, headers=headers)
+    except (HttpProcessingError, RequestPayloadError) as exc:  # a body that cannot be read: bad input
+        log.info("request_body_unreadable", method=request.method, path=request.path, problem=type(exc).__name__)
+        return await error_for(request, 400, ErrorCode.BAD_REQUEST, "The request's body could not be read.")
+    except ConnectionResetError:  # the client went away while sending: nothing to answer, nothing wrong here
+        log.info("client_gone", method=request.method, path=request.path)
+        return web.Response(status=400)
+    except Exception:
+        log.exception("request_failed", method=request.method, path=request.path)
+        return await error_for(
+            request,
+            500,
+            ErrorCode.INTERNAL_ERROR,
+            "An unexpected error occurred; it has been logged with this request's id.",
+        )

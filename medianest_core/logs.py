@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
 from typing import Any, Final
 
 import structlog
@@ -25,6 +26,18 @@ SECRET_IN_TEXT: Final = re.compile(
     re.IGNORECASE,
 )
 URL_PASSWORD: Final = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+
+
+REQUEST_ID: Final[ContextVar[str | None]] = ContextVar("medianest_request_id", default=None)
+"""The id of the request being answered here (set by the request middleware), or ``None`` outside requests."""
+
+
+def add_request_id(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: every line logged while a request is answered carries its ``request_id``."""
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
 
 
 def redact_text(text: str) -> str:
@@ -60,6 +73,7 @@ def configure_logging(level: LogLevel = "info", fmt: LogFormat = "auto", stream:
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -20,7 +20,6 @@ from aiohttp import web
 
 from medianest_core import keys
 from medianest_core.auth.principal import require
-from medianest_core.http import REQUEST_ID_HEADER, add_security_headers
 from medianest_core.schema import NOT_BLANK, field, read_query
 from medianest_core.titles import Merger, SourceState, TitleDoc, active, add_facts, ordered, title_doc
 from medianest_core.types import Route, SearchProvider, SearchQuery, Title, Viewer
@@ -188,8 +187,6 @@ async def search_stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": NDJSON, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
-    response.headers[REQUEST_ID_HEADER] = request.get(keys.REQUEST_ID, "")
-    add_security_headers(request, response)  # the middleware cannot add them to an answer already started
     await response.prepare(request)
     try:
         async for answer in search.answers():

@@ -26,11 +26,6 @@ MAX_REQUEST_LINE: Final = 8192
 MAX_FIELD: Final = 8190
 
 
-async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """Every answer names MediaNest, never the versions of aiohttp and Python."""
-    response.headers["Server"] = SERVER_NAME
-
-
 def _refusal(exc: HttpProcessingError) -> tuple[int, str]:
     if isinstance(exc, LineTooLong):
         limit = exc.args[1] if len(exc.args) > 1 else None

@@ -206,6 +206,34 @@ async def test_an_idle_session_ends(medianest_client: Any) -> None:
     assert resp.cookies[COOKIE].value == ""  # the stale cookie is cleared
 
 
+async def test_only_the_session_cookie_counts_and_one_that_names_no_session_is_cleared(
+    medianest_client: Any,
+) -> None:
+    client = await client_for(medianest_client)
+    await sign_in(client)
+    token = next(c.value for c in client.session.cookie_jar if c.key == COOKIE)
+    client.session.cookie_jar.clear()
+    # Among the cookies of the site's other applications, in any order and spacing: signed in.
+    others = f"theme=dark;  xmedianest_session=nope ;{COOKIE}={token}; {COOKIE}=second; z=1"
+    resp = await client.get("/api/v1/auth/session", headers={"Cookie": others})
+    assert resp.status == 200
+    assert "Set-Cookie" not in resp.headers
+    # One that another Path or a parent domain set comes first: the live one still counts and stays.
+    resp = await client.get("/api/v1/auth/session", headers={"Cookie": f"{COOKIE}=tossed; {COOKIE}={token}"})
+    assert resp.status == 200
+    assert "Set-Cookie" not in resp.headers
+    # A cookie whose name only ends like MediaNest's is someone else's: not read, not cleared.
+    resp = await client.get("/api/v1/auth/session", headers={"Cookie": f"x{COOKIE}={token}"})
+    assert resp.status == 401
+    assert "Set-Cookie" not in resp.headers
+    # A value MediaNest never made is cleared by whatever answers: a public page, a missing one, an API error.
+    for path, status in (("/health", 200), ("/no-such-page", 404), ("/api/v1/auth/session", 401)):
+        resp = await client.get(path, headers={"Cookie": f"{COOKIE}=forged"}, allow_redirects=False)
+        assert resp.status == status, path
+        assert resp.cookies[COOKIE].value == "", path
+        assert resp.cookies[COOKIE]["max-age"] == "0", path
+
+
 async def test_people_see_and_revoke_their_sessions(medianest_client: Any, medianest_database_url: str) -> None:
     laptop = await client_for(medianest_client, medianest_database_url)
     user = await sign_in(laptop, "erin")

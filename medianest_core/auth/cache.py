@@ -126,7 +126,7 @@ class AuthCache:
         now = datetime.now(UTC)
         if facts.expires_at is not None and facts.expires_at <= now:
             return None
-        user = await self.user(facts.user_id)
+        user = self.users.peek(facts.user_id) or await self.user(facts.user_id)
         if user is None or not user.active:
             return None
         if facts.last_used_at is None or now - facts.last_used_at >= USED_EVERY:

@@ -4,12 +4,17 @@ proxies; MediaNest's own origin."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from yarl import URL
 
 from medianest_core import keys
+
+if TYPE_CHECKING:
+    from medianest_core.settings import Settings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -102,6 +107,17 @@ def is_https(request: web.Request) -> bool:
     if settings.trusted_proxies and _trusted(request.remote, tuple(settings.trusted_proxies)):
         return request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
     return False
+
+
+def https_rule(settings: Settings) -> Callable[[web.Request], bool]:
+    """:func:`is_https` for these settings, with what does not depend on the request decided once (it is asked
+    for every answer)."""
+    if settings.public_url is not None:
+        public = str(settings.public_url).startswith("https://")
+        return lambda request: public or request.secure
+    if settings.trusted_proxies:
+        return is_https
+    return lambda request: request.secure
 
 
 def own_origin(request: web.Request) -> str:

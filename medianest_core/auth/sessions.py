@@ -1,4 +1,4 @@
-"""Server-side sessions, through aiohttp-session: in the database by default, in Redis when ``redis_url`` is set.
+"""Server-side sessions: in the database by default, in Redis when ``redis_url`` is set.
 
 The cookie (``medianest_session``: HttpOnly, SameSite=Lax, Secure over https) holds a random token; the store
 keeps the token's SHA-256, so the store alone cannot be used to sign in. Only signed-in sessions are stored. A
@@ -9,6 +9,7 @@ disabled.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -17,9 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import attrs
-from aiohttp import web
-from aiohttp_session import AbstractStorage
-from aiohttp_session import Session as WebSession
+from aiohttp import hdrs, web
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,8 +29,6 @@ from medianest_core.settings import Settings
 
 COOKIE_NAME: Final = "medianest_session"
 SEEN_EVERY: Final = timedelta(seconds=60)
-# Keys of the aiohttp-session mapping that the store keeps in fields of their own.
-UID, CSRF, REMEMBER, ROW = "uid", "csrf", "remember", "row"
 
 
 # What secrets.token_urlsafe(32) makes: 43 characters of the URL-safe alphabet.
@@ -41,6 +38,11 @@ TOKEN_SHAPE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 def _text(header: str) -> str:
     """A header as text a database stores: bytes that were not UTF-8 become replacement characters."""
     return header.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+@functools.lru_cache(maxsize=16)
+def _span(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def token_hash(token: str) -> str:
@@ -65,8 +67,7 @@ class SessionRecord:
     data: dict[str, Any] = attrs.field(factory=dict)
 
     def idle_limit(self, settings: Settings) -> timedelta:
-        seconds = settings.session_remember_lifetime if self.remember else settings.session_idle_timeout
-        return timedelta(seconds=seconds)
+        return _span(settings.session_remember_lifetime if self.remember else settings.session_idle_timeout)
 
     def alive(self, now: datetime, settings: Settings) -> bool:
         return now < self.expires_at and now < self.last_seen_at + self.idle_limit(settings)
@@ -254,78 +255,122 @@ def make_store(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -
     return DatabaseSessionStore(sessions)
 
 
-def _ended() -> WebSession:
-    """An empty session that, once saved, clears the browser's stale cookie."""
-    session = WebSession(None, data=None, new=True, max_age=None)
-    session.changed()
-    return session
+@attrs.frozen
+class CookieChange:
+    """What the answer does to the browser's session cookie: set it to ``token`` (kept ``max_age`` seconds, or
+    until the browser closes), or, with no token, clear it."""
+
+    token: str | None = None
+    max_age: int | None = None
 
 
-class ServerSideStorage(AbstractStorage):
-    """aiohttp-session's storage over a :class:`SessionStore`."""
+MAX_COOKIES: Final = 3
+"""The most ``medianest_session`` values of one request that are looked up (a browser sends one per Path and
+Domain it holds)."""
 
-    def __init__(self) -> None:
-        super().__init__(cookie_name=COOKIE_NAME, httponly=True, samesite="Lax", path="/")
 
-    async def load_session(self, request: web.Request) -> WebSession:
-        token = self.load_cookie(request)
-        if not token:
-            return WebSession(None, data=None, new=True, max_age=None)
-        if not isinstance(token, str) or not TOKEN_SHAPE.fullmatch(token):
-            return _ended()  # not a token MediaNest made: no session, and the cookie is cleared
-        store = request.config_dict[keys.SESSION_STORE]
-        settings = request.config_dict[keys.RUNTIME].settings
-        now = datetime.now(UTC)
-        record = await store.get(token_hash(token))
+def session_cookies(request: web.Request) -> list[str]:
+    """The values of the ``medianest_session`` cookies the browser sent, in its order (at most
+    :data:`MAX_COOKIES`).
+
+    Only this cookie is read, straight from the ``Cookie`` header, so that a request need not parse every cookie
+    of the site's other applications. A browser may send several: one another Path or a parent domain set comes
+    first when its Path is longer, so none is trusted for its place alone."""
+    header = request.headers.get("Cookie")
+    if not header or COOKIE_NAME not in header:
+        return []
+    found = []
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == COOKIE_NAME:
+            found.append(value)
+            if len(found) == MAX_COOKIES:
+                break
+    return found
+
+
+def session_cookie(request: web.Request) -> str | None:
+    """The first ``medianest_session`` value the browser sent, or ``None`` without one."""
+    found = session_cookies(request)
+    return found[0] if found else None
+
+
+class Sessions:
+    """The session behind a request's cookie, and signing in and out on this browser, over a :class:`SessionStore`.
+
+    A session is read when its cookie comes with a request; a cookie that names no live session (not a token
+    MediaNest made, unknown, ended, or past its time) is cleared by the answer. Signing in stores the new session
+    at once and the answer sets its cookie; whatever the answer is, even an error, carries the change."""
+
+    def __init__(self, store: SessionStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def current(self, request: web.Request, token: str) -> SessionRecord | None:
+        """The live session of the cookie ``token``, or ``None`` (and the cookie is cleared). Its last use is
+        recorded at most once every :data:`SEEN_EVERY`."""
+        if not TOKEN_SHAPE.fullmatch(token):
+            request[keys.SESSION_COOKIE] = CookieChange()  # not a token MediaNest made: no session, and no cookie
+            return None
+        record = await self.store.get(token_hash(token))
         if record is None:
-            return _ended()
-        if not record.alive(now, settings):
-            await store.delete(record.id)
-            return _ended()
+            request[keys.SESSION_COOKIE] = CookieChange()
+            return None
+        now = datetime.now(UTC)
+        if not record.alive(now, self.settings):
+            await self.store.delete(record.id)
+            request[keys.SESSION_COOKIE] = CookieChange()
+            return None
         if now - record.last_seen_at >= SEEN_EVERY:
-            await store.touch(record.id, now, client_ip(request))
-        data = {**record.data, UID: record.user_id, CSRF: record.csrf_token, REMEMBER: record.remember, ROW: record.id}
-        created = int(record.created_at.timestamp())
-        return WebSession(token, data={"created": created, "session": data}, new=False, max_age=None)
+            await self.store.touch(record.id, now, client_ip(request))
+        return record
 
-    async def save_session(self, request: web.Request, response: web.StreamResponse, session: WebSession) -> None:
-        store = request.config_dict[keys.SESSION_STORE]
-        settings = request.config_dict[keys.RUNTIME].settings
-        token = session.identity
-        if session.empty or session.get(UID) is None:
+    async def begin(self, request: web.Request, user_id: int, *, remember: bool = False) -> SessionRecord:
+        """A new session for ``user_id`` on this browser (never one planted before: the browser's old session
+        ends); the answer sets its cookie."""
+        for old in session_cookies(request):
+            if old:
+                await self.store.delete(token_hash(old))
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        record = SessionRecord(
+            id=token_hash(token),
+            user_id=user_id,
+            csrf_token=new_csrf_token(),
+            remember=remember,
+            ip=client_ip(request),
+            user_agent=_text(request.headers.get("User-Agent", ""))[:500] or None,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=self.settings.session_remember_lifetime),
+        )
+        await self.store.add(record)
+        max_age = int(self.settings.session_remember_lifetime) if remember else None
+        request[keys.SESSION_COOKIE] = CookieChange(token, max_age)
+        return record
+
+    async def end(self, request: web.Request) -> None:
+        """End the sessions of this browser's cookies, if any, and clear the cookie."""
+        for token in session_cookies(request):
             if token:
-                await store.delete(token_hash(str(token)))
-            if self.load_cookie(request):
-                response.del_cookie(COOKIE_NAME, path="/")
-            return
-        extra = {k: v for k, v in session.items() if k not in (UID, CSRF, REMEMBER, ROW)}
-        remember = bool(session.get(REMEMBER))
-        if token is None:
-            token = secrets.token_urlsafe(32)
-            now = datetime.now(UTC)
-            await store.add(
-                SessionRecord(
-                    id=token_hash(token),
-                    user_id=int(session[UID]),
-                    data=extra,
-                    csrf_token=str(session.get(CSRF) or new_csrf_token()),
-                    remember=remember,
-                    ip=client_ip(request),
-                    user_agent=_text(request.headers.get("User-Agent", ""))[:500] or None,
-                    created_at=now,
-                    last_seen_at=now,
-                    expires_at=now + timedelta(seconds=settings.session_remember_lifetime),
-                )
-            )
-            session.set_new_identity(token)
-            session[ROW] = token_hash(token)
-        else:
-            await store.set_data(token_hash(str(token)), extra)
-        max_age = int(settings.session_remember_lifetime) if remember else None
-        self.set_cookie(request, response, str(token), max_age)
+                await self.store.delete(token_hash(token))
+        request[keys.SESSION_COOKIE] = CookieChange()
 
-    def set_cookie(self, request: web.Request, response: web.StreamResponse, token: str, max_age: int | None) -> None:
-        params: dict[str, Any] = {"path": "/", "httponly": True, "samesite": "Lax", "secure": is_https(request)}
-        if max_age is not None:
-            params["max_age"] = max_age
-        response.set_cookie(COOKIE_NAME, token, **params)
+
+async def write_session_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the answer sets or clears the session cookie as the request decided."""
+    change = request.get(keys.SESSION_COOKIE)
+    if change is None:
+        return
+    if change.token is None:
+        if session_cookie(request) is None:
+            return
+        cookie = f'{COOKIE_NAME}=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/'
+    else:  # a token is URL-safe: it needs no quoting
+        cookie = f"{COOKIE_NAME}={change.token}; HttpOnly; Path=/; SameSite=Lax"
+        if change.max_age is not None:
+            cookie += f"; Max-Age={change.max_age}"
+        if is_https(request):
+            cookie += "; Secure"
+    # The response's own cookies are among its headers by now: this one is added as a header too.
+    response.headers.add(hdrs.SET_COOKIE, cookie)

@@ -7,7 +7,6 @@ from typing import Any
 
 import attrs
 from aiohttp import web
-from aiohttp_session import get_session, new_session
 from sqlalchemy import func, select, update
 
 from medianest_core import audit, keys
@@ -15,7 +14,6 @@ from medianest_core.audit import AuditAction
 from medianest_core.auth.cache import UserFacts
 from medianest_core.auth.passwords import hash_password, needs_rehash, verify_password
 from medianest_core.auth.principal import Via, require
-from medianest_core.auth.sessions import CSRF, REMEMBER, ROW, UID, new_csrf_token
 from medianest_core.auth.tokens import create_token
 from medianest_core.errors import ApiError, ErrorCode, field_error, path_id
 from medianest_core.models import ApiToken, Role, User, UserStatus
@@ -211,24 +209,16 @@ async def sign_in_with_password(request: web.Request, body: LoginBody) -> dict[s
 async def begin_session(request: web.Request, user_id: int, remember: bool = False) -> str:
     """Sign ``user_id`` in on this browser with a new session (never one planted before); returns its CSRF
     token. Login providers call it once they know who the person is."""
-    old = await get_session(request)
-    if old.get(ROW):
-        await request.config_dict[keys.SESSION_STORE].delete(str(old[ROW]))
-    session = await new_session(request)
-    csrf = new_csrf_token()
-    session[UID] = user_id
-    session[CSRF] = csrf
-    session[REMEMBER] = remember
-    return csrf
+    record = await request.config_dict[keys.SESSIONS].begin(request, user_id, remember=remember)
+    return record.csrf_token
 
 
 async def logout(request: web.Request) -> web.Response:
     who = require(request)
-    session = await get_session(request)
     runtime = request.config_dict[keys.RUNTIME]
     async with runtime.sessions.begin() as db:
         audit.record(db, AuditAction.LOGOUT, actor_id=who.user_id, request=request)
-    session.invalidate()
+    await request.config_dict[keys.SESSIONS].end(request)
     if who.session_id is not None:
         await request.config_dict[keys.WS_HUB].sign_out(who.user_id, who.session_id)
     return web.json_response({"signed_out": True})
@@ -263,7 +253,7 @@ async def revoke_my_session(request: web.Request) -> web.Response:
             db, AuditAction.SESSION_REVOKED, actor_id=who.user_id, target=f"session:{session_id[:12]}", request=request
         )
     if who.via is Via.SESSION and session_id == who.session_id:
-        (await get_session(request)).invalidate()
+        await request.config_dict[keys.SESSIONS].end(request)
     return web.json_response({"revoked": True})
 
 
