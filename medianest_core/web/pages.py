@@ -7,17 +7,20 @@ CSRF token), so the browser and scripts share one set of rules and errors.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import unquote
 
+import aiohttp_jinja2
 import attrs
 import structlog
 from aiohttp import web
+from markupsafe import Markup
 from sqlalchemy import select
 
 from medianest_core import content, keys
@@ -25,15 +28,15 @@ from medianest_core.auth import views as auth_views
 from medianest_core.auth.principal import require
 from medianest_core.auth.setup import admin_exists
 from medianest_core.errors import ApiError, ErrorCode
-from medianest_core.health import ServiceLine, worst
+from medianest_core.health import HealthMonitor, ServiceLine, worst
 from medianest_core.models import ApiToken, User
 from medianest_core.notifications import notifications_of
-from medianest_core.plugins import PluginStatus, default_title
+from medianest_core.plugins import PluginRecord, PluginStatus, default_title
 from medianest_core.schema import CONVERTER, MAX_PAGE, bad_text, field, read_form, structure_query
 from medianest_core.types import Access, Card, CardData, CardState, HealthState, Route, Viewer
 from medianest_core.web.assets import ASSETS
 from medianest_core.web.kept import KEPT
-from medianest_core.web.shell import render, render_fragment
+from medianest_core.web.shell import CARD_TEMPLATE, ago, drawn_once, render, render_fragment, render_kept
 
 log = structlog.get_logger("medianest.web")
 
@@ -174,7 +177,10 @@ def _visible_cards(request: web.Request) -> list[tuple[str, Card]]:
 def service_down(request: web.Request, plugin: str) -> ServiceDown | None:
     """Whether one of ``plugin``'s health checks found its service down, as the background polling stored it. A
     service that is not set up is never down: its checks do not run."""
-    monitor = request.config_dict[keys.HEALTH]
+    return _service_down(request.config_dict[keys.HEALTH], plugin)
+
+
+def _service_down(monitor: HealthMonitor, plugin: str) -> ServiceDown | None:
     if not monitor.set_up(plugin):
         return None
     down = [state for state in monitor.states if state.plugin == plugin and state.result.state is HealthState.DOWN]
@@ -185,11 +191,11 @@ def service_down(request: web.Request, plugin: str) -> ServiceDown | None:
 
 
 async def _loaded(request: web.Request, plugin: str, card: Card, fresh: bool) -> CardData:
-    viewer: Viewer | None = None
     load: Callable[[], Awaitable[CardData]]
+    key = _card_key(request, plugin, card)
     if card.load_for is not None:
-        who = require(request)
-        viewer = Viewer(who.user_id, who.is_admin)
+        viewer = key[2]
+        assert viewer is not None
         load_for = card.load_for
 
         async def load() -> CardData:
@@ -200,7 +206,48 @@ async def _loaded(request: web.Request, plugin: str, card: Card, fresh: bool) ->
         raise TypeError(f"the card {card.key!r} has no loader")
     if fresh:
         return await load()
-    return await request.config_dict[KEPT].cards.get((plugin, card.key, viewer), load)
+    return await request.config_dict[KEPT].cards.get(key, load)
+
+
+def _card_key(request: web.Request, plugin: str, card: Card) -> tuple[str, str, Viewer | None]:
+    """How a card's data is kept (``web.kept``): by plugin, key and, for a card with ``load_for``, viewer."""
+    if card.load_for is None:
+        return (plugin, card.key, None)
+    who = require(request)
+    return (plugin, card.key, Viewer(who.user_id, who.is_admin))
+
+
+def kept_cards(request: web.Request, cards: Sequence[tuple[str, Card]]) -> list[CardView | None]:
+    """Each card as :func:`load_card` gives it, when that needs no loading: its data is kept, or its plugin is not
+    running; else ``None``."""
+    config = request.config_dict
+    plugins = config[keys.RUNTIME].plugins
+    kept = config[KEPT].cards
+    monitor = config[keys.HEALTH]
+    found: list[CardView | None] = []
+    for plugin, card in cards:
+        record = plugins.get(plugin)
+        if record is None or not record.active:
+            found.append(_not_running(plugin, card, record))
+            continue
+        loads = card.load is not None or card.load_for is not None
+        data = kept.peek(_card_key(request, plugin, card)) if loads else None
+        found.append(_with_outage(monitor, plugin, card, data) if isinstance(data, CardData) else None)
+    return found
+
+
+def _not_running(plugin: str, card: Card, record: PluginRecord | None) -> CardView:
+    label = record.status.label if record is not None else PluginStatus.DISABLED.label
+    title = record.title if record is not None else default_title(plugin)
+    data = CardData(CardState.UNAVAILABLE, message=f"The {title} plugin is not running ({label}).")
+    return CardView(plugin, card.key, card.title, data, card.template)
+
+
+def _with_outage(monitor: HealthMonitor, plugin: str, card: Card, data: CardData) -> CardView:
+    down = _service_down(monitor, plugin) if data.state is not CardState.UNAVAILABLE else None
+    if down is not None:
+        data = attrs.evolve(data, state=CardState.UNAVAILABLE)
+    return CardView(plugin, card.key, card.title, data, card.template, down)
 
 
 async def load_card(request: web.Request, plugin: str, card: Card, *, fresh: bool = False) -> CardView:
@@ -213,10 +260,7 @@ async def load_card(request: web.Request, plugin: str, card: Card, *, fresh: boo
     says it is unavailable keeps its own words."""
     record = request.config_dict[keys.RUNTIME].plugins.get(plugin)
     if record is None or not record.active:
-        label = record.status.label if record is not None else PluginStatus.DISABLED.label
-        title = record.title if record is not None else default_title(plugin)
-        data = CardData(CardState.UNAVAILABLE, message=f"The {title} plugin is not running ({label}).")
-        return CardView(plugin, card.key, card.title, data, card.template)
+        return _not_running(plugin, card, record)
     try:
         async with asyncio.timeout(CARD_TIMEOUT):
             data = await _loaded(request, plugin, card, fresh)
@@ -227,10 +271,7 @@ async def load_card(request: web.Request, plugin: str, card: Card, *, fresh: boo
     except Exception:
         log.exception("card_failed", plugin=plugin, card=card.key)
         data = CardData(CardState.UNKNOWN, message="Its data could not be loaded.")
-    down = service_down(request, plugin) if data.state is not CardState.UNAVAILABLE else None
-    if down is not None:
-        data = attrs.evolve(data, state=CardState.UNAVAILABLE)
-    return CardView(plugin, card.key, card.title, data, card.template, down)
+    return _with_outage(request.config_dict[keys.HEALTH], plugin, card, data)
 
 
 _CARD_STATE: Final = {
@@ -241,13 +282,29 @@ _CARD_STATE: Final = {
 }
 
 
+def _as_now(line: ServiceLine) -> ServiceLine:
+    """The line with copies of its checks' states as they are now: polling changes a check's state in place, and
+    the card drawn from the lines is kept until they are not the same (``_drawn_cards``)."""
+    if not line.checks and not line.details:
+        return line
+    now = {id(check): copy.copy(check) for check in line.checks}
+    return ServiceLine(
+        line.plugin,
+        line.title,
+        line.state,
+        tuple(now[id(check)] for check in line.checks),
+        line.settings_page,
+        tuple(now.get(id(check)) or copy.copy(check) for check in line.details),
+    )
+
+
 async def _services_card(request: web.Request) -> CardView:
     """The core's own card "Connections": MediaNest's connections to the services of its plugins (Plex,
     Overseerr, …), one line per service, by the name people know it, with the worst state its checks last found,
     as the background polling stored it. Services that are not set up are listed for admins only
     ("Not set up", with a link to their settings) and count neither as up nor as down."""
     who = require(request)
-    lines = request.config_dict[keys.HEALTH].services(admin=who.is_admin)
+    lines = [_as_now(line) for line in request.config_dict[keys.HEALTH].services(admin=who.is_admin)]
     watched = [line for line in lines if line.state is not HealthState.NOT_SET_UP]
     state = _CARD_STATE[worst(line.state for line in watched)] if watched else CardState.UNKNOWN
     checked = [check.checked_at for line in watched for check in line.checks if check.checked_at is not None]
@@ -260,20 +317,89 @@ async def _services_card(request: web.Request) -> CardView:
     return CardView("core", "services", "Connections", data, "cards/services.html", services=tuple(lines))
 
 
+_FIXED_VALUES: Final = (str, int, float, bool, datetime, type(None))
+
+
+def _as_shown(data: CardData) -> tuple[Any, ...] | None:
+    """What a plugin's card shows of its data, by value (with each figure's type: 1 and 1.0 read differently),
+    or ``None`` when a figure is of a kind that could change in place. The data's own object is not enough: a
+    plugin may hand back the same object with its figures changed in place."""
+    if not all(isinstance(value, _FIXED_VALUES) for value in data.figures.values()):
+        return None
+    figures = tuple(
+        (name, type(value), value.isoformat() if isinstance(value, datetime) else value)
+        for name, value in data.figures.items()
+    )
+    return (data.state, data.message, data.updated_at, figures)
+
+
+def _drawn_cards(request: web.Request, cards: list[CardView], now: datetime) -> list[Markup]:
+    """Each card's HTML, as ``card_fragment`` draws it (``_card.html`` with the card, ``now`` and the health
+    monitor). A plugin's card whose templates read nothing but the card and the ages it shows (``shell.drawn_once``)
+    is drawn again only when what it shows changed: its data is another object (a plugin's data is kept, one
+    object that is never changed, until an event or its age forgets it: ``web.kept``), or its outage or ages are
+    others. The core's own card is made afresh each time, of values (``_as_now``): it is compared by value."""
+    env = request.config_dict[aiohttp_jinja2.APP_KEY]
+    config = request.config_dict
+    drawn = config[KEPT].drawn
+    monitor = config[keys.HEALTH]
+    template = env.get_template(CARD_TEMPLATE)
+    wrapper_fixed = drawn_once(env, CARD_TEMPLATE, wrapper=True)
+    who = require(request)
+    found: list[Markup] = []
+    for view in cards:
+        if not (wrapper_fixed and (view.template is None or drawn_once(env, view.template))):
+            found.append(Markup(template.render(card=view, now=now, monitor=monitor)))  # noqa: S704 - autoescaped
+            continue
+        data = view.data
+        ages = (
+            ago(data.updated_at, now) if data.updated_at is not None else None,
+            ago(view.down.checked_at, now) if view.down is not None and view.down.checked_at is not None else None,
+        )
+        # A plugin's data by value, each figure with its type (1 and 1.0 read differently); the core's card by value.
+        same = (0, view) if view.plugin == "core" else _as_shown(data)
+        if same is None:  # a figure of a kind that may change in place: drawn each time
+            found.append(Markup(template.render(card=view, now=now, monitor=monitor)))  # noqa: S704 - autoescaped
+            continue
+        shown = (same, view.title, view.template, view.down, ages)
+        key = (view.plugin, view.key, who.user_id)
+        html = drawn.get(key, shown)
+        if html is None:
+            html = Markup(template.render(card=view, now=now, monitor=monitor))  # noqa: S704 - autoescaped
+            drawn.keep(key, shown, html)
+        found.append(html)
+    return found
+
+
 async def dashboard(request: web.Request) -> web.StreamResponse:
     who = require(request)
-    views = await asyncio.gather(*(load_card(request, plugin, card) for plugin, card in _visible_cards(request)))
+    visible = _visible_cards(request)
+    # Cards whose data is kept are drawn from it at once; the others load side by side.
+    views = kept_cards(request, visible)
+    missing = [index for index, view in enumerate(views) if view is None]
+    if missing:
+        loaded = await asyncio.gather(*(load_card(request, *visible[index]) for index in missing))
+        for index, view in zip(missing, loaded, strict=True):
+            views[index] = view
     services = await _services_card(request)
     links = await content.visible_links(request, who)
-    return await render(
+    now = datetime.now(UTC)
+    cards = [services, *(view for view in views if view is not None)]
+    drawn = _drawn_cards(request, cards, now)
+    # What dashboard.html reads: the cards' HTML, the quick links, and the cards' plugins and keys (their files).
+    shown = (tuple(drawn), links, tuple((card.plugin, card.key) for card in cards))
+    return await render_kept(
         request,
         "dashboard.html",
         {
-            "cards": [services, *views],
+            "cards": cards,
+            "drawn": drawn,
             "monitor": request.config_dict[keys.HEALTH],
             "links": links,
-            "now": datetime.now(UTC),
+            "now": now,
         },
+        shown=shown,
+        reads={"cards", "drawn", "links"},
     )
 
 
@@ -288,7 +414,7 @@ async def card_fragment(request: web.Request) -> web.StreamResponse:
         view = await load_card(request, *found, fresh=True)  # asked for because it changed
     now = datetime.now(UTC)  # after loading: a card stamped while it loaded is not "in the future"
     html = render_fragment(
-        request, "_card.html", {"card": view, "now": now, "monitor": request.config_dict[keys.HEALTH]}
+        request, CARD_TEMPLATE, {"card": view, "now": now, "monitor": request.config_dict[keys.HEALTH]}
     )
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 

@@ -8,7 +8,7 @@ core's, so a plugin may also override a core template by name.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence, Set
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -16,7 +16,9 @@ from typing import Any, Final
 import aiohttp_jinja2
 import attrs
 import jinja2
-from aiohttp import web
+import jinja2.meta
+import jinja2.nodes
+from aiohttp import hdrs, web
 from aiohttp_jinja2.helpers import GLOBAL_HELPERS
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -27,7 +29,7 @@ from medianest_core.auth.principal import Principal
 from medianest_core.models import Notification
 from medianest_core.types import Access, NavLink, WebAssets
 from medianest_core.web.assets import ASSETS, Files
-from medianest_core.web.kept import KEPT
+from medianest_core.web.kept import KEPT, PageData
 
 HERE: Final = Path(__file__).parent
 STATIC: Final = HERE / "static"
@@ -82,6 +84,61 @@ def navigation(links: Sequence[NavLink], who: Principal | None, path: str) -> li
     return [NavItem(link.title, link.href, link.icon, _is_active(link.href, path)) for link in shown]
 
 
+NAV_TEMPLATE: Final = "_nav_items.html"
+"""The ``<li>`` of each entry of a navigation list (its links, ``items``), drawn once for each list."""
+SHELL_KEPT: Final = 256
+"""How many navigations (a kind of viewer on a path) and tags of files the layout keeps drawn."""
+
+
+@attrs.frozen
+class Navigation:
+    """The layout's navigation for a kind of viewer on a path: the entries and their HTML, drawn once."""
+
+    nav: list[NavItem]
+    admin_nav: list[NavItem]
+    nav_html: Markup
+    admin_nav_html: Markup
+
+
+def _nav_html(env: jinja2.Environment, items: Sequence[NavItem]) -> Markup:
+    # Autoescaped; the fragment ends with a line break, which the layout's own line gives.
+    return Markup(env.get_template(NAV_TEMPLATE).render(items=items).removesuffix("\n"))  # noqa: S704
+
+
+def _navigation(request: web.Request, who: Principal | None, kept: PageData | None) -> Navigation:
+    """The navigation for ``who`` on this page. Kept for each kind of viewer (signed out, a person, an admin) and
+    path: it is made from the core's entries and what plugins contributed at start-up, which never change, and
+    whether a running plugin offers rows for the Discover page, which is part of what it is kept by."""
+    contributions = request.config_dict.get(keys.CONTRIBUTIONS)
+    offers = contributions is not None and _offers_rows(request)
+    key = (
+        "nav",
+        None if who is None else who.is_admin,
+        request.path,
+        offers,
+        None if contributions is None else (id(contributions.nav_links), len(contributions.nav_links)),
+    )
+    found: Navigation | None = kept.shell.get(key) if kept is not None else None
+    if found is not None:
+        return found
+    plugin_links = [link for _, link in contributions.nav_links] if contributions is not None else []
+    if offers:
+        plugin_links.append(DISCOVER_NAV)
+    nav = navigation([*CORE_NAV, *plugin_links], who, request.path)
+    admin_nav = navigation(ADMIN_NAV, who, request.path) if who is not None and who.is_admin else []
+    env = request.config_dict[aiohttp_jinja2.APP_KEY]
+    found = Navigation(nav, admin_nav, _nav_html(env, nav), _nav_html(env, admin_nav))
+    if kept is not None:
+        _keep(kept.shell, key, found)
+    return found
+
+
+def _keep(shell: dict[Any, Any], key: Any, value: Any) -> None:
+    while len(shell) >= SHELL_KEPT:
+        del shell[next(iter(shell))]
+    shell[key] = value
+
+
 class PageEnvironment(jinja2.Environment):
     """Jinja's environment with one difference: a template without globals of its own uses the environment's
     globals themselves rather than a ``ChainMap`` over them. Each ``{% from … import %}`` compares the importing
@@ -92,6 +149,70 @@ class PageEnvironment(jinja2.Environment):
         if not d:
             return self.globals
         return super().make_globals(d)
+
+
+CARD_TEMPLATE: Final = "_card.html"
+"""A dashboard card in its frame: the dashboard's cards and a card's fragment are drawn by it."""
+FIXED_NAMES: Final = frozenset(
+    {"card", "icon", "static", "url", "range", "dict", "namespace", "cycler", "joiner", "password_min_length"}
+)
+"""What a card's template may read and still draw the same HTML for the same card: the card and functions whose
+answer depends on their arguments only."""
+CHANGING_FILTERS: Final = frozenset({"ago", "random"})
+"""Filters whose answer changes from one moment to the next for the same value."""
+
+
+def drawn_once(env: jinja2.Environment, name: str, *, wrapper: bool = False) -> bool:
+    """Whether the template ``name`` draws the same HTML for the same card, whenever it is drawn: it reads
+    nothing but the card and :data:`FIXED_NAMES`, uses none of :data:`CHANGING_FILTERS`, and the templates it
+    includes or imports are so too. With ``wrapper``, ``name`` is the card's frame: the core's own
+    ``_card.html``, which also reads the moment (``now``), for the ages it shows, and includes the card's own
+    template; a frame a plugin put in its place is never trusted. The answer is kept: templates are loaded once."""
+    answers: dict[tuple[str, bool], bool] = env.__dict__.setdefault("medianest_drawn_once", {})
+    found = answers.get((name, wrapper))
+    if found is None:
+        found = _fixed(env, name, set(), wrapper=wrapper)
+        answers[(name, wrapper)] = found
+    return found
+
+
+def _filters_used(tree: jinja2.nodes.Template) -> set[str | None]:
+    """The filters a template applies, by name, with those ``map`` applies (``map("ago")``); ``None`` for a
+    ``map`` whose filter is not a constant."""
+    used: set[str | None] = set()
+    for node in tree.find_all(jinja2.nodes.Filter):
+        used.add(node.name)
+        if node.name == "map" and node.args:
+            first = node.args[0]
+            used.add(first.value if isinstance(first, jinja2.nodes.Const) and isinstance(first.value, str) else None)
+    return used
+
+
+def _fixed(env: jinja2.Environment, name: str, seen: set[str], *, wrapper: bool = False) -> bool:
+    if name in seen:
+        return True
+    seen.add(name)
+    try:
+        source, filename, _ = env.loader.get_source(env, name) if env.loader is not None else ("", None, None)
+        tree = env.parse(source)
+    except jinja2.TemplateError:
+        return False
+    referenced: list[str | None]
+    if wrapper:
+        if filename is None or Path(filename).resolve() != (HERE / "templates" / name).resolve():
+            return False
+        names_ok = jinja2.meta.find_undeclared_variables(tree) <= FIXED_NAMES | {"now"}
+        used = _filters_used(tree)
+        filters_ok = None not in used and not used & (CHANGING_FILTERS - {"ago"})
+        referenced = [each for each in jinja2.meta.find_referenced_templates(tree) if each is not None]
+    else:
+        names_ok = jinja2.meta.find_undeclared_variables(tree) <= FIXED_NAMES
+        used = _filters_used(tree)
+        filters_ok = None not in used and not used & CHANGING_FILTERS
+        referenced = list(jinja2.meta.find_referenced_templates(tree))
+    if not (names_ok and filters_ok):
+        return False
+    return all(each is not None and _fixed(env, each, seen) for each in referenced)
 
 
 def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]]) -> None:
@@ -121,9 +242,17 @@ def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]
     env.globals["static"] = files.url
     env.globals["icon"] = functools.partial(icon, sprite=files.url("icons.svg"))
 
+    drawn_tags: dict[tuple[tuple[str, str], ...], Markup] = {}
+
     def card_assets(cards: Sequence[Any]) -> Markup:
-        """The ``<link>``/``<script>`` elements of the dashboard cards shown (each has ``plugin`` and ``key``)."""
-        return files.for_cards((card.plugin, card.key) for card in cards).tags()
+        """The ``<link>``/``<script>`` elements of the dashboard cards shown (each has ``plugin`` and ``key``);
+        drawn once for each set of cards: what cards declared is fixed at start-up."""
+        shown = tuple((card.plugin, card.key) for card in cards)
+        found = drawn_tags.get(shown)
+        if found is None:
+            found = files.for_cards(shown).tags()
+            _keep(drawn_tags, shown, found)
+        return found
 
     env.globals["card_assets"] = card_assets
     env.globals["password_min_length"] = MIN_LENGTH
@@ -218,6 +347,8 @@ async def unread_count(request: web.Request, who: Principal) -> int:
 
 
 def theme_of(request: web.Request) -> str | None:
+    if THEME_COOKIE not in request.headers.get(hdrs.COOKIE, ""):
+        return None  # without reading every cookie: the request's cookies are read from this header
     chosen = request.cookies.get(THEME_COOKIE)
     return chosen if chosen in THEMES else None
 
@@ -232,34 +363,45 @@ def _offers_rows(request: web.Request) -> bool:
 async def shell_context(request: web.Request) -> dict[str, Any]:
     """What the layout needs on every page: who is signed in, the navigation, the unread count, the theme."""
     who: Principal | None = request.get(keys.PRINCIPAL)
-    contributions = request.config_dict.get(keys.CONTRIBUTIONS)
-    plugin_links = [link for _, link in contributions.nav_links] if contributions is not None else []
-    if contributions is not None and _offers_rows(request):
-        plugin_links.append(DISCOVER_NAV)
+    kept = request.config_dict.get(KEPT)
+    nav = _navigation(request, who, kept)
+    assets, tags = _plugin_assets(request, kept, signed_in=who is not None)
     return {
         "me": who,
         "csrf_token": who.csrf_token if who is not None and who.csrf_token else "",
-        "nav": navigation([*CORE_NAV, *plugin_links], who, request.path),
-        "admin_nav": navigation(ADMIN_NAV, who, request.path) if who is not None and who.is_admin else [],
+        "nav": nav.nav,
+        "admin_nav": nav.admin_nav,
+        "nav_html": nav.nav_html,
+        "admin_nav_html": nav.admin_nav_html,
         "unread": await unread_count(request, who) if who is not None else 0,
         "theme": theme_of(request),
         "path": request.path,
         "path_qs": request.path_qs,
         "query": request.query.get("q", "") if request.path == "/search" else "",
         "request_id": request.get(keys.REQUEST_ID, ""),
-        "plugin_assets": _plugin_assets(request, signed_in=who is not None),
+        "plugin_assets": assets,
+        "plugin_tags": tags,
     }
 
 
-def _plugin_assets(request: web.Request, *, signed_in: bool) -> Files:
-    """The stylesheets and scripts of plugins this page loads: for someone signed in, those every page loads;
-    then the page's own (``Page.styles``/``scripts``). A dashboard adds its cards' in its template
-    (``card_assets``)."""
+def _plugin_assets(request: web.Request, kept: PageData | None, *, signed_in: bool) -> tuple[Files, Markup]:
+    """The stylesheets and scripts of plugins this page loads, and their tags: for someone signed in, those
+    every page loads; then the page's own (``Page.styles``/``scripts``). A dashboard adds its cards' in its
+    template (``card_assets``). Kept for each route: what pages and plugins declared is fixed at start-up."""
     files = request.config_dict.get(ASSETS)
     if files is None:
-        return Files()
+        return Files(), Markup("")
+    resource = request.match_info.route.resource
+    key = ("assets", resource, signed_in)
+    found: tuple[Files, Markup] | None = kept.shell.get(key) if kept is not None and resource is not None else None
+    if found is not None:
+        return found
     page = files.for_page(request)
-    return files.everywhere() + page if signed_in else page
+    chosen = files.everywhere() + page if signed_in else page
+    found = (chosen, chosen.tags())
+    if kept is not None and resource is not None:
+        _keep(kept.shell, key, found)
+    return found
 
 
 async def render(
@@ -279,6 +421,73 @@ async def render(
     if headers:
         response.headers.update(headers)
     return response
+
+
+LAYOUT: Final = "base.html"
+LAYOUT_READS: Final = frozenset(
+    {"me", "csrf_token", "theme", "plugin_tags", "nav_html", "admin_nav", "admin_nav_html", "query", "unread", "path"}
+)
+"""What the core's layout reads of :func:`shell_context` (of ``me``: its ``user_id`` and ``username``, which
+:func:`render_kept` compares; one more read of ``me`` in the layout is one more to compare there)."""
+_LAYOUT_SHOWN: Final = tuple(sorted(LAYOUT_READS - {"me"}))
+
+
+async def render_kept(
+    request: web.Request, template: str, context: Mapping[str, Any], *, shown: tuple[Any, ...], reads: Set[str]
+) -> web.Response:
+    """:func:`render` for a page drawn again for a signed-in person only when what it shows changed: its HTML is
+    kept, by template and person, with what it was drawn from (compared with ``==``): what the layout reads
+    (:data:`LAYOUT_READS`) and ``shown``, the page's own part of ``context`` as its template reads it. ``reads``
+    names the variables of ``context`` that ``shown`` stands for; when the template or the core's layout reads
+    anything else (besides :data:`FIXED_NAMES` and ``card_assets``), or a plugin put its own template in their
+    place, the page is drawn each time, as :func:`render` does."""
+    data = await shell_context(request)
+    data.update(context)
+    who: Principal | None = data["me"]
+    kept = request.config_dict.get(KEPT)
+    env = request.config_dict[aiohttp_jinja2.APP_KEY]
+    if (
+        who is None
+        or kept is None
+        or request.get(aiohttp_jinja2.REQUEST_CONTEXT_KEY)
+        or not _reads_only(env, template, LAYOUT_READS | reads)
+    ):
+        response = aiohttp_jinja2.render_template(template, request, data)
+    else:
+        key = (template, who.user_id)
+        now_shown = (who.user_id, who.username, *(data[name] for name in _LAYOUT_SHOWN), shown)
+        body = kept.pages.get(key, now_shown)
+        if body is None:
+            body = env.get_template(template).render(data).encode()
+            kept.pages.keep(key, now_shown, body)
+        response = web.Response(body=body, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _reads_only(env: jinja2.Environment, template: str, names: Set[str]) -> bool:
+    """Whether ``template`` and the layout it extends are the core's own files and read nothing but ``names``,
+    :data:`FIXED_NAMES` and ``card_assets`` (kept: templates are loaded once)."""
+    answers: dict[tuple[str, frozenset[str]], bool] = env.__dict__.setdefault("medianest_reads_only", {})
+    key = (template, frozenset(names))
+    found = answers.get(key)
+    if found is None:
+        found = True
+        for name in (template, LAYOUT):
+            try:
+                source, filename, _ = env.loader.get_source(env, name) if env.loader is not None else ("", None, None)
+                tree = env.parse(source)
+            except jinja2.TemplateError:
+                found = False
+                break
+            core_file = filename is not None and Path(filename).resolve() == (HERE / "templates" / name).resolve()
+            read = jinja2.meta.find_undeclared_variables(tree)
+            extends = [each for each in jinja2.meta.find_referenced_templates(tree) if each != LAYOUT]
+            if not core_file or extends or not read <= names | FIXED_NAMES | {"card_assets"}:
+                found = False
+                break
+        answers[key] = found
+    return found
 
 
 def render_fragment(request: web.Request, template: str, context: Mapping[str, Any]) -> str:
