@@ -11,6 +11,8 @@ this process's memory (:class:`LocalWindows`) without Redis, with ``limits`` in 
 - quotas that plugins declare (``quotas`` hook), per user, with defaults per role and the admin's overrides.
 
 Past a limit: 429 in the JSON error shape with ``Retry-After``.
+
+``limits`` is imported by the first request that counts (its rates are parsed then), not at start.
 """
 
 from __future__ import annotations
@@ -19,13 +21,11 @@ import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from aiohttp import web
-from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerSecond, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
 from sqlalchemy import func, select
 
 from medianest_core import keys
@@ -36,15 +36,20 @@ from medianest_core.models import AuditEntry, QuotaOverride, Role, User
 from medianest_core.settings import Settings
 from medianest_core.types import Quota
 
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.aio.storage import Storage
+    from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
+
 QUOTA_CEILING = 1_000_000
 KNOWN_ADDRESS_DAYS: Final = 30
 """An address from which an account signed in within this many days is that account's own."""
 KNOWN_ADDRESSES: Final = 200
 """The most recent of an account's addresses that are looked at; more are not needed to recognise its owner."""
-ADDRESS_SHARE: Final = RateLimitItemPerHour(10)
-"""The most that one address adds to a username's shared count of sign-in attempts (``login_user_rate_limit``);
-past it that address is refused for that username and the shared count is left alone, so that spending the
-shared count needs many addresses."""
+ADDRESS_SHARE: Final = 10
+"""The most sign-in attempts an hour that one address adds to a username's shared count of sign-in attempts
+(``login_user_rate_limit``); past it that address is refused for that username and the shared count is left
+alone, so that spending the shared count needs many addresses."""
 SHARE_IPV6_PREFIX: Final = 48
 """For ``ADDRESS_SHARE`` an IPv6 address counts as its /48: anyone can get a /48 (thousands of /64s) for
 nothing, and a home connection often has a /56."""
@@ -73,6 +78,8 @@ class QuotaUse:
 
 
 def _storage(settings: Settings) -> Storage:
+    from limits.aio.storage import MemoryStorage, RedisStorage
+
     if settings.redis_url is None:
         return MemoryStorage()
     return RedisStorage(f"async+{settings.redis_url}", implementation="redispy", key_prefix="medianest-limits")
@@ -134,15 +141,47 @@ def _too_many(item: RateLimitItem, what: str, wait: int) -> ApiError:
 
 class Limits:
     def __init__(self, settings: Settings, quotas: Mapping[str, Quota]) -> None:
-        self.limiter = MovingWindowRateLimiter(_storage(settings))
+        self.settings = settings
         # Every request counts: in this process's memory without Redis, else shared in Redis.
         self.local = LocalWindows() if settings.redis_url is None else None
-        self.requests = None if self.local is not None else SlidingWindowCounterRateLimiter(_storage(settings))
-        self.api = parse(settings.api_rate_limit)
-        self.images = parse(settings.image_rate_limit)
-        self.login = parse(settings.login_rate_limit)
-        self.login_user = parse(settings.login_user_rate_limit)
         self.quotas = dict(quotas)
+
+    # The limiters and rates are made when first used: only then is ``limits`` imported.
+    @cached_property
+    def limiter(self) -> MovingWindowRateLimiter:
+        from limits.aio.strategies import MovingWindowRateLimiter
+
+        return MovingWindowRateLimiter(_storage(self.settings))
+
+    @cached_property
+    def requests(self) -> SlidingWindowCounterRateLimiter | None:
+        if self.local is not None:
+            return None
+        from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+        return SlidingWindowCounterRateLimiter(_storage(self.settings))
+
+    @cached_property
+    def api(self) -> RateLimitItem:
+        return _parse(self.settings.api_rate_limit)
+
+    @cached_property
+    def images(self) -> RateLimitItem:
+        return _parse(self.settings.image_rate_limit)
+
+    @cached_property
+    def login(self) -> RateLimitItem:
+        return _parse(self.settings.login_rate_limit)
+
+    @cached_property
+    def login_user(self) -> RateLimitItem:
+        return _parse(self.settings.login_user_rate_limit)
+
+    @cached_property
+    def address_share(self) -> RateLimitItem:
+        from limits import RateLimitItemPerHour
+
+        return RateLimitItemPerHour(ADDRESS_SHARE)
 
     async def hit(self, item: RateLimitItem, *key: str, what: str) -> None:
         """Count one attempt over an exact moving window; past the limit, a 429 naming ``what``."""
@@ -188,7 +227,7 @@ class Limits:
             if await self._signed_in_from(request, name, where):
                 return
             block = network_of(address, SHARE_IPV6_PREFIX) or where
-            await self.hit(ADDRESS_SHARE, "login", "ip-user", block, name, what="sign-in attempts")
+            await self.hit(self.address_share, "login", "ip-user", block, name, what="sign-in attempts")
         await self.hit(self.login_user, "login", "user", name, what="sign-in attempts")
 
     @staticmethod
@@ -226,6 +265,8 @@ class Limits:
 
     @staticmethod
     def _counter(period: float) -> RateLimitItem:
+        from limits import RateLimitItemPerSecond
+
         # Quotas count with one fixed item per period, so a person's count survives a change of their limit;
         # the limit is compared with the count here.
         return RateLimitItemPerSecond(QUOTA_CEILING, max(1, int(period)))
@@ -264,6 +305,12 @@ class Limits:
             resets = datetime.fromtimestamp(reset_time, UTC) if used else None
             uses.append(QuotaUse(name, quota.title, limit, used, remaining, quota.period, resets))
         return uses
+
+
+def _parse(rate: str) -> RateLimitItem:
+    from limits import parse
+
+    return parse(rate)
 
 
 def _period(seconds: float) -> str:

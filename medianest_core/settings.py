@@ -9,12 +9,10 @@ range is checked wherever settings are read and can be shown where they are edit
 from __future__ import annotations
 
 import contextlib
-import difflib
 import ipaddress
 import math
 import os
 import re
-import tomllib
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -419,6 +417,8 @@ class Settings:
     @login_rate_limit.validator
     @login_user_rate_limit.validator
     def _check_rate(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if value == attribute.default:
+            return  # a default is a valid rate (a test says so): no need to import ``limits`` at start for it
         from limits import parse
 
         try:
@@ -470,6 +470,8 @@ class LoadedSettings:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -532,6 +534,8 @@ def structure(conv: cattrs.Converter, data: Mapping[str, Any], cls: type[Any], p
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -1,9 +1,9 @@
 """What an idle ``medianest serve`` has imported: nothing heavy before it is needed.
 
 Every module a long-running server imports stays in its memory for good, so libraries that only some paths need
-(migrations, yt-dlp, encryption of stored secrets, Markdown, retries of upstream calls) are imported by those paths.
-Each case starts the real ``serve`` coroutine with the bundled plugins in a fresh interpreter, waits for
-``/health``, and reads ``sys.modules``.
+(migrations, yt-dlp, encryption of stored secrets, Markdown, retries of upstream calls, rate limits, password
+hashing) are imported by those paths. Each case starts the real ``serve`` coroutine with the bundled plugins in a
+fresh interpreter, waits for ``/health``, and reads ``sys.modules`` before any API request.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
+import attrs
 import pytest
 
 from medianest_core.testing import free_port
@@ -49,10 +50,11 @@ async def main() -> None:
             await asyncio.sleep(0.05)
         else:
             raise SystemExit("/health never answered")
+        await asyncio.sleep(0.3)  # what start-up left running (pollers, the embedded worker) has had its first turn
+        # Idle: no API request yet (the first one counts against the API's rate limit, and imports ``limits``).
+        loaded = sorted(sys.modules)
         async with http.get(f"http://127.0.0.1:{port}/api/v1/health") as resp:
             doc = await resp.json()
-    await asyncio.sleep(0.3)  # what start-up left running (pollers, the embedded worker) has had its first turn
-    loaded = sorted(sys.modules)
     stop.set()
     await serving
     plugins = {c["name"]: c["state"] for c in doc["components"] if c["kind"] == "plugin"}
@@ -71,6 +73,12 @@ NEVER_AT_START: Final = {
     "markdown_it": "only the guide, the FAQ or their editor renders Markdown",
     "stamina": "only a call to a service that is set up retries",
     "socketio": "only Uptime Kuma's signed-in source reads over Socket.IO",
+    "limits": "only a request that counts against a rate limit or a quota needs its rates",
+    "argon2": "only setting or checking a password hashes",
+    "difflib": "only a misspelt setting gets a suggestion",
+    # A plugin's client of its service is imported by what calls the service: none is set up by default.
+    "medianest_overseerr.client": "only a set-up Overseerr is called",
+    "medianest_uptime_kuma.client": "only a set-up Uptime Kuma is read",
 }
 # Alembic migrates the database, in a child process on a first start; a start on a database already at head only
 # compares revision ids.
@@ -124,3 +132,18 @@ def test_no_start_keeps_the_migration_tools(first_and_warm: tuple[set[str], set[
     first, warm = first_and_warm
     assert module not in first, f"a first start imported {module}: the migration runs apart"
     assert module not in warm, f"a warm start imported {module}: {MIGRATIONS[module]}"
+
+
+def test_the_default_rates_are_valid() -> None:
+    """Settings take a default rate without parsing it (so that a start need not import ``limits``), and the
+    limits parse it at the first request that counts: a default that ``limits`` refused would fail there."""
+    from limits import parse
+
+    from medianest_core.settings import Settings
+
+    fields = {f.name: f for f in attrs.fields(Settings)}
+    names = ("api_rate_limit", "image_rate_limit", "login_rate_limit", "login_user_rate_limit")
+    for name in names:
+        default = fields[name].default
+        assert isinstance(default, str), name
+        assert parse(default).amount >= 1, f"{name}: {default!r}"

@@ -1,19 +1,22 @@
 """Passwords of local accounts: argon2id (argon2-cffi's defaults), checked in a thread so the loop never
-waits on the hash."""
+waits on the hash. argon2-cffi (with its C bindings) is imported by the first hash or check, not at start."""
 
 from __future__ import annotations
 
 import asyncio
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_LENGTH = 12
 
 
 @lru_cache(maxsize=1)
 def hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
     return PasswordHasher()
 
 
@@ -35,6 +38,8 @@ async def hash_password(password: str) -> str:
 
 
 def _verify(stored: str | None, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
         return hasher().verify(stored or _decoy(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):

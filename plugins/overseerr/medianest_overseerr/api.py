@@ -30,11 +30,13 @@ from medianest_core.schema import MAX_PAGE, IdPath, field, parse_json, read_body
 from medianest_core.types import Access, PluginContext, Route
 from medianest_core.upstream import BadResponse, NotFound, UpstreamError, deadline
 from medianest_overseerr import store
-from medianest_overseerr.client import MediaType, MovieDetails, User, parse_webhook
+from medianest_overseerr.kinds import MediaType
 from medianest_overseerr.models import Link, LinkKind, Request, RequestState, Watch
-from medianest_overseerr.service import ASK_SECONDS, QUOTA, NotSetUp
 
+# Overseerr's client and the service around it are imported by the routes that call Overseerr, not when the
+# routes are made at start (they are most of this plugin's code; an Overseerr that is not set up never needs them).
 if TYPE_CHECKING:
+    from medianest_overseerr.client import User
     from medianest_overseerr.service import Overseerr
 
 log = structlog.get_logger("medianest.plugins.overseerr")
@@ -315,6 +317,8 @@ class Requests:
 
     def service(self) -> Overseerr:
         """The Overseerr service, or a 503 saying that the admin has not set it up."""
+        from medianest_overseerr.service import NotSetUp
+
         try:
             return self._service()
         except NotSetUp:
@@ -509,6 +513,8 @@ class Requests:
     async def _ask(
         self, request: web.Request, user_id: int, body: AskBody, seasons: list[int] | None, service: Overseerr
     ) -> web.Response:
+        from medianest_overseerr.service import QUOTA
+
         use = await quota_use(request, QUOTA)
         if use.limit is not None and use.remaining == 0:
             wait = (
@@ -563,6 +569,8 @@ class Requests:
         if row.state != RequestState.PENDING.value:
             raise self._not_pending(row)
         service = self.service()
+        from medianest_overseerr.service import ASK_SECONDS
+
         try:
             with deadline(ASK_SECONDS):
                 fresh = await service.refresh(row.overseerr_id)  # it may have been approved meanwhile
@@ -619,6 +627,8 @@ class Requests:
             with deadline(TITLE_SECONDS):
                 about = await service.details(kind, tmdb_id)
             if about is not None:
+                from medianest_overseerr.client import MovieDetails
+
                 title = about.title if isinstance(about, MovieDetails) else about.name
         except UpstreamError:
             title = None  # the title's name is a nicety: the watch is kept without it
@@ -738,6 +748,8 @@ class Requests:
             )
         service = self.service()
         raw = await self._webhook_body(request)
+        from medianest_overseerr.client import parse_webhook
+
         try:
             payload = parse_webhook(parse_json(raw))
         except (ValueError, BadResponse) as exc:

@@ -2,7 +2,8 @@
 
 Answers are structured into the attrs classes below, which keep Overseerr's own camelCase names. The enumerations
 (media and request statuses, permissions, user types, notification types) and the messages Overseerr answers with
-are defined here once; :mod:`medianest_overseerr.fake` uses the same ones.
+are defined here once (``MediaType`` in :mod:`medianest_overseerr.kinds`, and given here too);
+:mod:`medianest_overseerr.fake` uses the same ones.
 
 Who asks: the upstream's session carries the admin's ``X-Api-Key`` (:func:`overseerr_headers`), which Overseerr
 takes as its user 1; a call made for someone adds ``X-API-User: <their Overseerr id>``, so Overseerr's own
@@ -38,6 +39,7 @@ from urllib.parse import quote
 import attrs
 
 from medianest_core.upstream import AuthFailed, BadResponse, NotFound, Unavailable, Upstream, structure
+from medianest_overseerr.kinds import MediaType as MediaType  # defined apart, for the routes' schemas
 
 SERVICE: Final = "overseerr"
 """The service name of the upstream client (and of its errors)."""
@@ -48,13 +50,6 @@ SEARCH_PAGE_SIZE: Final = 20
 
 
 # ---- enumerations -------------------------------------------------------------------------------------------------
-
-
-class MediaType(enum.StrEnum):
-    """``mediaType`` of a request, of tracked media and of webhook payloads."""
-
-    MOVIE = "movie"
-    TV = "tv"
 
 
 class MediaRequestStatus(enum.IntEnum):

@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 import structlog
 from aiohttp import web
-from limits import RateLimitItemPerSecond
 from sqlalchemy import delete, select, update
 
 from medianest_core import audit, keys
@@ -45,16 +45,26 @@ from medianest_plex.client import PlexAccount as Account
 from medianest_plex.models import PlexAccount, PlexLogin
 from medianest_plex.service import Plex
 
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+
 log = structlog.get_logger("medianest.plugins.plex")
 
 COOKIE: Final = "medianest_plex_login"
 LOGIN_LIFETIME: Final = timedelta(minutes=15)
 REUSE_MARGIN: Final = timedelta(minutes=1)
 """A pending sign-in's codes are shown again only while they have at least this long left."""
-POLL_RATE: Final = RateLimitItemPerSecond(1)
-"""How often plex.tv is asked about one pending sign-in, by every process together; polls in between are
-answered ``waiting`` without asking. The page polls every 1.5 s, so a sign-in is never slowed by it."""
 LINK_URL: Final = "https://plex.tv/link"
+
+
+@cache
+def poll_rate() -> RateLimitItem:
+    """How often plex.tv is asked about one pending sign-in, by every process together; polls in between are
+    answered ``waiting`` without asking. The page polls every 1.5 s, so a sign-in is never slowed by it. (Made by
+    the first poll: ``limits`` is not imported at start.)"""
+    from limits import RateLimitItemPerSecond
+
+    return RateLimitItemPerSecond(1)
 
 
 def _digest(token: str) -> str:
@@ -223,7 +233,7 @@ async def poll(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Resp
         pending = await db.get(PlexLogin, _digest(token)) if token else None
     if pending is None or pending.expires_at <= datetime.now(UTC):
         return _answer({"status": "expired", "message": "This sign-in has expired. Start again."}, clear=True)
-    if not await request.config_dict[keys.LIMITS].allow(POLL_RATE, "plex-poll", pending.id):
+    if not await request.config_dict[keys.LIMITS].allow(poll_rate(), "plex-poll", pending.id):
         return _answer({"status": "waiting"})
     try:
         state = await _ask(plex, pending)

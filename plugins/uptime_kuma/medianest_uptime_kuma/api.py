@@ -20,7 +20,6 @@ from medianest_core.schema import IdPath, field, parse_json, read_body
 from medianest_core.types import Access, Audience, Event, PluginContext, Route
 from medianest_uptime_kuma import store
 from medianest_uptime_kuma.models import MonitorRow, MonitorWatch
-from medianest_uptime_kuma.service import outage_reason, report_outages
 
 TITLE_MAX: Final = 100
 POSITION_MAX: Final = 10_000
@@ -163,6 +162,9 @@ class Monitors:
 
     async def patch(self, request: web.Request) -> web.Response:
         """Rename, reorder, show or hide a monitor, or tie it to a MediaNest service (admins)."""
+        # The service module brings Uptime Kuma's client: imported here, not when the routes are made at start.
+        from medianest_uptime_kuma.service import outage_reason, report_outages
+
         require(request)
         monitor_id = path_id(request, "monitor")
         body = await read_body(request, MonitorPatch)
