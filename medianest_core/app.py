@@ -275,6 +275,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     for stop in stops:
         stop()
+    await app[keys.LIMITS].close()
     await app[keys.SESSION_STORE].close()
     await app[keys.RUNTIME].close()
 

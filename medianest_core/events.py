@@ -135,6 +135,7 @@ class AuthChanged(Event):
     """
 
     name: ClassVar[str] = "auth.changed"
+    confirmed: ClassVar[bool] = True
     user_id: int | None = None
     session_id: str | None = None
     token_id: int | None = None
@@ -231,9 +232,36 @@ class EventBus:
                 )
 
 
+CONFIRM_WITHIN: Final = 2.0
+"""How long (seconds) publishing a confirmed event waits for the other processes to deliver it."""
+
+
+class Confirmations:
+    """The other processes that said they delivered a confirmed event, against how many received it."""
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self.done = done
+        self.count = 0
+        self.needed: int | None = None  # known once Redis says how many received it
+
+    def add(self) -> None:
+        self.count += 1
+        self._check()
+
+    def expect(self, needed: int) -> None:
+        self.needed = needed
+        self._check()
+
+    def _check(self) -> None:
+        if self.needed is not None and self.count >= self.needed and not self.done.done():
+            self.done.set_result(None)
+
+
 class RedisBridge:
     """Carries events between processes over Redis pub/sub. Each process delivers its own events at once and
-    skips them when they come back; events of a class this process does not know are ignored."""
+    skips them when they come back; events of a class this process does not know are ignored. Publishing a
+    confirmed event (``Event.confirmed``) returns once every other process has delivered it, or after
+    :data:`CONFIRM_WITHIN` seconds."""
 
     CHANNEL: Final = "medianest:events"
 
@@ -247,6 +275,7 @@ class RedisBridge:
         self.converter = cattrs.Converter()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._waiting: dict[str, Confirmations] = {}
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="events:redis")
@@ -263,11 +292,30 @@ class RedisBridge:
         await self.redis.aclose()
 
     async def send(self, event: Event) -> None:
-        doc = {"origin": self.origin, "name": event.name, "data": attrs.asdict(event)}
+        doc: dict[str, Any] = {"origin": self.origin, "name": event.name, "data": attrs.asdict(event)}
+        if not event.confirmed:
+            await self._publish(event.name, doc)
+            return
+        # Every other process says when it has delivered the event: the publisher waits for all of them.
+        doc["confirm"] = confirm = uuid.uuid4().hex
+        waiting = self._waiting[confirm] = Confirmations(asyncio.get_running_loop().create_future())
         try:
-            await self.redis.publish(self.CHANNEL, json.dumps(doc, default=str))
+            listening = await self._publish(event.name, doc)
+            waiting.expect(listening - 1)  # this process listens too
+            async with asyncio.timeout(CONFIRM_WITHIN):
+                await waiting.done
+        except TimeoutError:
+            log.warning("event_not_confirmed", event_name=event.name, confirmed=waiting.count, expected=waiting.needed)
+        finally:
+            del self._waiting[confirm]
+
+    async def _publish(self, name: str, doc: dict[str, Any]) -> int:
+        """Publish ``doc``; the number of listeners that received it (0 when Redis could not be reached)."""
+        try:
+            return int(await self.redis.publish(self.CHANNEL, json.dumps(doc, default=str)))
         except Exception as exc:
-            log.error("event_not_shared", event_name=event.name, error=f"{type(exc).__name__}: {exc}")
+            log.error("event_not_shared", event_name=name, error=f"{type(exc).__name__}: {exc}")
+            return 0
 
     async def _listen(self) -> None:
         while True:
@@ -289,6 +337,11 @@ class RedisBridge:
             doc = json.loads(raw)
             if doc.get("origin") == self.origin:
                 return
+            if "confirms" in doc:
+                waiting = self._waiting.get(str(doc["confirms"]))
+                if waiting is not None:
+                    waiting.add()
+                return
             cls = self.classes.get(str(doc.get("name")))
             if cls is None:
                 self.classes = event_classes()
@@ -300,3 +353,5 @@ class RedisBridge:
             log.error("event_unreadable", error=f"{type(exc).__name__}: {exc}")
             return
         await self.bus.deliver(event)
+        if "confirm" in doc:
+            await self._publish(event.name, {"origin": self.origin, "confirms": doc["confirm"]})

@@ -1,8 +1,9 @@
-"""Rate limits and quotas, counted with the ``limits`` library: in memory by default, in Redis when ``redis_url``
-is set, so that every process counts together. Sign-ins and quotas count over exact moving windows; the requests
-of the API and of images, which every call pays for, over sliding window counters (two counters a key, the
-previous window's weighted by how much of it still overlaps), which cost the same however high the limit: in
-this process's memory (:class:`LocalWindows`) without Redis, with ``limits`` in Redis otherwise.
+"""Rate limits and quotas: in memory by default, in Redis when ``redis_url`` is set, so that every process counts
+together. Sign-ins and quotas count over exact moving windows, with the ``limits`` library; the requests of the API
+and of images, which every call pays for, over sliding window counters (two counters a key, the previous window's
+weighted by how much of it still overlaps), which cost the same however high the limit: in this process's memory
+(:class:`LocalWindows`) without Redis, and with Redis in memory too, shared every quarter second
+(:class:`SharedWindows`).
 
 - the API: ``api_rate_limit`` per signed-in user, per client address (an IPv6 /64 as one) for anonymous requests;
 - signing in: ``login_rate_limit`` per client address, and ``login_user_rate_limit`` per username for attempts
@@ -17,6 +18,7 @@ Past a limit: 429 in the JSON error shape with ``Retry-After``.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Mapping
@@ -25,6 +27,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+import structlog
 from aiohttp import web
 from sqlalchemy import func, select
 
@@ -39,7 +42,9 @@ from medianest_core.types import Quota
 if TYPE_CHECKING:
     from limits import RateLimitItem
     from limits.aio.storage import Storage
-    from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
+    from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter
+
+log = structlog.get_logger("medianest.ratelimit")
 
 QUOTA_CEILING = 1_000_000
 KNOWN_ADDRESS_DAYS: Final = 30
@@ -89,6 +94,18 @@ def _retry_after(reset_time: float) -> int:
     return max(1, math.ceil(reset_time - time.time()))
 
 
+def _refusal(amount: int, length: int, previous: int, current: int, now: float) -> float | None:
+    """The sliding window counter's decision for one more hit, with ``previous`` and ``current`` counted in the
+    window before and in this one: ``None`` when it fits, else the seconds until one more would."""
+    elapsed = (now % length) / length  # the share of this window gone by
+    if math.floor(previous * (1 - elapsed)) + current + 1 <= amount:
+        return None
+    if current >= amount:
+        return (1 - elapsed) * length  # not before the next window
+    # One more fits once the previous window's weight is below what is left: previous * (1 - e) < room.
+    return max((1 - (amount - current) / previous - elapsed) * length, 0.001)
+
+
 class LocalWindows:
     """Sliding window counters in this process's memory, for the API and image limits when no Redis is shared:
     per key, the count of the current window and of the one before, weighted by how much of it the sliding
@@ -114,12 +131,9 @@ class LocalWindows:
             previous, current = current, 0
         elif window < number - 1:
             previous, current = 0, 0
-        elapsed = (now % length) / length  # the share of this window gone by
-        if math.floor(previous * (1 - elapsed)) + current + 1 > item.amount:
-            if current >= item.amount:
-                return (1 - elapsed) * length  # not before the next window
-            # One more fits once the previous window's weight is below what is left: previous * (1 - e) < room.
-            return max((1 - (item.amount - current) / previous - elapsed) * length, 0.001)
+        wait = _refusal(item.amount, length, previous, current, now)
+        if wait is not None:
+            return wait
         windows[key] = (number, previous, current + 1)
         self._hits += 1
         if self._hits % self.PRUNE_EVERY == 0:
@@ -127,6 +141,132 @@ class LocalWindows:
                 for gone in [k for k, v in found.items() if v[0] < number - 1]:
                     del found[gone]
         return None
+
+
+SHARE_EVERY: Final = 0.25
+"""How often (seconds) a process adds the requests it counted to the counts in Redis and reads the others' back."""
+
+Slot = tuple[int, int, tuple[str, ...]]
+"""A limit (its amount and window length) and a key."""
+
+
+class SharedWindows:
+    """The same sliding window counters, for every process at once through Redis, without a Redis round trip per
+    request.
+
+    A process counts a request in its own memory at once and decides with what it knows: each window's total in
+    Redis as last read, plus what it counted since. At most every :data:`SHARE_EVERY` seconds it adds what it
+    counted to Redis (``INCRBY`` on a key per window, which expires two windows later) and reads the totals back
+    in the same round trip. A limit may so be passed by what the other processes counted since the last share: at
+    most a quarter of a second of their requests. Sign-ins and quotas, which must be exact, do not count this way.
+    When Redis cannot be reached, counting goes on here and what was counted is sent at the next share."""
+
+    PREFIX: Final = "medianest:windows:"
+    SWEEP_EVERY: Final = 240
+
+    def __init__(self, url: str, *, every: float = SHARE_EVERY) -> None:
+        from redis.asyncio import Redis
+
+        self.redis = Redis.from_url(url)
+        self.every = every
+        # By slot, then by window number: [the total Redis last gave, hits counted here and not yet sent].
+        self._counts: dict[Slot, dict[int, list[int]]] = {}
+        self._touched: set[Slot] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._sharing: asyncio.Task[None] | None = None
+        self._shares = 0
+
+    async def hit(self, item: RateLimitItem, key: tuple[str, ...], now: float | None = None) -> float | None:
+        """As :meth:`LocalWindows.hit`; the hit reaches Redis at the next share. The first hit of a key in this
+        process reads its windows' totals from Redis first (one round trip), so that what the other processes
+        counted counts from the start."""
+        now = time.time() if now is None else now
+        length = item.get_expiry()
+        slot = (item.amount, length, key)
+        number = int(now // length)
+        windows = self._counts.get(slot)
+        if windows is None:
+            read = await self._read(slot, number)
+            windows = self._counts.setdefault(slot, read)  # another request may have read it meanwhile
+        current = windows.get(number)
+        previous = windows.get(number - 1)
+        self._touched.add(slot)  # read back at the next share, counted or refused
+        if self._timer is None and self._sharing is None:
+            self._timer = asyncio.get_running_loop().call_later(self.every, self._share_soon)
+        wait = _refusal(item.amount, length, sum(previous) if previous else 0, sum(current) if current else 0, now)
+        if wait is None:
+            if current is None:
+                current = windows[number] = [0, 0]
+            current[1] += 1
+        return wait
+
+    def _name(self, slot: Slot, number: int) -> str:
+        amount, length, key = slot
+        return f"{self.PREFIX}{amount}/{length}:{'|'.join(key)}:{number}"
+
+    async def _read(self, slot: Slot, number: int) -> dict[int, list[int]]:
+        try:
+            found = await self.redis.mget([self._name(slot, number - 1), self._name(slot, number)])
+        except Exception as exc:  # counted here alone until Redis answers again
+            log.warning("rate_limit_read_failed", error=f"{type(exc).__name__}: {exc}")
+            return {}
+        return {n: [int(total), 0] for n, total in zip((number - 1, number), found, strict=True) if total is not None}
+
+    def _share_soon(self) -> None:
+        self._timer = None
+        self._sharing = asyncio.ensure_future(self._share_then_free())
+
+    async def _share_then_free(self) -> None:
+        try:
+            await self.share()
+        finally:
+            self._sharing = None
+
+    async def share(self, now: float | None = None) -> None:
+        """Add what was counted here to Redis, and read back the totals of the windows used since the last share."""
+        now = time.time() if now is None else now
+        touched, self._touched = self._touched, set()
+        self._shares += 1
+        if self._shares % self.SWEEP_EVERY == 0:  # keys no longer used: their windows are let go
+            touched |= self._counts.keys()
+        sent: list[tuple[list[int], int]] = []
+        pipe = self.redis.pipeline(transaction=False)
+        for slot in touched:
+            number = int(now // slot[1])
+            windows = self._counts.get(slot)
+            if windows is None:
+                continue
+            for gone in [n for n in windows if n < number - 1]:
+                del windows[gone]
+            if not windows:
+                del self._counts[slot]
+                continue
+            for n, entry in windows.items():
+                name = self._name(slot, n)
+                pipe.incrby(name, entry[1])
+                pipe.expire(name, 2 * slot[1])
+                sent.append((entry, entry[1]))
+        if not sent:
+            return
+        try:
+            answers = await pipe.execute()
+        except Exception as exc:  # counted here meanwhile; sent next time
+            log.warning("rate_limit_share_failed", error=f"{type(exc).__name__}: {exc}")
+            self._touched |= touched
+            return
+        for (entry, count), total in zip(sent, answers[0::2], strict=True):
+            entry[0] = int(total)
+            entry[1] -= count  # what was counted during the round trip stays to be sent
+
+    async def close(self) -> None:
+        """Send what is left and let go of Redis."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._sharing is not None:
+            await self._sharing
+        await self.share()
+        await self.redis.aclose()
 
 
 def _too_many(item: RateLimitItem, what: str, wait: int) -> ApiError:
@@ -142,8 +282,9 @@ def _too_many(item: RateLimitItem, what: str, wait: int) -> ApiError:
 class Limits:
     def __init__(self, settings: Settings, quotas: Mapping[str, Quota]) -> None:
         self.settings = settings
-        # Every request counts: in this process's memory without Redis, else shared in Redis.
+        # Every request counts in this process's memory; with Redis, shared with the other processes.
         self.local = LocalWindows() if settings.redis_url is None else None
+        self.shared = SharedWindows(str(settings.redis_url)) if settings.redis_url is not None else None
         self.quotas = dict(quotas)
 
     # The limiters and rates are made when first used: only then is ``limits`` imported.
@@ -152,14 +293,6 @@ class Limits:
         from limits.aio.strategies import MovingWindowRateLimiter
 
         return MovingWindowRateLimiter(_storage(self.settings))
-
-    @cached_property
-    def requests(self) -> SlidingWindowCounterRateLimiter | None:
-        if self.local is not None:
-            return None
-        from limits.aio.strategies import SlidingWindowCounterRateLimiter
-
-        return SlidingWindowCounterRateLimiter(_storage(self.settings))
 
     @cached_property
     def api(self) -> RateLimitItem:
@@ -183,17 +316,22 @@ class Limits:
 
         return RateLimitItemPerHour(ADDRESS_SHARE)
 
+    async def close(self) -> None:
+        """Share what is left of the requests counted here (with Redis) and let go."""
+        if self.shared is not None:
+            await self.shared.close()
+
     async def hit(self, item: RateLimitItem, *key: str, what: str) -> None:
         """Count one attempt over an exact moving window; past the limit, a 429 naming ``what``."""
         await self._hit(self.limiter, item, *key, what=what)
 
     async def hit_request(self, item: RateLimitItem, *key: str, what: str) -> None:
         """Count one request of the API or of images (a sliding window counter); past the limit, a 429."""
-        if self.local is None:
-            assert self.requests is not None
-            await self._hit(self.requests, item, *key, what=what)
-            return
-        wait = self.local.hit(item, key)
+        if self.local is not None:
+            wait = self.local.hit(item, key)
+        else:
+            assert self.shared is not None
+            wait = await self.shared.hit(item, key)
         if wait is not None:
             raise _too_many(item, what, max(1, math.ceil(wait)))
 

@@ -544,6 +544,9 @@ class Event:
     default: the admins)."""
 
     name: ClassVar[str] = "event"
+    confirmed: ClassVar[bool] = False
+    """With several processes (Redis), whether publishing it waits until every other process has delivered it to
+    its subscribers (for changes that must count from the very next request, wherever it lands)."""
 
     def audience(self) -> Audience:
         return Audience.admins()

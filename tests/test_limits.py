@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import secrets
+import time
 from typing import Any
 
 import pytest
@@ -303,3 +306,77 @@ def test_request_limits_in_memory_slide_over_two_windows() -> None:
     assert 0 < refused <= 30
     # Two minutes on, nothing of the past counts.
     assert [windows.hit(five, key, now=start + 240 + n) for n in range(5)] == [None] * 5
+
+
+@pytest.mark.production
+async def test_request_limits_count_across_processes_through_redis(medianest_redis_url: str) -> None:
+    """With Redis, each process counts the API's requests in memory, reads a key's totals when it first sees it and
+    shares its counts with the others every quarter second: a limit is passed by at most what another process
+    counted since its last share."""
+    from limits import parse
+
+    from medianest_core.ratelimit import SharedWindows
+
+    first = SharedWindows(medianest_redis_url, every=3600)  # shared only when the test says so
+    second = SharedWindows(medianest_redis_url, every=3600)
+    ten = parse("10/minute")
+    key = ("api", "user", secrets.token_hex(6))
+    start = time.time() // 60 * 60 + 1  # one second into this minute: the test ends long before the next
+    try:
+        assert [await first.hit(ten, key, now=start + n / 10) for n in range(6)] == [None] * 6
+        await first.share(now=start + 1)
+        # The second process reads the first's six when it first sees the key: four more fit, not five.
+        assert [await second.hit(ten, key, now=start + 1 + n / 10) for n in range(4)] == [None] * 4
+        assert await second.hit(ten, key, now=start + 2) is not None
+        await second.share(now=start + 2)
+        # The first, not having shared since, lets one more through; once it has shared, it refuses too.
+        assert await first.hit(ten, key, now=start + 2) is None
+        await first.share(now=start + 2)
+        wait = await first.hit(ten, key, now=start + 2)
+        assert wait is not None
+        assert 0 < wait <= 60
+        # Someone else counts apart.
+        assert await second.hit(ten, ("api", "user", secrets.token_hex(6)), now=start + 2) is None
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_request_limits_go_on_counting_while_redis_is_away() -> None:
+    from limits import parse
+
+    from medianest_core.ratelimit import SharedWindows
+
+    windows = SharedWindows("redis://127.0.0.1:9/0", every=3600)  # nothing listens on the discard port
+    three = parse("3/minute")
+    now = time.time() // 60 * 60 + 1
+    key = ("api", "ip", "192.0.2.0")
+    try:
+        assert [await windows.hit(three, key, now=now) for _ in range(3)] == [None] * 3
+        await windows.share(now=now)  # refused by the network: logged, kept to be sent later
+        assert await windows.hit(three, key, now=now) is not None
+    finally:
+        await windows.redis.aclose()
+
+
+@pytest.mark.production
+async def test_the_api_limit_holds_across_processes(medianest_client: Any, medianest_redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    from medianest_core.ratelimit import SharedWindows
+
+    redis = Redis.from_url(medianest_redis_url)  # user ids start again with each test's database
+    stale = [k async for k in redis.scan_iter(SharedWindows.PREFIX + "*")]
+    if stale:
+        await redis.delete(*stale)
+    await redis.aclose()
+    first = await rationed_client(medianest_client, redis_url=medianest_redis_url, api_rate_limit="6/minute")
+    pat = await sign_in(first, f"pat{secrets.token_hex(3)}")
+    runtime = first.app[keys.RUNTIME]
+    second = await medianest_client(entry_points=[entry_point("rationed", Rationed())], settings=runtime.loaded)
+    again = await second.post("/api/v1/auth/login", json={"username": pat.username, "password": pat.password})
+    assert again.status == 200
+    assert [(await first.get("/api/v1/auth/session")).status for _ in range(3)] == [200] * 3
+    await asyncio.sleep(0.6)  # the first process has shared what it counted
+    answers = [(await second.get("/api/v1/auth/session")).status for _ in range(4)]
+    assert answers == [200, 200, 200, 429], answers

@@ -225,3 +225,34 @@ async def test_a_revocation_counts_while_the_token_is_in_heavy_use(setup: Setup,
     stop.set()
     await asyncio.gather(*load)
     assert statuses == [401] * 5
+
+
+@pytest.mark.production
+async def test_an_auth_change_is_published_once_every_process_has_it(medianest_redis_url: str) -> None:
+    """Publishing an auth change returns only when every other process has forgotten what it kept: the next
+    request, wherever it lands, counts the change."""
+    from medianest_core.events import AuthChanged, CardUpdated, EventBus, RedisBridge
+
+    here, there = EventBus(), EventBus()
+    bridges = [RedisBridge(here, medianest_redis_url), RedisBridge(there, medianest_redis_url)]
+    for bridge in bridges:
+        await bridge.start()
+    heard: list[str] = []
+
+    async def slow(event: AuthChanged | CardUpdated) -> None:
+        await asyncio.sleep(0.3)
+        heard.append(type(event).__name__)
+
+    there.subscribe(AuthChanged, slow)
+    there.subscribe(CardUpdated, slow)
+    try:
+        await here.publish(AuthChanged(user_id=7))
+        assert heard == ["AuthChanged"]
+        # Other events are not waited for.
+        await here.publish(CardUpdated(plugin="x", key="y"))
+        assert heard == ["AuthChanged"]
+        await asyncio.sleep(0.5)
+        assert heard == ["AuthChanged", "CardUpdated"]
+    finally:
+        for bridge in bridges:
+            await bridge.stop()
