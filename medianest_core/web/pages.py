@@ -336,9 +336,9 @@ def _as_shown(data: CardData) -> tuple[Any, ...] | None:
 def _drawn_cards(request: web.Request, cards: list[CardView], now: datetime) -> list[Markup]:
     """Each card's HTML, as ``card_fragment`` draws it (``_card.html`` with the card, ``now`` and the health
     monitor). A plugin's card whose templates read nothing but the card and the ages it shows (``shell.drawn_once``)
-    is drawn again only when what it shows changed: its data is another object (a plugin's data is kept, one
-    object that is never changed, until an event or its age forgets it: ``web.kept``), or its outage or ages are
-    others. The core's own card is made afresh each time, of values (``_as_now``): it is compared by value."""
+    is drawn again only when what it shows changed: its data, compared by value (``_as_shown``; a card with a
+    figure of a kind that could change in place is drawn each time), its outage, or its ages. The core's own card
+    is made afresh each time, of values (``_as_now``): it is compared by value too."""
     env = request.config_dict[aiohttp_jinja2.APP_KEY]
     config = request.config_dict
     drawn = config[KEPT].drawn
