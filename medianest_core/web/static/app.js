@@ -49,10 +49,12 @@
   }
 
   // ---- Forms: <form data-api="/api/v1/…" data-method="POST" data-then="reload|/path"> ------------------------
-  // Fields become a JSON object (dotted names nest; data-type="int|number|bool|lines|datetime"; empty optional
-  // fields with data-empty="null" become null). Errors show beside their fields; what was typed stays.
-  function setPath(target, name, value) {
-    const parts = name.split(".");
+  // Fields become a JSON object (dotted names nest, unless data-path gives the path as a JSON list, for a key
+  // that holds dots itself, such as a quota's "overseerr.requests"; data-type="int|number|bool|lines|datetime";
+  // empty optional fields with data-empty="null" become null). Errors show beside their fields; what was typed
+  // stays.
+  function setPath(target, el, value) {
+    const parts = el.dataset.path ? JSON.parse(el.dataset.path) : el.name.split(".");
     let node = target;
     for (let i = 0; i < parts.length - 1; i++) node = node[parts[i]] = node[parts[i]] || {};
     node[parts[parts.length - 1]] = value;
@@ -72,7 +74,7 @@
       else if (kind === "lines") value = el.value.split("\n").map((s) => s.trim()).filter(Boolean);
       else if (kind === "datetime") value = el.value ? new Date(el.value).toISOString() : null;
       else value = el.value;
-      setPath(body, el.name, value);
+      setPath(body, el, value);
     }
     return body;
   }
