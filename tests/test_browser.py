@@ -173,10 +173,14 @@ def test_phone_layout_navigates_with_the_bottom_bar(server: Server, medianest_br
     bar = page.get_by_role("navigation", name="Main (compact)")
     expect(bar).to_be_visible()
 
+    more = bar.get_by_text("More", exact=True)
+    more.click()
     bar.get_by_role("link", name="Guide").click()
     expect(page).to_have_url(server.url + "/guide")
     expect(page.get_by_role("heading", name="Welcome!")).to_be_visible()
-    expect(bar.get_by_role("link", name="Guide")).to_have_attribute("aria-current", "page")
+    expect(bar.locator("a[href='/guide']")).to_have_attribute("aria-current", "page")
+    expect(bar.locator("summary")).to_have_class(re.compile(r"\bcurrent\b"))
+    more.click()
     bar.get_by_role("link", name="Me", exact=True).click()
     expect(page.get_by_role("heading", name="Where you are signed in")).to_be_visible()
     box = page.get_by_role("heading", name="Where you are signed in").bounding_box()
@@ -186,6 +190,90 @@ def test_phone_layout_navigates_with_the_bottom_bar(server: Server, medianest_br
     page.keyboard.press("Enter")
     expect(page).to_have_url(server.url + "/search?q=alien")
     expect(bar.get_by_role("link", name="Search")).to_have_attribute("aria-current", "page")
+
+
+def test_admin_saves_a_persons_allowance(server: Server, medianest_browsing: Browsing) -> None:
+    """A quota's name holds a dot ("rationed.things"): the allowance is saved under it, not split into parts."""
+    who = server.new_user()
+    admin = medianest_browsing.page()
+    browser_sign_in(admin, server, ADMIN)
+    admin.goto(server.url + "/admin/users?q=" + who[0])
+    admin.get_by_role("link", name=who[0], exact=True).click()
+    admin.get_by_label("Things per hour").fill("5")
+    with admin.expect_navigation():  # saved, and the page shows what is stored now
+        admin.get_by_role("button", name="Save allowances").click()
+    expect(admin.get_by_label("Things per hour")).to_have_value("5")
+    expect(admin.get_by_role("alert")).to_be_hidden()
+
+    person = medianest_browsing.page()
+    browser_sign_in(person, server, who)
+    person.goto(server.url + "/profile")
+    expect(person.locator("[data-quota='rationed.things']")).to_contain_text("5 of 5 left")
+
+
+def test_a_user_added_by_the_admin_is_an_ordinary_person_unless_chosen(
+    server: Server, medianest_browsing: Browsing
+) -> None:
+    admin = medianest_browsing.page()
+    browser_sign_in(admin, server, ADMIN)
+    admin.goto(server.url + "/admin/users")
+    form = admin.locator("form", has=admin.get_by_role("button", name="Add user"))
+    expect(form.get_by_label("Role")).to_have_value("user")
+    name = f"added{os.getpid()}"
+    form.get_by_label("Username").fill(name)
+    form.get_by_label("Password").fill("added-password-123")
+    with admin.expect_navigation():
+        form.get_by_role("button", name="Add user").click()
+    admin.goto(server.url + "/admin/users?q=" + name)
+    expect(admin.get_by_role("row", name=re.compile(name))).to_contain_text("user")
+    expect(admin.get_by_role("row", name=re.compile(name))).not_to_contain_text("admin")
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_the_phones_bottom_bar_fits_and_reaches_everything(
+    server: Server, medianest_browsing: Browsing, width: int
+) -> None:
+    """At 320 and 390 px, as an admin (the most destinations), the bar fits the screen, every destination of the
+    desktop's navigation is one tap away, and the place of the page shown is highlighted where it can be seen."""
+    desk = medianest_browsing.page()
+    browser_sign_in(desk, server, ADMIN)
+    wanted = (
+        desk.get_by_role("navigation", name="Main", exact=True)
+        .locator("a")
+        .evaluate_all(
+            "links => links.map(a => a.getAttribute('href')).filter(h => h.startsWith('/') && !h.startsWith('/admin/'))"
+        )
+    )
+    assert "/admin" in wanted
+
+    page = medianest_browsing.page({"width": width, "height": 740}, is_mobile=True, has_touch=True)
+    browser_sign_in(page, server, ADMIN)
+    bar = page.get_by_role("navigation", name="Main (compact)")
+    expect(bar).to_be_visible()
+    assert bar.evaluate("nav => nav.scrollWidth <= nav.clientWidth")
+    for item in bar.locator(":scope > ul > li").all():
+        box = item.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= width
+    more = bar.get_by_text("More", exact=True)
+    more.click()
+    reached = bar.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert set(wanted) | {"/profile"} <= set(reached)
+    for link in bar.locator("a").all():
+        expect(link).to_be_visible()  # the list opened above the bar, on the screen
+        box = link.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= width
+
+    bar.get_by_role("link", name="Admin").click()
+    expect(page).to_have_url(server.url + "/admin")
+    expect(bar.locator("summary")).to_have_class(re.compile(r"\bcurrent\b"))  # "More" holds the page shown
+    expect(bar.locator("summary")).to_be_in_viewport()
+    page.goto(server.url + "/")
+    expect(bar.get_by_role("link", name="Home")).to_have_attribute("aria-current", "page")
+    expect(bar.get_by_role("link", name="Home")).to_be_in_viewport()
 
 
 def test_a_quota_exceeded_page(server: Server, medianest_browsing: Browsing) -> None:

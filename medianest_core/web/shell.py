@@ -98,6 +98,22 @@ class Navigation:
     admin_nav: list[NavItem]
     nav_html: Markup
     admin_nav_html: Markup
+    bottom_html: Markup
+
+
+BOTTOM_TEMPLATE: Final = "_bottom_bar.html"
+BOTTOM_SHOWN: Final = 4
+"""How many destinations the phone's bottom bar shows before "More" (five slots fit a 320 px screen)."""
+
+
+def _bottom_html(env: jinja2.Environment, nav: Sequence[NavItem], path: str) -> Markup:
+    shown, more = nav[:BOTTOM_SHOWN], nav[BOTTOM_SHOWN:]
+    me_active = path == "/profile"
+    more_active = me_active or any(item.active for item in more)
+    html = env.get_template(BOTTOM_TEMPLATE).render(
+        shown=shown, more=more, me_active=me_active, more_active=more_active
+    )
+    return Markup(html.removesuffix("\n"))  # noqa: S704 - autoescaped
 
 
 def _nav_html(env: jinja2.Environment, items: Sequence[NavItem]) -> Markup:
@@ -127,7 +143,9 @@ def _navigation(request: web.Request, who: Principal | None, kept: PageData | No
     nav = navigation([*CORE_NAV, *plugin_links], who, request.path)
     admin_nav = navigation(ADMIN_NAV, who, request.path) if who is not None and who.is_admin else []
     env = request.config_dict[aiohttp_jinja2.APP_KEY]
-    found = Navigation(nav, admin_nav, _nav_html(env, nav), _nav_html(env, admin_nav))
+    found = Navigation(
+        nav, admin_nav, _nav_html(env, nav), _nav_html(env, admin_nav), _bottom_html(env, nav, request.path)
+    )
     if kept is not None:
         _keep(kept.shell, key, found)
     return found
@@ -373,6 +391,7 @@ async def shell_context(request: web.Request) -> dict[str, Any]:
         "admin_nav": nav.admin_nav,
         "nav_html": nav.nav_html,
         "admin_nav_html": nav.admin_nav_html,
+        "bottom_html": nav.bottom_html,
         "unread": await unread_count(request, who) if who is not None else 0,
         "theme": theme_of(request),
         "path": request.path,
@@ -425,7 +444,8 @@ async def render(
 
 LAYOUT: Final = "base.html"
 LAYOUT_READS: Final = frozenset(
-    {"me", "csrf_token", "theme", "plugin_tags", "nav_html", "admin_nav", "admin_nav_html", "query", "unread", "path"}
+    {"me", "csrf_token", "theme", "plugin_tags", "nav_html", "admin_nav", "admin_nav_html", "bottom_html", "query"}
+    | {"unread", "path"}
 )
 """What the core's layout reads of :func:`shell_context` (of ``me``: its ``user_id`` and ``username``, which
 :func:`render_kept` compares; one more read of ``me`` in the layout is one more to compare there)."""
