@@ -289,12 +289,6 @@ def session_cookies(request: web.Request) -> list[str]:
     return found
 
 
-def session_cookie(request: web.Request) -> str | None:
-    """The first ``medianest_session`` value the browser sent, or ``None`` without one."""
-    found = session_cookies(request)
-    return found[0] if found else None
-
-
 class Sessions:
     """The session behind a request's cookie, and signing in and out on this browser, over a :class:`SessionStore`.
 
@@ -363,7 +357,7 @@ async def write_session_cookie(request: web.Request, response: web.StreamRespons
     if change is None:
         return
     if change.token is None:
-        if session_cookie(request) is None:
+        if not session_cookies(request):
             return
         cookie = f'{COOKIE_NAME}=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/'
     else:  # a token is URL-safe: it needs no quoting
