@@ -5,6 +5,9 @@ which each title appears once.
 /api/v1/search/stream?q=`` answers the same list as it grows: one JSON document per line (``application/x-ndjson``),
 the first at once, then one each time a source answers, the last with ``"done": true``; a slow source delays no
 other. ``GET /api/v1/search/providers`` lists the sources.
+
+A source that cannot search for this person at all (their account lacks what it needs, say a Plex sign-in) raises
+:class:`NotAvailable` with what they can do: it is shown as ``unavailable`` with that line, not as a failure.
 """
 
 from __future__ import annotations
@@ -75,12 +78,19 @@ class ProviderList:
     providers: list[ProviderDoc]
 
 
+class NotAvailable(Exception):
+    """Raised by a search provider that cannot search for this person at all, whatever they look for (their
+    account lacks what the source needs). Its message is for the person: what they can do about it."""
+
+
 @attrs.define
 class Outcome:
-    """One source's answer: its titles, or why there are none."""
+    """One source's answer: its titles, or why there are none (``unavailable``: not for this person, not a
+    fault)."""
 
     titles: list[Title] = attrs.field(factory=list)
     message: str | None = None
+    unavailable: bool = False
 
 
 async def ask(plugin: str, provider: SearchProvider, query: SearchQuery) -> Outcome:
@@ -89,6 +99,8 @@ async def ask(plugin: str, provider: SearchProvider, query: SearchQuery) -> Outc
     try:
         async with asyncio.timeout(provider.timeout):
             found = list(await provider.search(query))[: query.limit]
+    except NotAvailable as exc:
+        return Outcome(message=f"{provider.title}: {exc}", unavailable=True)
     except TimeoutError:
         return Outcome(message=f"{provider.title} did not answer.")
     except UpstreamError as exc:  # the source's service is down or refused: worth a line, not a traceback
@@ -98,6 +110,15 @@ async def ask(plugin: str, provider: SearchProvider, query: SearchQuery) -> Outc
         log.exception("search_provider_failed", provider=name)
         return Outcome(message=f"{provider.title} could not search just now.")
     return Outcome([title for title in found if isinstance(title, Title)])
+
+
+def _state(outcome: Outcome | None) -> str:
+    """A source's state in the answer: ``waiting``, ``ok``, ``failed``, or ``unavailable`` (to this person)."""
+    if outcome is None:
+        return "waiting"
+    if outcome.unavailable:
+        return "unavailable"
+    return "failed" if outcome.message else "ok"
 
 
 class Search:
@@ -116,7 +137,7 @@ class Search:
         for plugin, provider in self.sources:
             name = provider_id(plugin, provider)
             outcome = self.outcomes.get(name)
-            state = "waiting" if outcome is None else "failed" if outcome.message else "ok"
+            state = _state(outcome)
             states.append(
                 {
                     "id": name,

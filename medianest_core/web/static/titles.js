@@ -447,7 +447,7 @@
       if (list.children[index] !== node) list.insertBefore(node, list.children[index] || null);
     });
     while (list.children.length > nodes.length) list.lastElementChild.remove();
-    const lines = answer.sources.filter((s) => s.state === "failed").map((s) => s.message).concat(answer.notes || []);
+    const lines = answer.sources.filter((s) => s.state === "failed" || s.state === "unavailable").map((s) => s.message).concat(answer.notes || []);
     notes.replaceChildren(...lines.map((line) => el("li", "", line)));
     const waiting = answer.sources.filter((s) => s.state === "waiting").map((s) => s.title);
     const count = answer.results.length;

@@ -31,6 +31,7 @@ from medianest_core import (
     SearchProvider,
     TitleFactSource,
     TitleSource,
+    Viewer,
     WebAssets,
     hookimpl,
 )
@@ -55,27 +56,53 @@ class PlexSettings:
     """``[plugins.plex]``: the owner's Plex Media Server and how MediaNest introduces itself to plex.tv."""
 
     url: HttpUrl | None = attrs.field(
-        default=None, metadata={"help": "The Plex Media Server, e.g. http://127.0.0.1:32400."}
+        default=None,
+        metadata={"label": "Server address", "help": "The Plex Media Server, e.g. http://127.0.0.1:32400."},
     )
-    token: Secret | None = attrs.field(default=None, metadata={"help": "The server owner's Plex token."})
-    plextv_url: HttpUrl = HttpUrl("https://plex.tv")
-    product: str = attrs.field(default="MediaNest", metadata={"help": "The name people see in their Plex devices."})
+    token: Secret | None = attrs.field(
+        default=None, metadata={"label": "Owner's Plex token", "help": "The server owner's Plex token."}
+    )
+    plextv_url: HttpUrl = attrs.field(
+        default=HttpUrl("https://plex.tv"),
+        metadata={
+            "label": "plex.tv address",
+            "help": "plex.tv, which checks sign-ins with Plex and whom the server is shared with; change only to test.",
+        },
+    )
+    product: str = attrs.field(
+        default="MediaNest",
+        metadata={"label": "Name in Plex devices", "help": "The name people see in their Plex devices."},
+    )
     refresh_interval: float = bounded(
-        60.0, 0.1, 86400, "seconds", help="Seconds between checks of the server and refreshes of its card."
+        60.0,
+        0.1,
+        86400,
+        "seconds",
+        label="Check every (seconds)",
+        help="Seconds between checks of the server and refreshes of its card.",
     )
     image_cache_mb: float = bounded(
-        64.0, 0, 1024, "MB", help="Megabytes of posters and backgrounds kept in memory by the image proxy (0: none)."
+        64.0,
+        0,
+        1024,
+        "MB",
+        label="Image cache (MB)",
+        help="Megabytes of posters and backgrounds kept in memory by the image proxy (0: none).",
     )
     index_interval: float = bounded(
         600.0,
         30,
         86400,
         "seconds",
+        label="Library walk every (seconds)",
         help="Seconds between walks of the film and series libraries that note which titles Plex has.",
     )
     app_url: HttpUrl = attrs.field(
         default=HttpUrl("https://app.plex.tv/desktop"),
-        metadata={"help": "Plex's web app, where the Watch in Plex links open (your server's own: …:32400/web)."},
+        metadata={
+            "label": "Plex web app address",
+            "help": "Plex's web app, where the Watch in Plex links open (your server's own: …:32400/web).",
+        },
     )
 
     @property
@@ -198,11 +225,19 @@ class PlexPlugin:
     def dashboard_cards(self, ctx: PluginContext) -> list[Card]:
         from medianest_plex import card
 
-        async def load() -> CardData:
-            return await card.load(ctx, self.plex)
+        async def load_for(viewer: Viewer) -> CardData:
+            return await card.load(ctx, self.plex, viewer)
 
         return [
-            Card("server", "Plex", load, template="plex/card.html", order=10, styles=["plex.css"], scripts=["card.js"])
+            Card(
+                "server",
+                "Plex",
+                load_for=load_for,
+                template="plex/card.html",
+                order=10,
+                styles=["plex.css"],
+                scripts=["card.js"],
+            )
         ]
 
     @hookimpl

@@ -30,6 +30,9 @@ SORTS: Final = {"title": "titleSort", "added": "addedAt", "year": "year"}
 # Plex's ratingKeys and library keys: whole numbers, as text.
 PLEX_ID: Final = r"^[0-9]{1,19}" + END
 BROWSE_ERRORS: Final = (403, 404, 502)
+LINK_PATH: Final = "/auth/plex/pin?next=/plex/"
+"""Where someone signed in with a password links their Plex account, then comes back to the library."""
+NO_PLEX: Final = "Browsing the library needs your Plex account: link it on the Library page (Sign in with Plex)."
 
 
 @attrs.frozen
@@ -191,7 +194,15 @@ class Browse:
 
     async def viewer(self, request: web.Request) -> tuple[PlexServer, str]:
         """The server, and the token to use for the person asking; a 503 with the reason at once while Plex is
-        reported out (its monitor is down, say), rather than waiting on it."""
+        reported out (its monitor is down, say), rather than waiting on it; a 403 that says how for an account
+        that does not sign in with Plex."""
+        found = await self.person(request)
+        if found is None:
+            raise ApiError(403, ErrorCode.FORBIDDEN, NO_PLEX, details={"sign_in": LINK_PATH})
+        return found
+
+    async def person(self, request: web.Request) -> tuple[PlexServer, str] | None:
+        """As :meth:`viewer`, but ``None`` for an account that does not sign in with Plex (and is no admin)."""
         who = require(request)
         outage = self.ctx.outages.reason("plex") if self.ctx.outages is not None else None
         if outage is not None:
@@ -206,9 +217,7 @@ class Browse:
         except UpstreamError as exc:
             raise failure(exc) from None
         token = await login.browse_token(self.ctx, owner_token, who.user_id, who.is_admin)
-        if token is None:
-            raise ApiError(403, ErrorCode.FORBIDDEN, "Sign in with Plex to browse its libraries.")
-        return server, token
+        return None if token is None else (server, token)
 
     async def server_info(self, request: web.Request) -> web.Response:
         await self.viewer(request)

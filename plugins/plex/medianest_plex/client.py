@@ -142,6 +142,8 @@ class Section:
     key: str
     title: str
     type: str
+    agent: str | None = None
+    """The agent that finds its metadata: ``tv.plex.agents.none`` for a library of other videos."""
     thumb: str | None = None
     art: str | None = None
     Location: list[Location] = attrs.field(factory=list)

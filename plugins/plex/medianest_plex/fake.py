@@ -206,6 +206,7 @@ class FakeSection:
     location_id: int
     created_at: int
     scanned_at: int
+    agent: str | None = None
 
 
 @attrs.define
@@ -388,13 +389,16 @@ class FakePlex(FakeServer):
                 return
         raise ValueError(f"the server is not shared with {account.username}")
 
-    def add_section(self, key: str, title: str, type: str, *, location: str | None = None) -> FakeSection:
-        """A library section of type movie, show, artist or photo; ``key`` is numeric like Plex's ("1")."""
+    def add_section(
+        self, key: str, title: str, type: str, *, location: str | None = None, agent: str | None = None
+    ) -> FakeSection:
+        """A library section of type movie, show, artist or photo; ``key`` is numeric like Plex's ("1"). ``agent``
+        is the kind's own by default; ``tv.plex.agents.none`` makes a library of other videos."""
         if not key.isdigit() or type not in _SECTION_KINDS:
             raise ValueError(f"section key must be numeric and type one of {sorted(_SECTION_KINDS)}")
         now = int(time.time())
         section = FakeSection(
-            key, title, type, location or f"/data/{title}", str(uuid.uuid4()), next(self._ids), now, now
+            key, title, type, location or f"/data/{title}", str(uuid.uuid4()), next(self._ids), now, now, agent
         )
         self._sections[key] = section
         return section
@@ -925,6 +929,7 @@ class FakePlex(FakeServer):
 
     def _section_json(self, section: FakeSection) -> dict[str, Any]:
         agent, scanner, _ = _SECTION_KINDS[section.type]
+        agent = section.agent or agent
         refreshing = any(p.section_key == section.key and p.scan_at is not None for p in self._pending)
         return {
             "key": section.key,

@@ -13,6 +13,11 @@ server is shared with only.
 3. With the person's Plex token, MediaNest reads their account and their resources: the server's owner, or someone
    the server is shared with, gets in (the owner as an admin at the first sign-in); anyone else is refused and no
    account is made. The person's server token is kept sealed, to browse the server as them.
+
+Someone signed in already, whose MediaNest account does not sign in with Plex (a password account), links their
+Plex account to it the same way: the sign-in remembers who started it, and once the Plex account is admitted it is
+linked to that account, which stays signed in as it was (with its password, role and history). A Plex account
+that signs in to another MediaNest account already is refused, with what to do instead.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
 from medianest_core.auth.accounts import create_external_user
 from medianest_core.auth.net import client_network, is_https
+from medianest_core.auth.principal import current
 from medianest_core.auth.sessions import TOKEN_SHAPE
 from medianest_core.auth.views import UserDoc, begin_session, user_doc
 from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.events import CardUpdated
 from medianest_core.models import Role, User, UserStatus
 from medianest_core.types import PluginContext
 from medianest_core.upstream import AuthFailed, UpstreamError
@@ -124,18 +131,29 @@ async def start(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Str
         )
     place = client_network(request)
     next_path = safe_next(request.query.get("next"))[:500]
+    linking = await _linking(ctx, request)
     token = _cookie_token(request)
-    pending = await _reusable(ctx, plex, request, token, place, next_path) if token else None
+    pending = await _reusable(ctx, plex, request, token, place, next_path, linking) if token else None
     if token is None or pending is None:
         limits = request.config_dict[keys.LIMITS]
         await limits.hit(limits.login, "plex-pin", "ip", place, what="Plex sign-ins started from your network")
         token = secrets.token_urlsafe(32)
-        pending = await _begin(ctx, plex, token, place, next_path)
+        pending = await _begin(ctx, plex, token, place, next_path, linking)
     return await _page(request, plex, pending, token)
 
 
+async def _linking(ctx: PluginContext, request: web.Request) -> int | None:
+    """The signed-in account a sign-in started now links a Plex account to: one that does not sign in with Plex
+    yet. ``None`` for nobody signed in, or for an account that signs in with Plex already (that sign-in signs in
+    afresh as whoever approves it)."""
+    who = current(request)
+    if who is None or await server_token(ctx, who.user_id) is not None:
+        return None
+    return who.user_id
+
+
 async def _reusable(
-    ctx: PluginContext, plex: Plex, request: web.Request, token: str, place: str, next_path: str
+    ctx: PluginContext, plex: Plex, request: web.Request, token: str, place: str, next_path: str, linking: int | None
 ) -> PlexLogin | None:
     """The browser's sign-in in progress, to show its codes again (going on to ``next_path``), or ``None``.
 
@@ -149,6 +167,8 @@ async def _reusable(
     async with ctx.sessions() as db:
         pending = await db.get(PlexLogin, _digest(token))
     if pending is None or pending.address != place or pending.expires_at - datetime.now(UTC) < REUSE_MARGIN:
+        return None
+    if pending.user_id != linking:  # started by someone else at this browser, or before signing in or out
         return None
     limits = request.config_dict[keys.LIMITS]
     if not await limits.allow(limits.login, "plex-pin-reload", "ip", place):
@@ -167,7 +187,9 @@ async def _reusable(
     return pending
 
 
-async def _begin(ctx: PluginContext, plex: Plex, token: str, place: str, next_path: str) -> PlexLogin:
+async def _begin(
+    ctx: PluginContext, plex: Plex, token: str, place: str, next_path: str, linking: int | None
+) -> PlexLogin:
     """Two new PINs at plex.tv, kept with the token's digest until the first of them (or the sign-in) expires."""
     try:
         strong = await plex.tv.create_pin(strong=True)
@@ -186,6 +208,7 @@ async def _begin(ctx: PluginContext, plex: Plex, token: str, place: str, next_pa
         link_code=short.code,
         address=place,
         next=next_path,
+        user_id=linking,
         expires_at=now + _lifetime(strong, short),
     )
     assert ctx.sessions is not None
@@ -210,6 +233,7 @@ async def _page(request: web.Request, plex: Plex, pending: PlexLogin, token: str
             "link_code": pending.link_code,
             "link_url": LINK_URL,
             "minutes": max(1, left // 60),
+            "linking": pending.user_id is not None,
         },
     )
     response.headers["Cache-Control"] = "no-store"
@@ -233,6 +257,10 @@ async def poll(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Resp
         pending = await db.get(PlexLogin, _digest(token)) if token else None
     if pending is None or pending.expires_at <= datetime.now(UTC):
         return _answer({"status": "expired", "message": "This sign-in has expired. Start again."}, clear=True)
+    who = current(request)
+    if pending.user_id is not None and (who is None or who.user_id != pending.user_id):
+        await _forget(ctx, pending.id)  # the account that started it signed out meanwhile: nothing to link to
+        return _answer({"status": "expired", "message": "You signed out meanwhile. Start again."}, clear=True)
     if not await request.config_dict[keys.LIMITS].allow(poll_rate(), "plex-poll", pending.id):
         return _answer({"status": "waiting"})
     try:
@@ -248,7 +276,10 @@ async def poll(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Resp
         return _answer({"status": "waiting"})
     await _forget(ctx, pending.id)
     try:
-        user = await admit(ctx, plex, approved, request)
+        if pending.user_id is not None:
+            user = await link(ctx, plex, approved, request, pending.user_id)
+        else:
+            user = await admit(ctx, plex, approved, request)
     except Refused as exc:
         return _answer({"status": "refused", "message": str(exc)}, clear=True)
     except UpstreamError as exc:
@@ -256,7 +287,11 @@ async def poll(ctx: PluginContext, plex: Plex, request: web.Request) -> web.Resp
         return _answer(
             {"status": "failed", "message": "Plex could not confirm your access just now; try again."}, clear=True
         )
-    await begin_session(request, user["id"])
+    if pending.user_id is None:
+        await begin_session(request, user["id"])
+    else:  # their card shows their libraries now
+        assert ctx.events is not None
+        await ctx.events.publish(CardUpdated("plex", "server"))
     return _answer({"status": "signed_in", "next": pending.next, "user": user}, clear=True)
 
 
@@ -276,6 +311,13 @@ async def _forget(ctx: PluginContext, login_id: str) -> None:
 async def admit(ctx: PluginContext, plex: Plex, person_token: str, request: web.Request) -> dict[str, Any]:
     """The MediaNest account of the Plex account behind ``person_token``, made at the first sign-in; raises
     :class:`Refused` for anyone the server is not shared with."""
+    account, server_token, is_owner = await _access(ctx, plex, person_token, request)
+    return await _account_for(ctx, account, server_token, is_owner, request)
+
+
+async def _access(ctx: PluginContext, plex: Plex, person_token: str, request: web.Request) -> tuple[Account, str, bool]:
+    """The Plex account behind ``person_token``, its token for the owner's server, and whether it is the owner's;
+    raises :class:`Refused` for anyone the server is not shared with."""
     try:
         account = await plex.tv.account(person_token)
     except AuthFailed:
@@ -297,7 +339,45 @@ async def admit(ctx: PluginContext, plex: Plex, person_token: str, request: web.
             f"Your Plex account {account.username} does not have access to {name}. "
             "Ask its owner to share it with you, then sign in again."
         )
-    return await _account_for(ctx, account, server_token, is_owner, request)
+    return account, server_token, is_owner
+
+
+async def link(ctx: PluginContext, plex: Plex, person_token: str, request: web.Request, user_id: int) -> dict[str, Any]:
+    """Link the Plex account behind ``person_token`` to the MediaNest account ``user_id`` (one that does not sign
+    in with Plex), which keeps its role; raises :class:`Refused` for a Plex account the server is not shared with
+    or that belongs to another MediaNest account."""
+    account, server_token, is_owner = await _access(ctx, plex, person_token, request)
+    assert ctx.sessions is not None
+    assert ctx.keyring is not None
+    sealed = ctx.keyring.encrypt(server_token, "plex_accounts.server_token")
+    async with ctx.sessions.begin() as db:
+        user = await db.get(User, user_id)
+        if user is None or user.status is not UserStatus.ACTIVE:
+            raise Refused("This MediaNest account is disabled; ask the admin.")
+        taken = await db.scalar(select(PlexAccount).where(PlexAccount.plex_id == account.id))
+        if taken is not None and taken.user_id != user_id:
+            raise Refused(
+                f"Your Plex account {account.username} signs in to another MediaNest account already: sign out and "
+                "sign in with Plex to use that one, or ask the admin."
+            )
+        mine = taken or await db.get(PlexAccount, user_id)
+        if mine is None:
+            mine = PlexAccount(user_id=user_id, plex_id=account.id, server_token=sealed)
+            db.add(mine)
+        elif mine.plex_id != account.id:
+            raise Refused("Your MediaNest account is linked to another Plex account already; ask the admin.")
+        mine.uuid, mine.username, mine.thumb = account.uuid, account.username, account.thumb
+        mine.server_token, mine.is_owner = sealed, is_owner
+        audit.record(
+            db,
+            AuditAction.USER_UPDATED,
+            actor_id=user_id,
+            target=f"user:{user_id}",
+            details={"plex_linked": account.username[:150]},
+            request=request,
+        )
+        log.info("plex_account_linked", user_id=user_id)
+        return user_doc(user)
 
 
 async def _audit_refusal(ctx: PluginContext, request: web.Request, account: Account) -> None:

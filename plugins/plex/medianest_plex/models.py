@@ -32,7 +32,9 @@ class PlexAccount(Base):
 class PlexLogin(Base):
     """A sign-in in progress: the PINs shown to one browser, which holds the token whose SHA-256 is ``id``.
     ``address`` is where it was started (the client's address, an IPv6 /64): only a reload from there shows the
-    same codes again. ``expires_at`` is the first of the PINs' own expiry and the sign-in's 15 minutes."""
+    same codes again. ``expires_at`` is the first of the PINs' own expiry and the sign-in's 15 minutes. ``user_id``
+    is the MediaNest account signed in when it was started (one that signs in with a password): the Plex account
+    approved is linked to it instead of signing in as another account."""
 
     __tablename__ = "plex_logins"
 
@@ -43,6 +45,7 @@ class PlexLogin(Base):
     link_code: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(64))
     next: Mapped[str] = mapped_column(String(500), default="/")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 

@@ -1,13 +1,16 @@
 """The library in the web shell: libraries, collections and recently added; a library's posters (paged, sorted,
-filtered by title); a collection; an item. Each page is what the person asking may see in Plex."""
+filtered by title); a collection; an item. Each page is what the person asking may see in Plex. Someone whose
+account does not sign in with Plex sees, in their place, how to link their Plex account (or whom to ask)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
+from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.types import Page, PluginContext
@@ -15,6 +18,7 @@ from medianest_core.upstream import UpstreamError
 from medianest_core.web import render
 from medianest_core.web.pages import page_number
 from medianest_plex.api import SORTS, Browse, failure, item_doc, plex_id, section_doc
+from medianest_plex.client import PlexServer
 from medianest_plex.service import Plex
 
 PER_PAGE: Final = 48
@@ -22,11 +26,34 @@ STYLES: Final = ("plex.css",)
 """The stylesheet of the pages (of the static folder): poster grids, an item's detail."""
 
 
+class NoPlex(Exception):
+    """The person's account does not sign in with Plex: the page says how to link it instead."""
+
+
 def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
     browse = Browse(ctx, get_plex)
 
+    async def viewer(request: web.Request) -> tuple[PlexServer, str]:
+        found = await browse.person(request)
+        if found is None:
+            raise NoPlex
+        return found
+
+    def linked(handler: Callable[[web.Request], Awaitable[web.StreamResponse]], status: int) -> Handler:
+        """``handler``, or for an account that does not sign in with Plex the page that says how to link one
+        (with ``status``)."""
+
+        async def page(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except NoPlex:
+                back = f"/auth/plex/pin?next={quote(request.path, safe='/')}"  # then back to the page asked for
+                return await render(request, "plex/link.html", {"link": back}, status=status)
+
+        return page
+
     async def home(request: web.Request) -> web.StreamResponse:
-        server, token = await browse.viewer(request)
+        server, token = await viewer(request)
         try:
             sections = await server.sections(token)
             recent = await server.recently_added(token, 12)
@@ -48,7 +75,7 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
         )
 
     async def library(request: web.Request) -> web.StreamResponse:
-        server, token = await browse.viewer(request)
+        server, token = await viewer(request)
         section_id = plex_id(request)
         page = page_number(request)
         sort = request.query.get("sort", "title")
@@ -85,7 +112,7 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
         )
 
     async def collection(request: web.Request) -> web.StreamResponse:
-        server, token = await browse.viewer(request)
+        server, token = await viewer(request)
         collection_id = plex_id(request)
         try:
             head = await server.item(token, collection_id)
@@ -99,7 +126,7 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
         )
 
     async def item(request: web.Request) -> web.StreamResponse:
-        server, token = await browse.viewer(request)
+        server, token = await viewer(request)
         try:
             found = await server.item(token, plex_id(request))
         except UpstreamError as exc:
@@ -107,8 +134,8 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
         return await render(request, "plex/item.html", {"item": item_doc(found)})
 
     return [
-        Page("/", home, "Library", name="plex-home", short_path="/library/", styles=STYLES),
-        Page("/libraries/{id}", library, "Library", name="plex-library", styles=STYLES),
-        Page("/collections/{id}", collection, "Collection", name="plex-collection", styles=STYLES),
-        Page("/items/{id}", item, "Item", name="plex-item-page", styles=STYLES),
+        Page("/", linked(home, 200), "Library", name="plex-home", short_path="/library/", styles=STYLES),
+        Page("/libraries/{id}", linked(library, 403), "Library", name="plex-library", styles=STYLES),
+        Page("/collections/{id}", linked(collection, 403), "Collection", name="plex-collection", styles=STYLES),
+        Page("/items/{id}", linked(item, 403), "Item", name="plex-item-page", styles=STYLES),
     ]

@@ -52,6 +52,8 @@ KINDS: Final = {"movie": TitleKind.MOVIE, "show": TitleKind.TV}
 LEFT_OUT: Final = frozenset({"collection", "person"})
 """Search results that are no title at all."""
 SEASONS_PAGE: Final = 200
+NOT_AVAILABLE: Final = "not available to you: sign in with Plex, on the Library page, to search the library."
+"""What search says to someone whose account does not sign in with Plex."""
 OPENS_TTL: Final = 300.0
 """Seconds Plex's word on whether a person may open an item is kept."""
 
@@ -65,6 +67,13 @@ class Seen:
     token: str
     sections: Mapping[str, Section]
     owner: bool = False
+
+
+async def shared_sections(server: PlexServer, token: str) -> list[Section]:
+    """The libraries the token may see, in Plex's order, kept :data:`SECTIONS_TTL` per token (the last list while
+    Plex fails)."""
+    person = hashlib.sha256(token.encode()).hexdigest()  # the cache's key names no token
+    return (await server.upstream.cached(("sections", person), SECTIONS_TTL, lambda: server.sections(token))).value
 
 
 class Opener:
@@ -241,9 +250,8 @@ class Titles:
             return None
         server, token = found
         _, owner_token = self._plex().require()
-        person = hashlib.sha256(token.encode()).hexdigest()  # the cache's key names no token
-        sections = await server.upstream.cached(("sections", person), SECTIONS_TTL, lambda: server.sections(token))
-        return Seen(server, token, {section.key: section for section in sections.value}, owner=token == owner_token)
+        sections = await shared_sections(server, token)
+        return Seen(server, token, {section.key: section for section in sections}, owner=token == owner_token)
 
     # ---- search ---------------------------------------------------------------------------------------------
 
@@ -251,7 +259,9 @@ class Titles:
         """What Plex finds for the person: films, series, episodes, music…, each with the ids Plex knows."""
         found = await self.token(query.viewer)
         if found is None:
-            raise UpstreamError("plex", "this account does not sign in with Plex")
+            from medianest_core.search import NotAvailable
+
+            raise NotAvailable(NOT_AVAILABLE)
         server, token = found
         found_items = await server.search(token, query.text, limit=query.limit)
         items = [item for item in found_items if item.type not in LEFT_OUT][: query.limit]
