@@ -44,41 +44,97 @@ class YoutubeSettings:
 
     library_root: Path | None = attrs.field(
         default=None,
-        metadata={"help": "The folder the Plex YouTube library watches (default: <data_dir>/youtube)."},
+        metadata={
+            "label": "Library folder",
+            "help": "The folder the Plex YouTube library watches (default: <data_dir>/youtube).",
+        },
     )
-    plex_library: str = attrs.field(default="YouTube", metadata={"help": "That library's title in Plex."})
+    plex_library: str = attrs.field(
+        default="YouTube", metadata={"label": "Plex library", "help": "That library's title in Plex."}
+    )
     plex_path: Path | None = attrs.field(
         default=None,
-        metadata={"help": "The same folder as the Plex server sees it, if that differs (default: library_root)."},
+        metadata={
+            "label": "Folder as Plex sees it",
+            "help": "The same folder as the Plex server sees it, if that differs (default: library_root).",
+        },
     )
     allowed_hosts: list[str] = attrs.field(
-        factory=lambda: list(DEFAULT_HOSTS), metadata={"help": "Sites whose links may be downloaded."}
+        factory=lambda: list(DEFAULT_HOSTS),
+        metadata={"label": "Allowed sites", "help": "Sites whose links may be downloaded, one a line."},
     )
     media_hosts: list[str] = attrs.field(
         factory=lambda: list(DEFAULT_MEDIA_HOSTS),
-        metadata={"help": "Domains the video files themselves may come from (with their subdomains)."},
+        metadata={
+            "label": "Video file domains",
+            "help": "Domains the video files themselves may come from (with their subdomains), one a line.",
+        },
     )
-    qualities: list[str] = attrs.field(factory=lambda: list(QUALITIES))
-    default_quality: str = attrs.field(default="best")
+    qualities: list[str] = attrs.field(
+        factory=lambda: list(QUALITIES),
+        metadata={
+            "label": "Qualities offered",
+            "help": f"The qualities people may choose from, one a line: some of {', '.join(QUALITIES)}.",
+        },
+    )
+    default_quality: str = attrs.field(
+        default="best",
+        metadata={
+            "label": "Default quality",
+            "help": "The quality chosen unless the person picks another; one of the qualities offered.",
+        },
+    )
     concurrent_downloads: int = bounded(
-        2, 1, 16, help="Downloads that run at once in each process; the others wait their turn."
+        2,
+        1,
+        16,
+        label="Downloads at once",
+        help="Downloads that run at once in each process; the others wait their turn.",
     )
     free_space_floor_mb: int = bounded(
-        2048, 0, 10**12, "MB", help="Downloads stop, and none start, when less than this is free (MB)."
+        2048,
+        0,
+        10**12,
+        "MB",
+        label="Free space to keep (MB)",
+        help="Downloads stop, and none start, when less than this is free (MB).",
     )
     user_storage_cap_mb: int | None = bounded(
-        None, 1, 10**12, "MB", help="The most one person's downloads may take (MB); empty: no cap."
+        None,
+        1,
+        10**12,
+        "MB",
+        label="Space per person (MB)",
+        help="The most one person's downloads may take (MB); empty: no cap.",
     )
     time_limit_hours: float = bounded(
-        12.0, 0.01, 168, "hours", help="How long one download may run before it is stopped (hours)."
+        12.0,
+        0.01,
+        168,
+        "hours",
+        label="Time limit per download (hours)",
+        help="How long one download may run before it is stopped (hours).",
     )
     import_wait: float = bounded(
-        300.0, 1, 86400, "seconds", help="Seconds to wait for Plex to show the new videos after a scan."
+        300.0,
+        1,
+        86400,
+        "seconds",
+        label="Wait for Plex (seconds)",
+        help="Seconds to wait for Plex to show the new videos after a scan.",
     )
     import_retry_every: float = bounded(
-        60.0, 0.1, 86400, "seconds", help="Seconds between tries to add finished downloads to Plex while it is away."
+        60.0,
+        0.1,
+        86400,
+        "seconds",
+        label="Retry adding every (seconds)",
+        help="Seconds between tries to add finished downloads to Plex while it is away.",
     )
-    extractors: list[str] = attrs.field(factory=list, metadata={"help": "yt-dlp extractors allowed (empty: all)."})
+    extractors: list[str] = attrs.field(
+        factory=list,
+        metadata={"label": "yt-dlp extractors", "help": "yt-dlp extractors allowed, one a line (empty: all)."},
+    )
 
     @qualities.validator
     def _check_qualities(self, _: attrs.Attribute[list[str]], value: list[str]) -> None:

@@ -6,6 +6,7 @@ everyone's (``?scope=all`` lists them).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,7 +22,7 @@ from medianest_core.schema import MAX_PER_PAGE, NOT_BLANK, IdPath, PageQuery, fi
 from medianest_core.types import PluginContext, Route
 from medianest_youtube.models import ACTIVE, Download, DownloadItem, DownloadState, ImportState, ItemState
 from medianest_youtube.preview import Preview, PreviewFailed, preview
-from medianest_youtube.store import MB, Storage, Store, download_doc, folder_name, item_doc, source_key
+from medianest_youtube.store import MB, Storage, Store, download_doc, item_doc, remove_files, source_key
 from medianest_youtube.urls import UrlRefused
 
 if TYPE_CHECKING:
@@ -340,7 +341,7 @@ class Downloads:
             source_key=key,
             title=found.title[:300] or "Untitled",
             quality=quality,
-            folder=folder_name(who.username, found.title, found.id),
+            folder=await asyncio.to_thread(self.storage.shared_folder, found.title, found.id),
             state=DownloadState.QUEUED.value,
             items_total=found.count,
             progress={},
@@ -450,15 +451,17 @@ class Downloads:
         return web.json_response(download_doc(queued), status=202)
 
     async def delete(self, request: web.Request) -> web.Response:
-        """Remove the download's files and record, and its Plex collection with ``?collection=true``."""
+        """Remove the download's record and its files, and its Plex collection with ``?collection=true``; the
+        videos and the collection other people's downloads of the same playlist hold stay."""
         _, row = await self.owned(request)
         if row.state in ACTIVE:
             raise ApiError(
                 409, ErrorCode.CONFLICT, "Cancel this download before deleting it.", details={"state": row.state}
             )
         with_collection = read_query(request, DeleteQuery).collection
+        others, kept_files, kept_collections = await self.store.sharing(row.id, row.folder)
         removed_collection = False
-        if with_collection and row.collection_id:
+        if with_collection and row.collection_id and row.collection_id not in kept_collections:
             assert self.ctx.libraries is not None
             try:
                 removed_collection = await self.ctx.libraries.remove_collection(row.collection_id)
@@ -469,8 +472,15 @@ class Downloads:
                     "The collection could not be removed from Plex (nothing was deleted); try again later.",
                     details={"reason": type(exc).__name__},
                 ) from None
+        items = await self.store.items(row.id)
+        mine = [(i.file, i.video_id) for i in items if i.file and i.file not in kept_files]
         try:
-            self.storage.remove(row.folder)
+            remove_files(
+                self.storage.folder(row.folder),
+                [name for name, _ in mine],
+                [video_id for _, video_id in mine],
+                everything=not others,
+            )
         except OSError as exc:
             raise ApiError(
                 503, ErrorCode.SERVICE_UNAVAILABLE, f"The files could not be removed: {exc.strerror or exc}."

@@ -7,8 +7,12 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import attrs
+import structlog
 
+from medianest_youtube.failures import explain, raw_text
 from medianest_youtube.urls import HostRefused, check_url, guarded_ydl
+
+log = structlog.get_logger("medianest.plugins.youtube")
 
 PREVIEW_ITEMS: Final = 10
 
@@ -57,8 +61,9 @@ def _read(url: str, allowed_hosts: Sequence[str], extractors: Sequence[str] | No
     except YoutubeDLError as exc:
         if isinstance(exc.__cause__, HostRefused) or "not an allowed host" in str(exc):
             raise PreviewFailed("That link could not be read: it leads to a site that is not allowed.") from None
-        reason = str(exc).removeprefix("ERROR: ").splitlines()[0][:300]
-        raise PreviewFailed(f"That link could not be read: {reason}") from None
+        log.info("youtube_preview_failed", url=url, error=raw_text(exc))
+        reason = explain(exc)
+        raise PreviewFailed(f"That link could not be read{'.' if reason[:1].isupper() else ':'} {reason}") from None
     if not isinstance(info, dict):
         raise PreviewFailed("That link could not be read.")
     if info.get("_type") == "playlist":

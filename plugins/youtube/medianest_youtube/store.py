@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 MB: Final = 1024 * 1024
 SIMPLE_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ARCHIVE: Final = ".medianest-archive.txt"
+"""The folder's yt-dlp download archive: the videos downloaded there, which yt-dlp skips."""
+LOCK: Final = ".medianest-lock"
+"""Held by the one download at a time that writes into the folder."""
 PARTIAL: Final = re.compile(r"\.(part|ytdl)$|\.part-Frag\d+|\.temp\.\w+$")
 
 
@@ -85,11 +89,52 @@ def _name(text: str, limit: int) -> str:
     return cleaned or "_"
 
 
-def folder_name(person: str, title: str, source_id: str) -> str:
-    """``<person>/<title> [<id>]``, relative to the library root; an id that is not a plain token (a feed's
-    address, say) is replaced by a short hash of it."""
-    ident = source_id if SIMPLE_ID.fullmatch(source_id) else hashlib.sha256(source_id.encode()).hexdigest()[:12]
-    return f"{_name(person, 100)}/{_name(f'{title} [{ident}]', 200)}"
+def source_ident(source_id: str) -> str:
+    """The playlist's (or video's) id as it appears in its folder's name: the id itself, or a short hash of an id
+    that is not a plain token (a feed's address, say)."""
+    return source_id if SIMPLE_ID.fullmatch(source_id) else hashlib.sha256(source_id.encode()).hexdigest()[:12]
+
+
+def folder_name(title: str, source_id: str) -> str:
+    """``<title> [<id>]``, relative to the library root. Everyone's downloads of one playlist share this folder,
+    so each of its videos is on disk, and in the media library, once."""
+    return _name(f"{title} [{source_ident(source_id)}]", 200)
+
+
+def video_ident(video_id: str) -> str:
+    """The video's id as it ends a file's name (between brackets, before the extension)."""
+    from yt_dlp.utils import sanitize_filename
+
+    return str(sanitize_filename(video_id, is_id=True))[:60]
+
+
+_UNSAFE_ANYWHERE: Final = re.compile(r"[\x00-\x1f\x7f/]+")
+_NOT_PORTABLE: Final = {":": " -", "|": "-", "\\": "-", '"': "'", "*": "", "?": "", "<": "", ">": ""}
+
+
+def video_file_name(title: str, video_id: str, ext: str, portable: bool = False) -> str:
+    """``<title> [<id>].<ext>``, the title as it is (the media server shows it as the video's title), only what no
+    file name may hold changed: ``/`` and control characters; with ``portable``, also what Windows and network
+    shares refuse (``:`` becomes `` -``, ``?`` and ``*`` go), for a file system that refuses the first name."""
+    name = _UNSAFE_ANYWHERE.sub(lambda m: "-" if "/" in m.group(0) else " ", title)
+    if portable:
+        name = "".join(_NOT_PORTABLE.get(char, char) for char in name).rstrip(". ")
+    name = " ".join(name.split()).lstrip(".")
+    name = name.encode()[:150].decode(errors="ignore").strip() or "Video"
+    return f"{name} [{video_ident(video_id)}].{ext.lstrip('.')}"
+
+
+def file_of(folder: Path, video_id: str) -> Path | None:
+    """The finished file of the video in ``folder`` (not a partial one, nor a stream waiting to be merged)."""
+    if not folder.is_dir():
+        return None
+    end = f"[{video_ident(video_id)}]"
+    for path in sorted(folder.iterdir()):
+        stem, dot, _ = path.name.rpartition(".")
+        finished = dot and stem.endswith(end) and not path.name.startswith(".") and not PARTIAL.search(path.name)
+        if finished and path.is_file():
+            return path
+    return None
 
 
 def source_key(kind: str, source_id: str, url: str) -> str:
@@ -114,12 +159,23 @@ class Storage:
         return cls(root, settings.plex_path or root, settings.free_space_floor_mb * MB, cap)
 
     def folder(self, relative: str) -> Path:
-        """The absolute folder of a download, refusing anything that would leave the root."""
+        """The absolute folder of a download (``<title> [<id>]``, or ``<person>/<title> [<id>]`` for downloads
+        made before folders were shared), refusing anything that would leave the root."""
         path = (self.root / relative).resolve()
         root = self.root.resolve()
-        if path == root or root not in path.parents or len(path.relative_to(root).parts) != 2:
+        if path == root or root not in path.parents or len(path.relative_to(root).parts) not in (1, 2):
             raise ValueError(f"{relative!r} is not a download folder")
         return path
+
+    def shared_folder(self, title: str, source_id: str) -> str:
+        """The folder everyone's downloads of this playlist share: the one already on disk for its id (even if the
+        playlist has been renamed since), or a new one named after it."""
+        end = f"[{source_ident(source_id)}]"
+        if self.root.is_dir():
+            for path in sorted(self.root.iterdir()):
+                if path.name.endswith(end) and path.is_dir() and not path.is_symlink():
+                    return path.name
+        return folder_name(title, source_id)
 
     def plex_folder(self, relative: str) -> str:
         return str(self.plex_root / relative)
@@ -132,11 +188,6 @@ class Storage:
     def available(self) -> int:
         """Bytes that may still be written before the floor is reached."""
         return max(self.free() - self.floor, 0)
-
-    def remove(self, relative: str) -> None:
-        folder = self.folder(relative)
-        if folder.exists():
-            shutil.rmtree(folder)
 
 
 def remove_partials(folder: Path) -> list[str]:
@@ -252,8 +303,10 @@ class Store:
         file: str | None = None,
         size: int = 0,
         error: str | None = None,
+        title: str | None = None,
     ) -> Download | None:
-        """Record one item's end and recount the download's items and bytes."""
+        """Record one item's end (and its title, when yt-dlp told it) and recount the download's items and
+        bytes."""
         async with self.sessions.begin() as db:
             item = (
                 await db.scalars(
@@ -263,6 +316,8 @@ class Store:
                 )
             ).one()
             item.state, item.file, item.size, item.error = state.value, file, size, error
+            if title:
+                item.title = title[:300]
             await db.flush()
             row = await db.get(Download, download_id, with_for_update=True)
             if row is None:
@@ -295,6 +350,54 @@ class Store:
                 Download.state.in_([s.value for s in ACTIVE]),
             )
             return (await db.scalars(query.limit(1))).first()
+
+    async def sharing(self, download_id: int, folder: str) -> tuple[int, set[str], set[str]]:
+        """What the other downloads in ``folder`` hold: how many there are, the names of their files, and their
+        collections."""
+        async with self.sessions() as db:
+            others = (
+                await db.execute(
+                    select(Download.id, Download.collection_id).where(
+                        Download.folder == folder, Download.id != download_id
+                    )
+                )
+            ).all()
+            ids = [row.id for row in others]
+            files = (
+                (
+                    await db.scalars(
+                        select(DownloadItem.file).where(
+                            DownloadItem.download_id.in_(ids), DownloadItem.file.is_not(None)
+                        )
+                    )
+                ).all()
+                if ids
+                else []
+            )
+        return len(ids), {f for f in files if f}, {row.collection_id for row in others if row.collection_id}
+
+
+def remove_files(folder: Path, names: Sequence[str], video_ids: Sequence[str], everything: bool) -> None:
+    """Remove a download's files from its folder (the whole folder when ``everything``), and forget their videos in
+    the folder's yt-dlp archive, so that a later download fetches them again."""
+    if everything:
+        if folder.exists():
+            shutil.rmtree(folder)
+        return
+    for name in names:
+        path = folder / name
+        if path.parent == folder and path.is_file():
+            path.unlink()
+    forget(folder, *video_ids)
+
+
+def forget(folder: Path, *video_ids: str) -> None:
+    """Take videos out of the folder's yt-dlp archive, so that the next download fetches them again."""
+    archive = folder / ARCHIVE
+    if video_ids and archive.is_file():
+        gone = set(video_ids)
+        kept = [line for line in archive.read_text().splitlines() if line.rpartition(" ")[2] not in gone]
+        archive.write_text("".join(f"{line}\n" for line in kept))
 
 
 def _used(owner_id: int) -> Any:

@@ -1,18 +1,23 @@
 """The download itself: a Dramatiq actor that runs yt-dlp's Python API item by item into the download's folder,
 reports progress to its owner, and hands the folder to the media library when it is done.
 
-The actor is idempotent: items already downloaded (in the database, or in the folder's yt-dlp download archive)
-are skipped, so a retry or a recovered job only fetches what is missing. One failed item is recorded and the
+The actor is idempotent: items already downloaded (in the database, in the folder, or in the folder's yt-dlp
+download archive) are skipped, so a retry or a recovered job only fetches what is missing. Everyone's downloads of
+one playlist share its folder: a video one person has downloaded is there for the next, and one download at a
+time writes into the folder (it holds the folder's lock file). One failed item is recorded and the
 others go on. A cancel or a full disk stops it within a moment (``DownloadCancelled`` raised from the progress
 hook) and its unfinished files are removed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -20,12 +25,23 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 
 from medianest_core.jobrunner import JobCancelled, JobContext
-from medianest_core.libraries import NoLibrary
 from medianest_core.models import Job
 from medianest_core.notifications import Level
 from medianest_core.types import ActorSpec, LibraryImport, PluginContext
+from medianest_youtube.failures import UNKNOWN, explain, raw_text
 from medianest_youtube.models import Download, DownloadState, ImportState, ItemState
-from medianest_youtube.store import MB, Storage, Store, recount, remove_partials
+from medianest_youtube.store import (
+    ARCHIVE,
+    LOCK,
+    MB,
+    Storage,
+    Store,
+    file_of,
+    forget,
+    recount,
+    remove_partials,
+    video_file_name,
+)
 from medianest_youtube.urls import HostRefused, guarded_ydl
 
 if TYPE_CHECKING:
@@ -33,7 +49,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("medianest.plugins.youtube")
 
-ARCHIVE: Final = ".medianest-archive.txt"
+GONE: Final = "Its file had been removed from the library's folder; retry to download it again."
 REPORT_EVERY: Final = 0.5
 SPACE_EVERY: Final = 2.0
 FORMATS: Final = {
@@ -93,17 +109,50 @@ class _Logger:
 
 
 def reason_of(exc: BaseException) -> str:
-    """yt-dlp's error as one line for a person."""
-    cause = exc
-    while cause.__cause__ is not None or getattr(cause, "exc_info", None):
-        inner = cause.__cause__ or (getattr(cause, "exc_info", None) or (None, None))[1]
-        if inner is None or inner is cause:
-            break
-        cause = inner
-    if isinstance(cause, HostRefused):
-        return f"it leads to {cause.host}, which is not allowed"
-    text = str(exc).removeprefix("ERROR: ").strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+    """yt-dlp's error in words for a person (its own text goes to the log)."""
+    return explain(exc)[:500]
+
+
+def after(prefix: str, reason: str) -> str:
+    """``reason`` following ``prefix``: a sentence after a full stop, a clause after a colon."""
+    return f"{prefix}. {reason}" if reason[:1].isupper() else f"{prefix}: {reason}"
+
+
+def settle(path: Path, title: str, video_id: str) -> Path:
+    """Give a downloaded file its video's real title (the media server shows the file's name as the title); on a
+    file system that refuses some of its characters, a portable form of it; as it was when neither can be."""
+    for portable in (False, True):
+        target = path.with_name(video_file_name(title, video_id, path.suffix, portable))
+        if target == path:
+            return path
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            log.info("youtube_rename_refused", file=path.name, error=str(exc))
+            continue
+        return target
+    return path
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, stop: Callable[[], bool]) -> Iterator[bool]:
+    """Hold the folder's lock file while a download writes there (another process's download of the same playlist
+    waits its turn). Yields False, holding nothing, when ``stop()`` says to give up while waiting."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / LOCK).open("a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if stop():
+                    yield False
+                    return
+                time.sleep(1.0)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Run:
@@ -245,20 +294,39 @@ class Run:
                 entry = by_position.get(item.position)
                 if entry is None:  # downloaded before, gone from the playlist since
                     continue
+                there = file_of(self.folder, entry["id"])
+                if there is not None:  # downloaded into the shared folder for someone else's download
+                    self.call(
+                        self.d.store.finish_item(
+                            self.id, item.position, ItemState.DONE, file=there.name, size=there.stat().st_size
+                        )
+                    )
+                    continue
                 try:
                     result = ydl.process_ie_result(dict(entry["raw"]), download=True)
                 except DownloadCancelled:
                     raise
                 except (DownloadError, HostRefused, OSError) as exc:
                     remove_partials(self.folder)
-                    self.call(self.d.store.finish_item(self.id, item.position, ItemState.FAILED, error=reason_of(exc)))
-                    log.info("youtube_item_failed", download_id=self.id, item=item.position, error=reason_of(exc))
+                    reason = reason_of(exc)
+                    self.call(self.d.store.finish_item(self.id, item.position, ItemState.FAILED, error=reason))
+                    log.info("youtube_item_failed", download_id=self.id, item=item.position, error=raw_text(exc))
                     continue
+                title = str(result.get("title") or "") if isinstance(result, dict) else ""
+                title = title.strip() or item.title
                 path = self.final_path(result, entry["id"])
-                size = path.stat().st_size if path is not None and path.exists() else 0
+                if path is None or not path.exists():
+                    # yt-dlp's archive says it was downloaded here, but its file has gone since: forgotten, so that
+                    # a retry downloads it again.
+                    forget(self.folder, entry["id"])
+                    self.call(
+                        self.d.store.finish_item(self.id, item.position, ItemState.FAILED, error=GONE, title=title)
+                    )
+                    continue
+                path = settle(path, title, entry["id"])
                 self.call(
                     self.d.store.finish_item(
-                        self.id, item.position, ItemState.DONE, file=path.name if path else None, size=size
+                        self.id, item.position, ItemState.DONE, file=path.name, size=path.stat().st_size, title=title
                     )
                 )
 
@@ -269,7 +337,8 @@ class Run:
         try:
             info = ydl.extract_info(self.row.url, download=False)
         except (DownloadError, HostRefused) as exc:
-            raise Stopped(DownloadState.FAILED, f"The link could not be read: {reason_of(exc)}") from None
+            log.info("youtube_link_unreadable", download_id=self.id, error=raw_text(exc))
+            raise Stopped(DownloadState.FAILED, after("The link could not be read", reason_of(exc))) from None
         if not isinstance(info, dict):
             raise Stopped(DownloadState.FAILED, "The link could not be read.")
         if info.get("_type") != "playlist":
@@ -298,13 +367,7 @@ class Run:
                     return Path(download["filepath"])
             if result.get("filepath"):
                 return Path(result["filepath"])
-        from yt_dlp.utils import sanitize_filename
-
-        marker = f"[{sanitize_filename(video_id, is_id=True)[:60]}]."
-        for path in sorted(self.folder.iterdir()):
-            if marker in path.name and path.is_file() and not path.name.startswith("."):
-                return path
-        return None
+        return file_of(self.folder, video_id)
 
 
 class Downloader:
@@ -338,14 +401,29 @@ class Downloader:
             return
         if row is None or row.state not in (DownloadState.QUEUED.value, DownloadState.RUNNING.value):
             return
-        while not self.slots.acquire(timeout=1.0):
-            if call(self.store.get(download_id)).state == DownloadState.CANCELLED.value:
+
+        def give_up() -> bool:
+            """While it waits its turn: whether it was cancelled meanwhile (the job is told it is alive)."""
+            found = call(self.store.get(download_id))
+            if found is None or found.state == DownloadState.CANCELLED.value:
+                return True
+            try:
+                job.progress(0.0, download_id=download_id, waiting=True)
+            except JobCancelled:
+                return True
+            return False
+
+        # Someone else's download of the same playlist may be writing into the folder: this one waits for it.
+        with folder_lock(self.storage.folder(row.folder), give_up) as held:
+            if not held:
                 return
-            job.progress(0.0, download_id=download_id, waiting=True)
-        try:
-            self._run(job, download_id)
-        finally:
-            self.slots.release()
+            while not self.slots.acquire(timeout=1.0):
+                if give_up():
+                    return
+            try:
+                self._run(job, download_id)
+            finally:
+                self.slots.release()
 
     def _run(self, job: JobContext, download_id: int) -> None:
         from yt_dlp.utils import DownloadCancelled
@@ -377,6 +455,7 @@ class Downloader:
             raise JobCancelled(job.job_id) from None
         except Exception as exc:
             # The job runner tries again while attempts remain; the record says what happened either way.
+            log.warning("youtube_attempt_failed", download_id=download_id, error=f"{type(exc).__name__}: {exc}")
             remove_partials(run.folder)
             call(recount(self.store, download_id))
             call(self._failed_attempt(job, download_id, reason_of(exc)))
@@ -394,11 +473,12 @@ class Downloader:
         if record is not None and record.attempts > self.spec().max_retries:
             await self._end(download_id, DownloadState.FAILED, reason)
         else:
+            again = "This attempt failed; MediaNest tries again by itself in a moment."
             await self.store.update(
                 download_id,
                 only_in=(DownloadState.RUNNING,),
                 state=DownloadState.QUEUED,
-                error=f"Trying again: {reason}",
+                error=again if reason == UNKNOWN else f"{again} {reason}",
             )
 
     async def _end(self, download_id: int, state: DownloadState, reason: str | None) -> None:
@@ -421,10 +501,9 @@ class Downloader:
         if row is None or row.state != DownloadState.RUNNING.value:
             return
         if row.items_done == 0:
-            first = next((i.error for i in await self.store.items(download_id) if i.error), None)
-            await self._end(
-                download_id, DownloadState.FAILED, f"None of the {row.items_total} items could be downloaded: {first}"
-            )
+            first = next((i.error for i in await self.store.items(download_id) if i.error), None) or UNKNOWN
+            none = "The video" if row.items_total == 1 else f"None of the {row.items_total} videos"
+            await self._end(download_id, DownloadState.FAILED, after(f"{none} could not be downloaded", first))
             return
         await self.store.update(
             download_id,
@@ -453,8 +532,8 @@ class Downloader:
         try:
             result = await self.ctx.libraries.import_folder(request)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, NoLibrary) else f"{type(exc).__name__}: {exc}"
-            log.info("youtube_import_later", download_id=download_id, error=reason)
+            reason = str(exc).strip() or "it could not be reached"
+            log.info("youtube_import_later", download_id=download_id, error=f"{type(exc).__name__}: {exc}")
             later = datetime.now(UTC) + timedelta(seconds=self.settings.import_retry_every)
             waiting = await self.store.update(
                 download_id,
@@ -547,7 +626,17 @@ class Downloader:
                     finished_at=datetime.now(UTC),
                 )
             else:
-                await self._end(download_id, DownloadState.FAILED, error or "The download stopped unexpectedly.")
+                log.info("youtube_job_ended", download_id=download_id, error=error)
+                await self._end(download_id, DownloadState.FAILED, self.stopped_because(error))
+
+    def stopped_because(self, error: str | None) -> str:
+        """Why a download whose job ended without it stopped, in words for its owner (the job's error is logged)."""
+        if error and "time limit" in error:
+            return f"Stopped after {self.settings.time_limit_hours:g} h, the longest a download may run. Retry it."
+        reason = explain(error) if error else UNKNOWN
+        if reason == UNKNOWN:
+            return "The download stopped unexpectedly. Retry it; if it stops again, the admin can find why in the log."
+        return reason
 
     async def retry_imports(self) -> None:
         from sqlalchemy import select

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from medianest_youtube.fake import FeedItem, FeedServer, ffmpeg_available, make_media
@@ -30,6 +31,11 @@ COURSE = [
     FeedItem("Knife skills", "vid-1", "knife"),
     FeedItem("Stock", "vid-2", "stock"),
     FeedItem("Sauces", "vid-3", "sauce"),
+]
+PASTRY = [
+    FeedItem("Crust", "vid-p1", "crust"),
+    FeedItem("Filling", "vid-p2", "filling"),
+    FeedItem("Glaze", "vid-p3", "glaze"),
 ]
 LONG_TITLE = "Slow-cooked Sunday roasts, gravies and everything that goes with them — the complete series"
 
@@ -55,17 +61,20 @@ class Feeds(LoopThread):
 
 @pytest.fixture(scope="module")
 def feeds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Feeds]:
-    """The videos, and feeds of them: ``course`` runs a few seconds (each item is throttled), ``roast`` runs long
-    enough to be cancelled, ``quick`` is done at once."""
+    """The videos, and feeds of them: ``course`` and ``pastry`` run a few seconds (each item is throttled),
+    ``roast`` runs long enough to be cancelled, ``quick`` is done at once."""
     folder = tmp_path_factory.mktemp("clips")
     feeds = Feeds()
     try:
-        for name in ("knife", "stock", "sauce"):
+        for name in ("knife", "stock", "sauce", "crust", "filling", "glaze"):
             # About 17 kB each, at 12 kB/s: the download takes a few seconds, with progress every half second.
             feeds.call(feeds.server.add_media, name, make_media(folder, name, seconds=1.0), rate=12_000)
         feeds.call(feeds.server.add_media, "roast", make_media(folder, "roast", seconds=2.0), rate=2_000)
         feeds.call(feeds.server.add_media, "bite", make_media(folder, "bite", seconds=0.5))
         feeds.call(feeds.server.add_feed, "course", "Cooking Basics", COURSE)
+        feeds.call(feeds.server.add_feed, "pastry", "Pastry Basics", PASTRY)
+        feeds.call(feeds.server.add_media, "gone-1", make_media(folder, "gone-1", seconds=0.5), status=403)
+        feeds.call(feeds.server.add_feed, "gone", "Lost lessons", [FeedItem("Gone for good", "gone-1", "gone-1")])
         feeds.call(feeds.server.add_feed, "roast", "Sunday Roast", [FeedItem("The roast", "vid-r", "roast")])
         feeds.call(feeds.server.add_feed, "quick", LONG_TITLE, [FeedItem("A quick bite", "vid-q", "bite")])
         yield feeds
@@ -232,6 +241,17 @@ def test_a_refused_link_and_a_cancelled_download(server: Server, feeds: Feeds, m
     expect(row.locator('[data-role="state"]')).to_have_text("Cancelled")
     expect(page.locator("#yt-list > li")).to_have_count(1)
 
+    # Deleting asks first, in the page; "Delete" is never the first of the row's buttons.
+    expect(row.locator(".yt-actions button").first).not_to_have_text("Delete")
+    row.get_by_role("button", name="Delete").click()
+    question = page.get_by_role("dialog")
+    expect(question).to_contain_text("and its files?")
+    question.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#yt-list > li")).to_have_count(1)
+    row.get_by_role("button", name="Delete").click()
+    question.get_by_role("button", name="Delete").click()
+    expect(page.locator("#yt-list > li")).to_have_count(0)
+
 
 def test_the_page_on_a_phone_in_both_themes(server: Server, feeds: Feeds, medianest_browsing: Browsing) -> None:
     page = medianest_browsing.page(PHONE, is_mobile=True, has_touch=True, color_scheme="dark")
@@ -272,3 +292,48 @@ def test_the_page_on_a_phone_in_both_themes(server: Server, feeds: Feeds, median
     expect(page.locator("html")).to_have_attribute("data-theme", "light")
     fits()
     medianest_browsing.snap(page, "4-light-row", full_page=False)
+
+
+def test_one_click_on_download_fetches_its_row_once(server: Server, feeds: Feeds, medianest_browsing: Browsing) -> None:
+    page = medianest_browsing.page()
+    open_youtube(page, server)
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url) if "/youtube/rows/" in request.url else None)
+
+    preview(page, feeds.server.base_url + "/feeds/pastry.xml")
+    expect(page.locator("#yt-preview")).to_contain_text("3 videos")
+    page.get_by_role("button", name="Download").click()
+    row = page.locator("#yt-list > li").first
+    figures = row.locator('[data-role="figures"]')
+    # Many progress reports arrive while the three videos come in, each changing the bar in place.
+    expect(figures).to_contain_text(re.compile(r"Item 3 of 3: Glaze · \d+"), timeout=15_000)
+    expect(row.locator('[data-role="state"]')).to_have_text("Downloading")
+    assert len(fetched) == 1, fetched
+    medianest_browsing.snap(page, "1-downloading")
+
+    # Past the download, the row is fetched again only when what it shows changes: added to Plex, then waiting.
+    expect(row.locator('[data-role="state"]')).to_have_text("Waiting for Plex", timeout=15_000)
+    page.wait_for_timeout(1_000)
+    assert len(fetched) <= 3, fetched
+    assert len(set(fetched)) == 1, fetched
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1366, "height": 900}, PHONE], ids=["desktop", "phone"])
+def test_a_refused_video_reads_as_a_sentence(
+    server: Server, feeds: Feeds, medianest_browsing: Browsing, viewport: Any
+) -> None:
+    page = medianest_browsing.page(viewport)
+    open_youtube(page, server)
+    preview(page, feeds.server.base_url + "/feeds/gone.xml")
+    expect(page.locator("#yt-preview")).to_contain_text("1 video")
+    page.get_by_role("button", name="Download").click()
+    row = page.locator("#yt-list > li").first
+    expect(row.locator('[data-role="state"]')).to_have_text("Failed", timeout=15_000)
+    said = "The video could not be downloaded. YouTube refused this video (HTTP 403). It may be private or removed"
+    expect(row.locator(".yt-error")).to_contain_text(said)
+    row.get_by_role("button", name="Items", exact=True).click()
+    expect(row.locator('[data-role="items"] li')).to_contain_text("Gone for good — failed: YouTube refused this video")
+    for raw in ("[generic]", "caused by", "HTTPError", "Forbidden"):
+        expect(page.locator("#yt-list")).not_to_contain_text(raw)
+    page.evaluate("document.getElementById('toasts').replaceChildren()")
+    medianest_browsing.snap(page, "1-refused")

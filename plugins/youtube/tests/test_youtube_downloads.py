@@ -154,7 +154,7 @@ async def test_a_playlist_arrives_in_plex_as_a_collection_and_only_its_owner_fol
     assert [e["title"] for e in done["entries"]] == ["Knife skills", "Stock", "Sauces"]
 
     folder = tmp_path / "library" / done["folder"]
-    assert folder.parent == tmp_path / "library" / "alice"
+    assert folder.parent == tmp_path / "library"
     assert folder.name.startswith("Cooking Basics [")
     files = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
     assert files == ["Knife skills [vid-1].mp4", "Sauces [vid-3].mp4", "Stock [vid-2].mp4"]
@@ -421,7 +421,7 @@ async def test_a_download_left_running_by_a_stopped_process_is_finished_at_start
             source_key=source_key("playlist", url, url),
             title="Cooking Basics",
             quality="best",
-            folder=folder_name("alice", "Cooking Basics", url),
+            folder=folder_name("Cooking Basics", url),
             state="running",
             items_total=3,
             progress={"item": 2, "of": 3},

@@ -36,52 +36,100 @@
     return text;
   }
 
-  // ---- Rows: the server renders them; progress alone is updated in place. -------------------------------
+  // ---- Rows: the server renders them; what changes while a download waits or runs is updated in place. -----
+  const STATE_WORDS = { queued: "Queued", running: "Downloading" };
+  const LIVE = ["queued", "running"];
+  // A queued or running row is drawn the same but for its state, its bar and its figures: those change in place.
+  function showInPlace(row, d) {
+    if (!row || !LIVE.includes(row.dataset.state) || !LIVE.includes(d.state)) return false;
+    if (row.dataset.state !== d.state) {
+      row.dataset.state = d.state;
+      const state = row.querySelector('[data-role="state"]');
+      if (state) {
+        state.textContent = STATE_WORDS[d.state];
+        state.className = "state state-" + d.state;
+      }
+    }
+    const bar = row.querySelector('[data-role="bar"]');
+    if (bar) bar.value = fraction(d);
+    const text = row.querySelector('[data-role="figures"]');
+    if (text) text.textContent = figures(d);
+    return true;
+  }
   async function fetchRow(id) {
     const response = await fetch("/youtube/rows/" + encodeURIComponent(id), { credentials: "same-origin", headers: { Accept: "text/html" } });
-    if (!response.ok) return null;
+    if (response.status === 404) return null;
+    if (!response.ok) throw new Error("The download could not be shown (HTTP " + response.status + ").");
     const holder = document.createElement("ul");
     holder.innerHTML = await response.text();
     return holder.querySelector("li.yt-row");
   }
-  // Refreshes of one row may overlap (events come quickly as a download changes state) and their answers may come
-  // back out of order: only the latest one is shown, inserting the row if any of those it overtook would have.
-  const pending = new Map();
-  async function refreshRow(id, insert) {
-    const key = String(id);
-    const before = pending.get(key);
-    const mine = { insert: insert || !!(before && before.insert) };
-    pending.set(key, mine);
-    let fresh;
-    try { fresh = await fetchRow(id); }
-    catch (failure) { if (pending.get(key) === mine) pending.delete(key); throw failure; }
-    if (pending.get(key) !== mine) return;  // overtaken: the latest refresh shows the row
-    pending.delete(key);
-    insert = mine.insert;
+  function place(id, fresh, insert) {
     const old = document.getElementById("download-" + id);
-    if (!fresh) { if (old) old.remove(); return; }
-    if (old) old.replaceWith(fresh);
+    if (!fresh) { if (old) old.remove(); }
+    else if (old) old.replaceWith(fresh);
     else if (insert && list()) list().prepend(fresh);
     const empty = document.getElementById("yt-empty");
-    if (empty) empty.hidden = !!list().querySelector("li.yt-row");
+    if (empty && list()) empty.hidden = !!list().querySelector("li.yt-row");
   }
+  // One fetch of a row at a time: what is reported while it is on its way is kept, and the row is fetched once
+  // more only when the row that came back cannot show it in place (its state has moved on since).
+  const inFlight = new Map();
+  function refreshRow(id, insert, latest) {
+    const key = String(id);
+    const going = inFlight.get(key);
+    if (going) {
+      going.insert = going.insert || !!insert;
+      if (latest) going.latest = latest;
+      return going.done;
+    }
+    const entry = { insert: !!insert, latest: null, done: null };
+    inFlight.set(key, entry);
+    entry.done = (async () => {
+      try {
+        for (;;) {
+          entry.latest = null;
+          const fresh = await fetchRow(id);
+          place(id, fresh, entry.insert);
+          const seen = entry.latest;
+          if (!fresh || !seen) return;
+          const row = document.getElementById("download-" + id);
+          if (!row || showInPlace(row, seen) || row.dataset.state === seen.state) return;
+        }
+      } finally {
+        inFlight.delete(key);
+      }
+    })();
+    return entry.done;
+  }
+  const quiet = () => { /* the next report, or a resync after a gap, shows the row */ };
+  const lastState = new Map();
   function onUpdate(data) {
     const d = data.download;
     if (!d || !list()) return;
+    const key = String(d.id);
+    const changed = lastState.get(key) !== d.state;
+    lastState.set(key, d.state);
     const row = document.getElementById("download-" + d.id);
-    if (row && row.dataset.state === d.state && (d.state === "running" || d.state === "queued")) {
-      const bar = row.querySelector('[data-role="bar"]');
-      if (bar) bar.value = fraction(d);
-      const text = row.querySelector('[data-role="figures"]');
-      if (text) text.textContent = figures(d);
-      return;
-    }
-    const firstPage = list().dataset.page === "1";
-    if (row || firstPage) refreshRow(d.id, !row && firstPage);
-    if (!row || row.dataset.state !== d.state) refreshLimits();
+    // While the row is being fetched, the report is kept and looked at when it comes back.
+    if (inFlight.has(key)) refreshRow(d.id, false, d).catch(quiet);
+    else if (!showInPlace(row, d) && (row || list().dataset.page === "1")) refreshRow(d.id, !row, d).catch(quiet);
+    if (changed) refreshLimits();
   }
 
-  async function refreshLimits() {
+  // The quota and the room left, read again when a download changes state (one read at a time, and one more
+  // after it when something changed meanwhile).
+  let limitsGoing = null, limitsAgain = false;
+  function refreshLimits() {
+    if (limitsGoing) { limitsAgain = true; return limitsGoing; }
+    limitsGoing = (async () => {
+      try {
+        do { limitsAgain = false; await readLimits(); } while (limitsAgain);
+      } finally { limitsGoing = null; }
+    })();
+    return limitsGoing;
+  }
+  async function readLimits() {
     const holder = document.getElementById("yt-limits");
     if (!holder) return;
     try {
@@ -125,7 +173,8 @@
       const box = row.querySelector("[data-yt-collection]");
       const withCollection = !!(box && box.checked);
       const title = row.querySelector("h3").textContent;
-      if (!window.confirm("Delete “" + title + "” and its files" + (withCollection ? ", and its collection in Plex" : "") + "?")) return;
+      const question = "Delete “" + title + "” and its files" + (withCollection ? ", and its collection in Plex" : "") + "?";
+      if (!(await M().ask(question, { action: "Delete", danger: true }))) return;
       await M().api("DELETE", base + (withCollection ? "?collection=true" : ""));
       row.remove();
       const empty = document.getElementById("yt-empty");
@@ -133,8 +182,8 @@
       refreshLimits();
       return;
     }
-    await M().api("POST", base + "/" + action);
-    await refreshRow(id, false);
+    const d = await M().api("POST", base + "/" + action);
+    await refreshRow(id, false, d);
   }
   function bindList() {
     const holder = list();
@@ -145,7 +194,7 @@
       const row = button.closest("li.yt-row");
       button.disabled = true;
       try { await act(row, button.dataset.ytAction, button); }
-      catch (failure) { M().toast({ title: "That did not work", body: failure.message, level: "error" }); }
+      catch (failure) { M().beside(button, failure.message || "That did not work; try again."); }
       finally { button.disabled = false; }
     });
   }
@@ -191,7 +240,8 @@
         const d = await M().api("POST", "/api/v1/youtube/downloads", { url: form.elements.url.value, quality: form.elements.quality.value });
         close();
         form.reset();
-        await refreshRow(d.id, true);
+        // Its live reports may have brought the row already, or be fetching it: then that is the one fetch.
+        if (!document.getElementById("download-" + d.id)) await refreshRow(d.id, true);
         refreshLimits();
         M().toast({ title: "Download queued", body: d.title, level: "success" });
       } catch (failure) {
@@ -210,7 +260,7 @@
     M().on("youtube.download", onUpdate);
     document.addEventListener("medianest:resync", () => {
       for (const row of list().querySelectorAll("li.yt-row")) {
-        if (["queued", "running", "importing", "waiting"].includes(row.dataset.state)) refreshRow(row.dataset.id, false);
+        if (["queued", "running", "importing", "waiting"].includes(row.dataset.state)) refreshRow(row.dataset.id, false).catch(quiet);
       }
       refreshLimits();
     });
