@@ -63,6 +63,28 @@ class FieldSpec:
     default: Any
     help: str | None = None
     choices: tuple[str, ...] = ()
+    label: str = ""
+
+
+ACRONYMS: Final = frozenset({"api", "db", "dns", "http", "https", "id", "ip", "mb", "gb", "tmdb", "tv", "ui", "url"})
+"""Words of a key shown in capitals when a label is made from the key."""
+
+
+def default_label(key: str) -> str:
+    """The label of a field that declares none, made from its key: ``api_key`` → "API key", ``image_cache_mb`` →
+    "Image cache MB"."""
+    words = [w.upper() if w in ACRONYMS else w for w in key.split("_") if w]
+    if not words:
+        return key
+    return words[0][:1].upper() + words[0][1:] + "".join(" " + w for w in words[1:])
+
+
+def label_of(field: attrs.Attribute[Any]) -> str:
+    """A field's label, declared in its metadata (``label``), else made from its key."""
+    label = field.metadata.get("label")
+    if isinstance(label, str) and label.strip():
+        return " ".join(label.split())
+    return default_label(field.name)
 
 
 def _kind(annotation: Any) -> tuple[Kind, bool, tuple[str, ...]]:
@@ -109,7 +131,18 @@ def fields_of(cls: type[Any]) -> list[FieldSpec]:
             default = default.factory() if not default.takes_self else None
         elif default is attrs.NOTHING:
             default = None
-        specs.append(FieldSpec(field.name, kind, optional, masked(default), field.metadata.get("help"), choices))
+        text = field.metadata.get("help")
+        specs.append(
+            FieldSpec(
+                field.name,
+                kind,
+                optional,
+                masked(default),
+                text if isinstance(text, str) and text.strip() else None,
+                choices,
+                label_of(field),
+            )
+        )
     return specs
 
 
@@ -218,6 +251,7 @@ def service_doc(runtime: Runtime, record: PluginRecord, saved: Mapping[str, Any]
         fields.append(
             {
                 "key": spec.key,
+                "label": spec.label,
                 "kind": spec.kind.value,
                 "optional": spec.optional,
                 "choices": list(spec.choices),
@@ -238,6 +272,7 @@ def service_doc(runtime: Runtime, record: PluginRecord, saved: Mapping[str, Any]
             pending = True
     return {
         "plugin": record.name,
+        "title": record.title,
         "version": record.version,
         "restart_needed": pending,
         "status": record.status.value,
@@ -286,10 +321,11 @@ class ServicePath:
 
 @attrs.frozen
 class SettingDoc:
-    """One setting: how it is edited (``kind``), its value (secrets masked), and where it comes from; ``locked``
-    when the settings file or the environment sets it."""
+    """One setting: its label, how it is edited (``kind``), its value (secrets masked), and where it comes from;
+    ``locked`` when the settings file or the environment sets it (``where`` then names the file or the variable)."""
 
     key: str
+    label: str
     kind: Kind
     optional: bool
     choices: list[str]
@@ -304,9 +340,11 @@ class SettingDoc:
 
 @attrs.frozen
 class ServiceDoc:
-    """A plugin's settings; ``restart_needed`` when saved values wait for a restart."""
+    """A plugin's settings; ``title`` is the name people know its service by; ``restart_needed`` when saved values
+    wait for a restart."""
 
     plugin: str
+    title: str
     version: str
     restart_needed: bool
     status: str

@@ -88,18 +88,23 @@ def _check_bounds(_: Any, attribute: attrs.Attribute[Any], value: float | None) 
         raise InvalidValue(attribute.name, problem)
 
 
-def bounded(default: N, ge: float, le: float, unit: str = "", help: str | None = None) -> N:
+def bounded(default: N, ge: float, le: float, unit: str = "", help: str | None = None, label: str | None = None) -> N:
     """A numeric settings field that only takes values from ``ge`` to ``le``; nan and infinities never pass.
 
     The bounds are checked whenever the settings class is made (from the file, the environment, or values saved
     in the admin pages) and are kept in the field's metadata, where :func:`bounds_of` finds them. Every numeric
     setting of the core and of a plugin is declared this way::
 
-        refresh_interval: float = bounded(60.0, 1, 86400, "seconds", help="Seconds between checks.")
+        interval: float = bounded(60.0, 1, 86400, "seconds", label="Check every", help="Seconds between checks.")
+
+    ``label`` and ``help`` are what the admin pages show beside the field, as for any field declared with
+    ``attrs.field(metadata={"label": …, "help": …})``.
     """
     metadata: dict[str, Any] = {BOUNDS: SettingBounds(ge, le, unit)}
     if help is not None:
         metadata["help"] = help
+    if label is not None:
+        metadata["label"] = label
     field: N = attrs.field(default=default, validator=_check_bounds, metadata=metadata)
     return field
 

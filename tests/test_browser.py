@@ -137,7 +137,7 @@ def test_admin_changes_a_role_and_it_takes_effect(server: Server, medianest_brow
     admin.goto(server.url + "/admin/audit?action=user.updated")
     entry = admin.locator("tbody tr").first
     expect(entry).to_contain_text("user.updated")
-    expect(entry).to_contain_text("'to': 'admin'")
+    expect(entry).to_contain_text("role: user → admin")
 
     person.reload()
     expect(person.get_by_role("heading", name=re.compile(r"^Users"))).to_be_visible()
@@ -318,22 +318,22 @@ def test_admin_tests_and_saves_a_services_settings(server: Server, medianest_bro
     browser_sign_in(page, server, ADMIN)
     page.goto(server.url + "/admin/services")
     section = page.locator("#service-greeter")
-    key = section.get_by_label("api_key")
+    key = section.get_by_label("API key")
     expect(key).to_have_attribute("type", "password")
     expect(key).to_have_attribute("placeholder", "not set")
     key.fill("wrong")
     section.get_by_role("button", name="Test connection").click()
     expect(section.locator(".test-result")).to_have_text(re.compile(r"^down · \d+ ms · the greeter refused the key$"))
     key.fill("open-sesame")
-    section.get_by_label("retries").fill("4")
+    section.get_by_label("Retries").fill("4")
     section.get_by_role("button", name="Test connection").click()
     expect(section.locator(".test-result")).to_have_text(re.compile(r"^up · \d+ ms · greeter says hello$"))
     with page.expect_navigation():
-        section.get_by_role("button", name="Save greeter").click()
+        section.get_by_role("button", name="Save Greeter").click()
     section = page.locator("#service-greeter")
-    expect(section.get_by_label("api_key")).to_have_value("")  # a secret is never shown again
-    expect(section.get_by_label("api_key")).to_have_attribute("placeholder", re.compile("^•+ \\(set"))
-    expect(section.get_by_label("retries")).to_have_value("4")
+    expect(section.get_by_label("API key")).to_have_value("")  # a secret is never shown again
+    expect(section.get_by_label("API key")).to_have_attribute("placeholder", re.compile("^•+ \\(set"))
+    expect(section.get_by_label("Retries")).to_have_value("4")
     expect(section.get_by_text("Saved values are waiting for a restart of MediaNest.")).to_be_visible()
 
 

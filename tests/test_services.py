@@ -40,6 +40,7 @@ async def test_each_setting_says_where_it_comes_from(medianest_client: Any) -> N
     assert list(fields) == ["greeting", "retries", "api_key"]
     assert fields["greeting"] | {"help": None} == {
         "key": "greeting",
+        "label": "Greeting",
         "kind": "text",
         "optional": False,
         "choices": [],
@@ -54,11 +55,13 @@ async def test_each_setting_says_where_it_comes_from(medianest_client: Any) -> N
     retries, key = fields["retries"], fields["api_key"]
     assert (retries["kind"], retries["source"], retries["value"], retries["locked"]) == ("integer", "file", 5, True)
     assert (key["kind"], key["source"], key["is_set"], key["locked"]) == ("secret", "default", False, False)
+    assert fields["api_key"]["label"] == "API key"  # made from the key, which declares no label
     assert doc["can_test"] is True
+    assert doc["title"] == "Greeter"
     assert (await service(client, "showcase"))["fields"] == []
 
     page = await (await client.get("/admin/services", headers={"Accept": "text/html"})).text()
-    assert "Set by the environment variable MEDIANEST_GREETER_GREETING." in page
+    assert "Set by the environment variable <code>MEDIANEST_GREETER_GREETING</code>; change it there" in page
     assert 'name="greeting"' in page
     greeting_input = page[page.index('id="f-greeter-greeting"') :].split(">", 1)[0]
     assert " disabled" in greeting_input

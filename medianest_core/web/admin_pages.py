@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from medianest_core import content, keys, service_settings
-from medianest_core.audit import AuditAction
+from medianest_core.audit import AuditAction, describe_details
 from medianest_core.auth.admin_views import audit_entries, users_matching
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode, path_id
@@ -120,7 +120,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         request,
         "admin/audit.html",
         {
-            "rows": rows,
+            "rows": [(entry, username, describe_details(entry.details)) for entry, username in rows],
             "action": action,
             "actions": sorted(a.value for a in AuditAction),
             "page": page,
@@ -137,7 +137,13 @@ async def content_page(request: web.Request) -> web.StreamResponse:
     return await render(
         request,
         "admin/content.html",
-        {"texts": texts, "links": links, "icons": content.LINK_ICONS, "audiences": list(content.LinkAudience)},
+        {
+            "texts": texts,
+            "links": links,
+            "icons": content.LINK_ICONS,
+            "audiences": list(content.LinkAudience),
+            "now": datetime.now(UTC),
+        },
     )
 
 

@@ -40,34 +40,59 @@ class OverseerrSettings:
     """``[plugins.overseerr]``: the Overseerr, Jellyseerr or Seerr server and its API key."""
 
     url: HttpUrl | None = attrs.field(
-        default=None, metadata={"help": "The Overseerr, Jellyseerr or Seerr server, e.g. http://127.0.0.1:5055."}
+        default=None,
+        metadata={
+            "label": "Server address",
+            "help": "The Overseerr, Jellyseerr or Seerr server, e.g. http://127.0.0.1:5055.",
+        },
     )
     api_key: Secret | None = attrs.field(
-        default=None, metadata={"help": "Overseerr's API key, from its Settings, General."}
+        default=None, metadata={"label": "API key", "help": "Overseerr's API key, from its Settings, General."}
     )
     webhook_secret: Secret | None = attrs.field(
-        default=None, metadata={"help": "The Authorization header Overseerr's webhook agent sends to MediaNest."}
+        default=None,
+        metadata={
+            "label": "Webhook secret",
+            "help": "The Authorization header Overseerr's webhook agent sends to MediaNest.",
+        },
     )
     import_users: bool = attrs.field(
         default=True,
-        metadata={"help": "Import people who signed in with Plex into Overseerr when they have no user there yet."},
+        metadata={
+            "label": "Import Plex users",
+            "help": "Import people who signed in with Plex into Overseerr when they have no user there yet.",
+        },
     )
     refresh_interval: float = bounded(
-        60.0, 10, 86400, "seconds", help="Seconds between checks that Overseerr answers and takes the API key."
+        60.0,
+        10,
+        86400,
+        "seconds",
+        label="Check every (seconds)",
+        help="Seconds between checks that Overseerr answers and takes the API key.",
     )
     reconcile_interval: float = bounded(
         300.0,
         10,
         86400,
         "seconds",
+        label="Full read every (seconds)",
         help="Seconds between full reads of Overseerr's requests, which repair a state whose webhook was lost.",
     )
     image_url: HttpUrl = attrs.field(
         default=HttpUrl("https://image.tmdb.org/t/p"),
-        metadata={"help": "Where posters come from: <image_url>/<size>/<file> (TMDB's image host)."},
+        metadata={
+            "label": "Poster host",
+            "help": "Where posters come from: <image_url>/<size>/<file> (TMDB's image host).",
+        },
     )
     image_cache_mb: float = bounded(
-        100.0, 0, 10240, "MB", help="Megabytes of posters kept on disk by the image proxy, for everyone (0: none)."
+        100.0,
+        0,
+        10240,
+        "MB",
+        label="Poster cache (MB)",
+        help="Megabytes of posters kept on disk by the image proxy, for everyone (0: none).",
     )
 
     @property

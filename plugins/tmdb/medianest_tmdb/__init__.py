@@ -45,33 +45,56 @@ class TmdbSettings:
     """``[plugins.tmdb]``: a TMDB v3 API key or an API Read Access Token (either works), and how to ask TMDB."""
 
     api_key: Secret | None = attrs.field(
-        default=None, metadata={"help": "A TMDB v3 API key (sent as ?api_key=). Either this or the token."}
+        default=None,
+        metadata={"label": "API key (v3)", "help": "A TMDB v3 API key (sent as ?api_key=). Either this or the token."},
     )
     read_access_token: Secret | None = attrs.field(
         default=None,
-        metadata={"help": "A TMDB API Read Access Token (v4, sent as a Bearer token); used when both are set."},
+        metadata={
+            "label": "API Read Access Token (v4)",
+            "help": "A TMDB API Read Access Token (v4, sent as a Bearer token); used when both are set.",
+        },
     )
     api_url: HttpUrl = attrs.field(
-        default=HttpUrl("https://api.themoviedb.org/3"), metadata={"help": "The TMDB API (version 3)."}
+        default=HttpUrl("https://api.themoviedb.org/3"),
+        metadata={"label": "API address", "help": "The TMDB API (version 3)."},
     )
     image_url: HttpUrl = attrs.field(
         default=HttpUrl("https://image.tmdb.org"),
-        metadata={"help": "TMDB's image host: posters come from <image_url>/t/p/<size>/<file>, without the key."},
+        metadata={
+            "label": "Image host",
+            "help": "TMDB's image host: posters come from <image_url>/t/p/<size>/<file>, without the key.",
+        },
     )
     language: str = attrs.field(
         default="en-US",
-        metadata={"help": "Language of titles and overviews: xx or xx-YY (ISO 639-1, then ISO 3166-1), e.g. de-DE."},
+        metadata={
+            "label": "Language",
+            "help": "Language of titles and overviews: xx or xx-YY (ISO 639-1, then ISO 3166-1), e.g. de-DE.",
+        },
     )
     region: str | None = attrs.field(
         default=None,
         converter=_blank_is_none,
-        metadata={"help": "Two capital letters (ISO 3166-1, e.g. US) for the popular films of a country; empty: all."},
+        metadata={
+            "label": "Region",
+            "help": "Two capital letters (ISO 3166-1, e.g. US) for the popular films of a country; empty: all.",
+        },
     )
     include_adult: bool = attrs.field(
-        default=False, metadata={"help": "Show adult titles in search results, Discover rows and title pages."}
+        default=False,
+        metadata={
+            "label": "Include adult titles",
+            "help": "Show adult titles in search results, Discover rows and title pages.",
+        },
     )
     image_cache_mb: float = bounded(
-        200.0, 0, 10240, "MB", help="Megabytes of posters kept on disk by the image proxy, for everyone (0: none)."
+        200.0,
+        0,
+        10240,
+        "MB",
+        label="Poster cache (MB)",
+        help="Megabytes of posters kept on disk by the image proxy, for everyone (0: none).",
     )
 
     @language.validator

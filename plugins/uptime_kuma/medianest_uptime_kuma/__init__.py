@@ -51,32 +51,47 @@ class UptimeKumaSettings:
     and a user for Socket.IO (each monitor's last message and 30-day uptime)."""
 
     url: HttpUrl | None = attrs.field(
-        default=None, metadata={"help": "The Uptime Kuma server, e.g. http://127.0.0.1:3001."}
+        default=None,
+        metadata={"label": "Server address", "help": "The Uptime Kuma server, e.g. http://127.0.0.1:3001."},
     )
     status_pages: list[str] = attrs.field(
         factory=list,
         validator=_slugs,
-        metadata={"help": "Slugs of Uptime Kuma status pages whose monitors people see (no key needed)."},
+        metadata={
+            "label": "Status pages",
+            "help": "Slugs of Uptime Kuma status pages whose monitors people see (no key needed), one a line.",
+        },
     )
     api_key: Secret | None = attrs.field(
         default=None,
-        metadata={"help": "An Uptime Kuma API key (Settings, API Keys): every monitor, read from /metrics."},
+        metadata={
+            "label": "API key",
+            "help": "An Uptime Kuma API key (Settings, API Keys): every monitor, read from /metrics.",
+        },
     )
     username: str | None = attrs.field(
         default=None,
         metadata={
+            "label": "User name",
             "help": "An Uptime Kuma user for the last message of each monitor and 30-day uptime; read-only use. "
-            "Users with two-factor sign-in are not supported."
+            "Users with two-factor sign-in are not supported.",
         },
     )
     password: Secret | None = attrs.field(
         default=None,
         validator=_both_or_neither,
-        metadata={"help": "The password of that Uptime Kuma user."},
+        metadata={"label": "Password", "help": "The password of that Uptime Kuma user."},
     )
-    refresh_interval: float = bounded(60.0, 10, 86400, "seconds", help="Seconds between reads of the monitors.")
+    refresh_interval: float = bounded(
+        60.0, 10, 86400, "seconds", label="Read every (seconds)", help="Seconds between reads of the monitors."
+    )
     down_after: int = bounded(
-        2, 1, 100, "beats", help="Down beats in a row before the admins are told a monitor is down."
+        2,
+        1,
+        100,
+        "beats",
+        label="Down after (beats)",
+        help="Down beats in a row before the admins are told a monitor is down.",
     )
 
     @property
