@@ -262,7 +262,7 @@ def create_app(runtime: Runtime) -> web.Application:
     )
     app.on_shutdown.append(ws.close_sockets)
     # Every answer's headers, then the session cookie as the request left it (error answers too).
-    app.on_response_prepare.extend([answer_headers(https_rule(runtime.settings)), write_session_cookie])
+    app.on_response_prepare.append(answer_headers(https_rule(runtime.settings), write_session_cookie))
     app[keys.HEALTH] = HealthMonitor(runtime, contributions.health_checks)
     app[keys.SCHEDULER] = Scheduler(None)
     app[setup.SETUP_TOKEN] = []

@@ -58,17 +58,19 @@ class HttpMetrics:
     it is read."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._requests: dict[tuple[str, str, str], int] = {}
+        self._requests: dict[tuple[str, str, int], int] = {}
         self._latency: dict[tuple[str, str], list[float]] = {}  # a count per bucket and +Inf, then the sum
         registry.register(self)  # a collector: it has collect()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answer and its time."""
-        key = (method, route, str(status))
-        self._requests[key] = self._requests.get(key, 0) + 1
-        found = self._latency.get(key[:2])
+        key = (method, route, status)
+        requests = self._requests
+        requests[key] = requests.get(key, 0) + 1
+        timed = (method, route)
+        found = self._latency.get(timed)
         if found is None:
-            found = self._latency[key[:2]] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+            found = self._latency[timed] = [0.0] * (len(LATENCY_BUCKETS) + 2)
         found[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
         found[-1] += seconds
 
@@ -78,8 +80,8 @@ class HttpMetrics:
             "HTTP requests answered, by method, route template and status.",
             labels=["method", "route", "status"],
         )
-        for request_labels, count in list(self._requests.items()):
-            requests.add_metric(list(request_labels), count)
+        for (method, route, status), count in list(self._requests.items()):
+            requests.add_metric([method, route, str(status)], count)
         yield requests
         latency = HistogramMetricFamily(
             "medianest_http_request_duration_seconds",
@@ -207,14 +209,19 @@ _REQUEST_ID: Final = istr(REQUEST_ID_HEADER)
 _HSTS: Final = istr("Strict-Transport-Security")
 
 
+Stamp = Callable[[web.Request, web.StreamResponse], None]
+"""What else every answer gets as it is prepared (the session cookie), after :func:`answer_headers`' own."""
+
+
 def answer_headers(
-    https: Callable[[web.Request], bool],
+    https: Callable[[web.Request], bool], *also: Stamp
 ) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
     """The ``on_response_prepare`` handler that gives every answer, streamed ones included, MediaNest's name in
     ``Server`` (never the versions of aiohttp and Python), the request's id, the time MediaNest spent on it
     (``Server-Timing``, for the browser's developer tools and the benchmarks), a Content-Security-Policy without
     inline script, no framing, no sniffing, a strict referrer, and HSTS when ``https(request)`` says the browser
-    came over https. A handler may set any of the security headers itself."""
+    came over https; then whatever ``also`` adds. A handler may set any of the security headers itself. One
+    handler, not one per concern: it runs for every answer."""
 
     async def prepare(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
@@ -228,6 +235,8 @@ def answer_headers(
             headers.setdefault(name, value)
         if https(request):
             headers.setdefault(_HSTS, "max-age=31536000; includeSubDomains")
+        for stamp in also:
+            stamp(request, response)
 
     return prepare
 

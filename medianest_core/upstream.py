@@ -108,9 +108,11 @@ class UpstreamConfig:
     """The largest answer read from the service, in bytes: a larger one is a :class:`BadResponse`."""
 
 
-@attrs.frozen
+@attrs.define
 class Deadline:
-    """When the person waiting stops waiting: ``at`` on the monotonic clock, ``seconds`` after it was set."""
+    """When the person waiting stops waiting: ``at`` on the monotonic clock, ``seconds`` after it was set. Never
+    changed once made (not frozen only because one is made for every request, and frozen ones cost twice as much
+    to make)."""
 
     at: float
     seconds: float

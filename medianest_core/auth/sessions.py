@@ -351,8 +351,9 @@ class Sessions:
         request[keys.SESSION_COOKIE] = CookieChange()
 
 
-async def write_session_cookie(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: the answer sets or clears the session cookie as the request decided."""
+def write_session_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    """Called as every answer is prepared (:func:`medianest_core.http.answer_headers`): the answer sets or clears
+    the session cookie as the request decided."""
     change = request.get(keys.SESSION_COOKIE)
     if change is None:
         return
