@@ -152,3 +152,24 @@ async def test_the_audit_log_is_newest_first_and_filterable(medianest_client: An
     user_client = await medianest_client(browser_of=client)
     await sign_in(user_client, "oscar")
     assert (await user_client.get("/api/v1/admin/audit")).status == 403
+
+
+async def test_a_form_sending_empty_fields_records_only_what_changed(medianest_client: Any) -> None:
+    """The account form sends every field; an empty name or address that was never set is no change."""
+    client, admin = await admin_client(medianest_client)
+    made = await client.post(
+        "/api/v1/admin/users", json={"username": "pia", "password": "pia-password-123"}, headers=admin.headers
+    )
+    pia = (await made.json())["id"]
+    form = {"role": "admin", "status": "active", "display_name": "", "email": ""}
+    assert (await client.patch(f"/api/v1/admin/users/{pia}", json=form, headers=admin.headers)).status == 200
+    log = await (await client.get("/api/v1/admin/audit")).json()
+    assert log["entries"][0]["details"] == {"role": {"from": "user", "to": "admin"}}
+    # Emptying a name that was set is a change, to none.
+    named = {**form, "display_name": "Pia P"}
+    assert (await client.patch(f"/api/v1/admin/users/{pia}", json=named, headers=admin.headers)).status == 200
+    assert (await client.patch(f"/api/v1/admin/users/{pia}", json=form, headers=admin.headers)).status == 200
+    log = await (await client.get("/api/v1/admin/audit")).json()
+    assert log["entries"][0]["details"] == {"display_name": {"from": "Pia P", "to": None}}
+    listed = await (await client.get("/api/v1/admin/users?q=pia")).json()
+    assert listed["users"][0]["display_name"] is None

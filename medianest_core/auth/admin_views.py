@@ -157,7 +157,11 @@ async def update_user(request: web.Request) -> web.Response:
         changes: dict[str, Any] = {}
         for field in ("role", "status", "display_name", "email"):
             value = getattr(body, field)
-            if value is not None and value != getattr(user, field):
+            if value is None:
+                continue  # left out: stays as it is
+            if value == "":
+                value = None  # a name or address emptied in the form: none, as if never set, and no change from none
+            if value != getattr(user, field):
                 changes[field] = {"from": _plain(getattr(user, field)), "to": _plain(value)}
                 setattr(user, field, value)
         if body.quotas:
