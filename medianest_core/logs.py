@@ -60,10 +60,15 @@ def _redact(value: Any, key: str | None = None) -> Any:
     return value
 
 
+MEANT_FOR_THE_LOG: Final = frozenset({"event", "setup_token"})
+"""Keys whose value a log line shows although the name says secret: the one-time setup token of a fresh install,
+which the owner reads in the log to prove they run the server."""
+
+
 def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: no secret value reaches a log line."""
     for key in list(event_dict):
-        event_dict[key] = _redact(event_dict[key], None if key == "event" else key)
+        event_dict[key] = _redact(event_dict[key], None if key in MEANT_FOR_THE_LOG else key)
     return event_dict
 
 

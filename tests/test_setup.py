@@ -15,7 +15,7 @@ from medianest_core.testing import add_user
 def logged_code(caplog: pytest.LogCaptureFixture) -> str:
     found = [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == "setup_needed"]
     assert len(found) == 1
-    return str(found[0]["setup_code"])
+    return str(found[0]["setup_token"])
 
 
 async def test_the_first_admin_comes_from_the_setup_token(
@@ -54,3 +54,39 @@ async def test_no_setup_token_once_an_admin_exists(medianest_runtime: Any, caplo
         assert client.app[keys.RUNTIME] is runtime
     finally:
         await client.close()
+
+
+async def test_a_fresh_install_leads_to_setup_which_works_without_script(
+    medianest_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await medianest_client()
+    code = logged_code(caplog)
+    first = await client.get("/", allow_redirects=False)
+    assert (first.status, first.headers["Location"]) == (302, "/setup")
+    page = await client.get("/setup")
+    assert page.status == 200
+    assert 'action="/setup"' in await page.text()
+    # The form as a browser without script sends it: a mistake shows the form again, with what went wrong.
+    origin = {"Origin": str(client.make_url("")).rstrip("/")}
+    wrong = await client.post(
+        "/setup", data={"token": "guess", "username": "owner", "password": "owner-password-123"}, headers=origin
+    )
+    assert wrong.status == 403
+    text = await wrong.text()
+    assert "That setup token is not the one in MediaNest&#39;s log." in text
+    assert 'value="owner"' in text
+    short = await client.post("/setup", data={"token": code, "username": "owner", "password": "x"}, headers=origin)
+    assert short.status == 422
+    assert "a password of at least" in await short.text()
+    made = await client.post(
+        "/setup",
+        data={"token": code, "username": "owner", "password": "owner-password-123"},
+        headers=origin,
+        allow_redirects=False,
+    )
+    assert (made.status, made.headers["Location"]) == (302, "/")
+    home = await client.get("/")
+    assert home.status == 200
+    assert "Hello, owner" in await home.text()
+    # Done: the setup page and the start page send others to sign in.
+    assert (await client.get("/setup", allow_redirects=False)).headers["Location"] == "/login"

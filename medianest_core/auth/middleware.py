@@ -33,6 +33,7 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER: Final = "X-CSRF-Token"
 CSRF_FIELD: Final = "csrf_token"
 LOGIN_PATH: Final = "/login"
+SETUP_PATH: Final = "/setup"
 
 
 METERED: Final = ("/api/", "/titles/")
@@ -89,6 +90,13 @@ class Gatekeeper:
     def _limits(self) -> Limits:
         return self.app[keys.LIMITS]
 
+    @cached_property
+    def _setup_token(self) -> list[str]:
+        """The setup token while MediaNest waits for its first admin; empty once there is one."""
+        from medianest_core.auth.setup import SETUP_TOKEN
+
+        return self.app[SETUP_TOKEN]
+
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         info = request.match_info
         # None when nothing matched: the router answers 404 or 405.
@@ -130,6 +138,8 @@ class Gatekeeper:
                     "Sign in first.",
                     headers={"WWW-Authenticate": 'Bearer realm="medianest"'},
                 )
+            if request.path == "/" and self._setup_token:  # a fresh install starts by making its admin
+                raise web.HTTPFound(SETUP_PATH)
             raise web.HTTPFound(f"{LOGIN_PATH}?next={quote(request.path_qs, safe='')}")
         if access is Access.ADMIN and not who.is_admin:
             raise ApiError(403, ErrorCode.FORBIDDEN, "This is for admins.")

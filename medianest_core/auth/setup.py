@@ -8,6 +8,7 @@ import hmac
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 import structlog
@@ -49,7 +50,7 @@ async def setup_ctx(app: web.Application) -> AsyncIterator[None]:
             "setup_needed",
             message="No admin yet: open /setup in a browser and enter this setup token, "
             "or run `medianest user create-admin NAME`.",
-            setup_code=token,
+            setup_token=token,
         )
     yield
     holder.clear()
@@ -74,9 +75,21 @@ class SetupState:
 
 
 async def first_admin(request: web.Request) -> web.Response:
+    await count_attempt(request)
+    body = await read_body(request, SetupBody)
+    doc, csrf = await create_first_admin(request, body)
+    return web.json_response({"user": doc, "csrf_token": csrf}, status=201)
+
+
+async def count_attempt(request: web.Request) -> None:
+    """Setting up counts against the sign-in limit of the address it comes from: the token cannot be guessed."""
     limits = request.config_dict[keys.LIMITS]
     await limits.hit(limits.login, "setup", "ip", client_ip(request) or "unknown", what="setup attempts")
-    body = await read_body(request, SetupBody)
+
+
+async def create_first_admin(request: web.Request, body: SetupBody) -> tuple[dict[str, Any], str]:
+    """The first admin, made with the setup token and signed in on this request: their account's document and the
+    session's CSRF token. Refused (:class:`ApiError`) once there is an admin or with another token."""
     holder = request.config_dict[SETUP_TOKEN]
     if not holder or await admin_exists(request):
         raise ApiError(409, ErrorCode.CONFLICT, "MediaNest already has an admin.", details={"reason": "done"})
@@ -96,7 +109,7 @@ async def first_admin(request: web.Request) -> web.Response:
     holder.clear()
     csrf = await begin_session(request, doc["id"])
     log.info("setup_done", admin=doc["username"])
-    return web.json_response({"user": doc, "csrf_token": csrf}, status=201)
+    return doc, csrf
 
 
 ROUTES = (

@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from medianest_core import content, keys
 from medianest_core.auth import views as auth_views
+from medianest_core.auth.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 from medianest_core.auth.principal import require
-from medianest_core.auth.setup import admin_exists
+from medianest_core.auth.setup import SetupBody, admin_exists, count_attempt, create_first_admin
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.health import HealthMonitor, ServiceLine, worst
 from medianest_core.models import ApiToken, User
@@ -130,7 +131,44 @@ async def logout_page(request: web.Request) -> web.StreamResponse:
 async def setup_page(request: web.Request) -> web.StreamResponse:
     if await admin_exists(request):
         raise web.HTTPFound("/login")
-    return await render(request, "setup.html", {})
+    return await _setup_form(request)
+
+
+async def _setup_form(request: web.Request, *, username: str = "", error: ApiError | None = None) -> web.StreamResponse:
+    return await render(
+        request,
+        "setup.html",
+        {"username": username, "error": error.message if error is not None else None},
+        status=error.status if error is not None else 200,
+        headers=error.headers if error is not None else None,
+    )
+
+
+async def setup_form_post(request: web.Request) -> web.StreamResponse:
+    """The setup form without script: the same checks as the API, then the dashboard, signed in as the new admin;
+    or the form again with the error and the username typed."""
+    if await admin_exists(request):
+        raise web.HTTPFound("/login")
+    await count_attempt(request)
+    form = await read_form(request)
+    username = str(form.get("username", ""))
+    typed = {key: str(form.get(key, "")) for key in ("token", "username", "password")}
+    shown = username if bad_text(username, "") is None else ""
+    try:
+        body = CONVERTER.structure(typed, SetupBody)
+    except Exception:
+        refused = ApiError(
+            422,
+            ErrorCode.VALIDATION_FAILED,
+            f"Enter the setup token, a username (letters, digits, . _ -) and a password of at least "
+            f"{PASSWORD_MIN_LENGTH} characters.",
+        )
+        return await _setup_form(request, username=shown, error=refused)
+    try:
+        await create_first_admin(request, body)
+    except ApiError as exc:
+        return await _setup_form(request, username=shown, error=exc)
+    raise web.HTTPFound("/")
 
 
 # ---- Dashboard ----------------------------------------------------------------------------------------------
@@ -574,6 +612,7 @@ ROUTES = (
     Route("POST", "/login", login_form_post, name="page-login-post", access=Access.PUBLIC),
     Route("POST", "/logout", logout_page, name="page-logout"),
     Route("GET", "/setup", setup_page, name="page-setup", access=Access.PUBLIC),
+    Route("POST", "/setup", setup_form_post, name="page-setup-post", access=Access.PUBLIC),
     Route("GET", "/", dashboard, name="page-dashboard"),
     Route("GET", "/dashboard/cards/{plugin}/{key}", card_fragment, name="page-card"),
     Route("GET", "/search", search_page, name="page-search"),
