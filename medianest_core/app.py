@@ -334,6 +334,11 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     for name, task in app[keys.CONTRIBUTIONS].periodic_tasks:
         if name in started:
             scheduler.start(name, [task])
+    from medianest_core.backup import backup_task
+
+    backup = backup_task(runtime)
+    if backup is not None:
+        scheduler.start("core", [backup])
     health = app[keys.HEALTH]
     health.start()
     yield

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -463,6 +464,70 @@ def cmd_secrets_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- backups ----------------------------------------------------------------------------------------------
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from medianest_core.backup import BackupError, create_backup, record
+    from medianest_core.db import sqlite_path
+
+    if args.path is not None and not args.path.strip():
+        _fail("the backup's path is empty")
+    settings = _load(args).settings
+    source = sqlite_path(str(settings.effective_database_url))
+    if settings.effective_database_url.is_sqlite and (source is None or not source.is_file()):
+        # Checked before the runtime is built: it would make an empty database.
+        _fail(f"there is no database at {source or settings.effective_database_url} to back up")
+    runtime = _runtime(args)
+    if args.include_key:
+        print(
+            "medianest: warning: the archive holds the secret key: whoever has it can open every stored secret; "
+            "keep it as safe as the key itself",
+            file=sys.stderr,
+        )
+
+    async def main() -> Any:
+        try:
+            result = await create_backup(runtime, Path(args.path) if args.path else None, include_key=args.include_key)
+            with contextlib.suppress(Exception):  # the admin's page shows it; a database that refuses is no failure
+                await record(runtime, result)
+            return result
+        except BackupError as exc:
+            _fail(str(exc), exc.code)
+        finally:
+            await runtime.close()
+
+    result = _run(main())
+    print(f"backup written: {result.path} ({result.size} bytes: {', '.join(result.files)})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from medianest_core.backup import BackupError, database_state, restore_backup
+    from medianest_core.db import describe_db_error
+
+    if not args.path.strip():
+        _fail("the backup's path is empty")
+    loaded = _load(args)
+    try:
+        restored = _run(restore_backup(loaded, Path(args.path).expanduser(), force=args.force))
+    except BackupError as exc:
+        _fail(str(exc), exc.code)
+    for note in restored.notes:
+        print(f"medianest: note: {note}", file=sys.stderr)
+    after = _load(args)  # the settings file may have come from the backup
+    try:
+        state = _run(database_state(after))
+    except Exception as exc:
+        _fail(describe_db_error(exc, str(after.settings.effective_database_url)), EXIT_FAILURE)
+    print(f"restored {args.path} ({restored.database}); {state}")
+    return 0
+
+
 # ---- parser ------------------------------------------------------------------------------------------------
 
 
@@ -583,6 +648,32 @@ def build_parser() -> argparse.ArgumentParser:
     secrets_cmds = secrets_parser.add_subparsers(dest="secrets_command", metavar="COMMAND", parser_class=_Parser)
     secrets_cmds.required = True
     add(secrets_cmds, "rotate-key", cmd_secrets_rotate, "Re-seal every stored secret under a new key.")
+
+    p = add(
+        commands,
+        "backup",
+        cmd_backup,
+        "Write one archive of the database (a consistent snapshot, also while serve runs) and the settings file.",
+    )
+    p.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="the archive (.tar.gz) or a folder for it (default: backups/ in the data dir, named by the UTC time)",
+    )
+    p.add_argument(
+        "--include-key",
+        action="store_true",
+        help="also put the secret key in the archive, so that stored secrets open after a restore elsewhere",
+    )
+    p = add(
+        commands,
+        "restore",
+        cmd_restore,
+        "Restore a backup into an empty data dir and database, after checking the whole archive.",
+    )
+    p.add_argument("path", metavar="PATH", help="the archive written by `medianest backup`")
+    p.add_argument("--force", action="store_true", help="replace the data and the database that are there")
     return parser
 
 

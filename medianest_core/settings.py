@@ -401,6 +401,8 @@ class Settings:
     upstream_timeout: float = bounded(10.0, 0.1, 120, "seconds")
     upstream_breaker_failures: int = bounded(5, 1, 1000)
     upstream_breaker_reset: float = bounded(30.0, 1, 3600, "seconds")
+    backup_every: float = bounded(86400.0, 0, YEAR, "seconds")
+    backup_keep: int = bounded(7, 1, 10000)
     plugins: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
     @host.validator

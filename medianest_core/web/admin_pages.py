@@ -27,7 +27,19 @@ AUDIT_PER_PAGE: Final = 50
 
 
 async def admin_index(request: web.Request) -> web.StreamResponse:
-    return await render(request, "admin/index.html", {"sections": ADMIN_NAV})
+    from medianest_core.backup import backup_folder, backup_status
+
+    runtime = request.config_dict[keys.RUNTIME]
+    return await render(
+        request,
+        "admin/index.html",
+        {
+            "sections": ADMIN_NAV,
+            "backup": await backup_status(runtime),
+            "backup_folder": str(backup_folder(runtime.settings)),
+            "now": datetime.now(UTC),
+        },
+    )
 
 
 async def users_page(request: web.Request) -> web.StreamResponse:
