@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -90,3 +91,19 @@ async def test_a_fresh_install_leads_to_setup_which_works_without_script(
     assert "Hello, owner" in await home.text()
     # Done: the setup page and the start page send others to sign in.
     assert (await client.get("/setup", allow_redirects=False)).headers["Location"] == "/login"
+
+
+async def test_a_setup_form_sent_twice_at_once_makes_one_admin(
+    medianest_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A double click, or two people racing: one admin, and the other answer says there is one already."""
+    client = await medianest_client()
+    code = logged_code(caplog)
+    sent = [
+        client.post("/api/v1/setup", json={"token": code, "username": f"adm{n}", "password": "owner-password-123"})
+        for n in range(6)
+    ]
+    answers = await asyncio.gather(*sent)
+    assert sorted(r.status for r in answers) == [201, 409, 409, 409, 409, 409]
+    users = await (await client.get("/api/v1/admin/users")).json()
+    assert [u["role"] for u in users["users"]] == ["admin"]

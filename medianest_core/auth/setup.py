@@ -14,6 +14,7 @@ import attrs
 import structlog
 from aiohttp import web
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
@@ -91,10 +92,13 @@ async def create_first_admin(request: web.Request, body: SetupBody) -> tuple[dic
     """The first admin, made with the setup token and signed in on this request: their account's document and the
     session's CSRF token. Refused (:class:`ApiError`) once there is an admin or with another token."""
     holder = request.config_dict[SETUP_TOKEN]
-    if not holder or await admin_exists(request):
-        raise ApiError(409, ErrorCode.CONFLICT, "MediaNest already has an admin.", details={"reason": "done"})
+    done = ApiError(409, ErrorCode.CONFLICT, "MediaNest already has an admin.", details={"reason": "done"})
+    if not holder or await admin_exists(request) or not holder:  # (asked again: spent while the database answered)
+        raise done
     if not hmac.compare_digest(body.token.strip().encode(), holder[0].encode()):
         raise ApiError(403, ErrorCode.FORBIDDEN, "That setup token is not the one in MediaNest's log.")
+    # The token is spent before anything is awaited: a second form sent meanwhile (a double click) finds none.
+    token = holder.pop()
     runtime = request.config_dict[keys.RUNTIME]
     try:
         async with runtime.sessions.begin() as db:
@@ -105,8 +109,13 @@ async def create_first_admin(request: web.Request, body: SetupBody) -> tuple[dic
             audit.record(db, AuditAction.LOGIN, actor_id=user.id, details={"provider": "setup"}, request=request)
             doc = user_doc(user)
     except AccountError as exc:
+        holder.append(token)  # nothing was made: the token still makes the first admin
         raise ApiError(422, ErrorCode.VALIDATION_FAILED, str(exc), details={"fields": {exc.field: str(exc)}}) from None
-    holder.clear()
+    except IntegrityError:
+        raise done from None  # another process made it at the same moment
+    except BaseException:
+        holder.append(token)
+        raise
     csrf = await begin_session(request, doc["id"])
     log.info("setup_done", admin=doc["username"])
     return doc, csrf

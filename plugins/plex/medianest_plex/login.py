@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import attrs
 import structlog
 from aiohttp import web
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from medianest_core import audit, keys
 from medianest_core.audit import AuditAction
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from limits import RateLimitItem
 
 log = structlog.get_logger("medianest.plugins.plex")
+_T = TypeVar("_T")
 
 COOKIE: Final = "medianest_plex_login"
 LOGIN_LIFETIME: Final = timedelta(minutes=15)
@@ -350,6 +353,22 @@ async def link(ctx: PluginContext, plex: Plex, person_token: str, request: web.R
     assert ctx.sessions is not None
     assert ctx.keyring is not None
     sealed = ctx.keyring.encrypt(server_token, "plex_accounts.server_token")
+    return await _unless_raced(lambda: _store_link(ctx, account, sealed, is_owner, request, user_id))
+
+
+async def _unless_raced(write: Callable[[], Awaitable[_T]]) -> _T:
+    """``write()``, and once more when it lost a race with the same write (two browsers finishing the same sign-in
+    or link at once, or two processes): the second time it finds what the other made and answers as it then should."""
+    try:
+        return await write()
+    except IntegrityError:
+        return await write()
+
+
+async def _store_link(
+    ctx: PluginContext, account: Account, sealed: str, is_owner: bool, request: web.Request, user_id: int
+) -> dict[str, Any]:
+    assert ctx.sessions is not None
     async with ctx.sessions.begin() as db:
         user = await db.get(User, user_id)
         if user is None or user.status is not UserStatus.ACTIVE:
@@ -398,6 +417,13 @@ async def _account_for(
     assert ctx.sessions is not None
     assert ctx.keyring is not None
     sealed = ctx.keyring.encrypt(server_token, "plex_accounts.server_token")
+    return await _unless_raced(lambda: _store_account(ctx, account, sealed, is_owner, request))
+
+
+async def _store_account(
+    ctx: PluginContext, account: Account, sealed: str, is_owner: bool, request: web.Request
+) -> dict[str, Any]:
+    assert ctx.sessions is not None
     async with ctx.sessions.begin() as db:
         link = await db.scalar(select(PlexAccount).where(PlexAccount.plex_id == account.id))
         if link is None:

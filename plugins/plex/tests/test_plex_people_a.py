@@ -210,3 +210,32 @@ async def test_the_card_counts_what_each_person_may_browse_by_library(medianest_
         "Music": "0",
         "Playing now": "2",
     }
+
+
+async def test_two_browsers_linking_two_plex_accounts_at_once_link_one(medianest_client: Any, fake: FakePlex) -> None:
+    """Carol starts linking in two browsers and approves a different Plex account in each; both finish at the same
+    moment. One is linked; the other is told why not, never a 500."""
+    one = await plex_client(medianest_client, fake)
+    await sign_in(one, "carol")
+    two = await medianest_client(browser_of=one)
+    login = await two.post("/api/v1/auth/login", json={"username": "carol", "password": "carol-password-123"})
+    assert login.status == 200
+    first, second = fake.add_account("vera"), fake.add_account("walt")
+    fake.share(first, ["1"])
+    fake.share(second, ["1"])
+
+    async def start(client: Any) -> int:
+        before = set(fake.pins)
+        page = await (await client.get("/auth/plex/pin?next=/plex/", headers={"Accept": "text/html"})).text()
+        assert "Link your Plex account" in page
+        return next(pin for pin in fake.pins if pin not in before and fake.pins[pin]["strong"])
+
+    fake.approve_pin(await start(one), first)
+    fake.approve_pin(await start(two), second)
+    answers = await asyncio.gather(one.post("/api/v1/plex/login/poll"), two.post("/api/v1/plex/login/poll"))
+    assert [a.status for a in answers] == [200, 200]
+    states = sorted([(await a.json())["status"] for a in answers])
+    assert states == ["refused", "signed_in"]
+    runtime = one.app[keys.RUNTIME]
+    async with runtime.sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(PlexAccount)) == 1
