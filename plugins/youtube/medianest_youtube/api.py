@@ -22,7 +22,16 @@ from medianest_core.schema import MAX_PER_PAGE, NOT_BLANK, IdPath, PageQuery, fi
 from medianest_core.types import PluginContext, Route
 from medianest_youtube.models import ACTIVE, Download, DownloadItem, DownloadState, ImportState, ItemState
 from medianest_youtube.preview import Preview, PreviewFailed, preview
-from medianest_youtube.store import MB, Storage, Store, download_doc, item_doc, remove_files, source_key
+from medianest_youtube.store import (
+    MB,
+    Storage,
+    Store,
+    download_doc,
+    folder_busy,
+    item_doc,
+    remove_files,
+    source_key,
+)
 from medianest_youtube.urls import UrlRefused
 
 if TYPE_CHECKING:
@@ -459,6 +468,9 @@ class Downloads:
                 409, ErrorCode.CONFLICT, "Cancel this download before deleting it.", details={"state": row.state}
             )
         with_collection = read_query(request, DeleteQuery).collection
+        folder = self.storage.folder(row.folder)
+        if await asyncio.to_thread(folder_busy, folder):
+            raise _writing()
         others, kept_files, kept_collections = await self.store.sharing(row.id, row.folder)
         removed_collection = False
         if with_collection and row.collection_id and row.collection_id not in kept_collections:
@@ -475,16 +487,19 @@ class Downloads:
         items = await self.store.items(row.id)
         mine = [(i.file, i.video_id) for i in items if i.file and i.file not in kept_files]
         try:
-            remove_files(
-                self.storage.folder(row.folder),
+            removed = await asyncio.to_thread(
+                remove_files,
+                folder,
                 [name for name, _ in mine],
                 [video_id for _, video_id in mine],
-                everything=not others,
+                not others,
             )
         except OSError as exc:
             raise ApiError(
                 503, ErrorCode.SERVICE_UNAVAILABLE, f"The files could not be removed: {exc.strerror or exc}."
             ) from None
+        if not removed:
+            raise _writing()
         assert self.ctx.sessions is not None
         async with self.ctx.sessions.begin() as db:
             found = await db.get(Download, row.id)
@@ -514,6 +529,15 @@ class Downloads:
                 "default_quality": self.settings.default_quality,
             }
         )
+
+
+def _writing() -> ApiError:
+    return ApiError(
+        409,
+        ErrorCode.CONFLICT,
+        "Another download of this playlist is writing to its folder just now; delete this one when it has finished.",
+        details={"reason": "folder_busy"},
+    )
 
 
 def routes(ctx: PluginContext) -> list[Route]:

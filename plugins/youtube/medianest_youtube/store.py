@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import re
 import shutil
@@ -97,8 +98,10 @@ def source_ident(source_id: str) -> str:
 
 def folder_name(title: str, source_id: str) -> str:
     """``<title> [<id>]``, relative to the library root. Everyone's downloads of one playlist share this folder,
-    so each of its videos is on disk, and in the media library, once."""
-    return _name(f"{title} [{source_ident(source_id)}]", 200)
+    so each of its videos is on disk, and in the media library, once. Only the title is shortened to fit: the name
+    always ends with the playlist's own id, which is how the folder is found again."""
+    end = f" [{source_ident(source_id)}]"
+    return _name(title, 200 - len(end.encode())) + end
 
 
 def video_ident(video_id: str) -> str:
@@ -377,18 +380,43 @@ class Store:
         return len(ids), {f for f in files if f}, {row.collection_id for row in others if row.collection_id}
 
 
-def remove_files(folder: Path, names: Sequence[str], video_ids: Sequence[str], everything: bool) -> None:
+def folder_busy(folder: Path) -> bool:
+    """Whether a download writes in ``folder`` now (it holds the folder's lock file)."""
+    if not (folder / LOCK).is_file():
+        return False
+    with (folder / LOCK).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def remove_files(folder: Path, names: Sequence[str], video_ids: Sequence[str], everything: bool) -> bool:
     """Remove a download's files from its folder (the whole folder when ``everything``), and forget their videos in
-    the folder's yt-dlp archive, so that a later download fetches them again."""
-    if everything:
-        if folder.exists():
-            shutil.rmtree(folder)
-        return
-    for name in names:
-        path = folder / name
-        if path.parent == folder and path.is_file():
-            path.unlink()
-    forget(folder, *video_ids)
+    the folder's yt-dlp archive, so that a later download fetches them again; holding the folder's lock, as a
+    download writing there does. Returns False, removing nothing, while a download holds it. Blocking: run it in a
+    thread."""
+    if not folder.is_dir():
+        return True
+    with (folder / LOCK).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            if everything:
+                shutil.rmtree(folder)
+                return True
+            for name in names:
+                path = folder / name
+                if path.parent == folder and path.is_file():
+                    path.unlink()
+            forget(folder, *video_ids)
+            return True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def forget(folder: Path, *video_ids: str) -> None:

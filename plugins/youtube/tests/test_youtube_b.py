@@ -304,3 +304,44 @@ def test_an_unknown_failure_gets_a_plain_sentence() -> None:
     assert explain(KeyError("entries")) == UNKNOWN
     assert explain(RuntimeError("<object at 0x7f>")) == UNKNOWN
     assert "log" in UNKNOWN
+
+
+def test_a_long_title_never_costs_a_playlist_its_own_folder(tmp_path: Path) -> None:
+    """Two playlists whose long titles differ only at the end, and a title written to look like another playlist's
+    folder, each get a folder of their own: the name is cut in the title, never in the id that ends it."""
+    from medianest_youtube.store import Storage, folder_name
+
+    long = "日本語のタイトル" * 9
+    first, second = folder_name(long + " その1", "PL1"), folder_name(long + " その2", "PL2")
+    assert first != second
+    assert first.endswith(" [PL1]")
+    assert second.endswith(" [PL2]")
+    assert len(first.encode()) <= 200
+    storage = Storage(tmp_path, tmp_path, 0, None)
+    forged = "ü" * 80 + " [PLvictim] part 2"
+    (tmp_path / storage.shared_folder(forged, "PLattacker")).mkdir()
+    assert storage.shared_folder("Cooking Basics", "PLvictim") == "Cooking Basics [PLvictim]"
+
+
+async def test_a_delete_waits_for_no_download_writing_in_the_shared_folder(
+    medianest_client: Any, feeds: FeedServer, plex: FakePlex, tmp_path: Path
+) -> None:
+    """While another download of the playlist writes in the shared folder (it holds the folder's lock), deleting
+    says so and removes nothing; once it has finished, the delete goes through."""
+    import fcntl
+
+    alices = await client_for(medianest_client, feeds, plex, tmp_path)
+    alice = await sign_in(alices, "alice")
+    done = await finished(alices, alice, feeds.base_url + "/feeds/course.xml")
+    assert done["state"] == "done", done
+    folder = tmp_path / "library" / done["folder"]
+    with (folder / ".medianest-lock").open("a") as writing:
+        fcntl.flock(writing, fcntl.LOCK_EX)
+        resp = await alices.delete(f"/api/v1/youtube/downloads/{done['id']}", headers=alice.headers)
+        assert resp.status == 409
+        assert (await resp.json())["error"]["message"].startswith("Another download of this playlist is writing")
+        assert len(list(folder.glob("*.mp4"))) == 3
+        fcntl.flock(writing, fcntl.LOCK_UN)
+    resp = await alices.delete(f"/api/v1/youtube/downloads/{done['id']}", headers=alice.headers)
+    assert resp.status == 200, await resp.text()
+    assert not folder.exists()
