@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -54,6 +55,9 @@ from medianest_core.types import (
     WsCommand,
 )
 
+if TYPE_CHECKING:
+    from medianest_core.jobrunner import JobCancelled, JobContext, JobInfo, JobState
+
 PROJECT = "medianest"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -82,6 +86,10 @@ __all__ = [
     "HealthResult",
     "HealthState",
     "ImportResult",
+    "JobCancelled",
+    "JobContext",
+    "JobInfo",
+    "JobState",
     "LibraryImport",
     "LinkedAccount",
     "LoginProvider",
@@ -112,3 +120,16 @@ __all__ = [
     "__version__",
     "hookimpl",
 ]
+
+
+_JOB_NAMES = frozenset({"JobCancelled", "JobContext", "JobInfo", "JobState"})
+
+
+def __getattr__(name: str) -> Any:
+    """The job classes, imported when first asked for: the job runner needs the database layer, which a plugin
+    that only imports ``hookimpl`` should not pay for."""
+    if name in _JOB_NAMES:
+        from medianest_core import jobrunner
+
+        return getattr(jobrunner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -54,6 +54,49 @@ class JobCancelled(Exception):
     """Raised in an actor by :meth:`JobContext.progress` once the job has been cancelled: let it propagate."""
 
 
+@attrs.frozen
+class JobInfo:
+    """What is known of one job, as :meth:`medianest_core.jobs.Jobs.get` answers it."""
+
+    job_id: int
+    actor: str
+    """The actor's full name, ``"<plugin>.<name>"``."""
+    owner_id: int | None
+    """Whose job it is (``None`` for a job nobody owns)."""
+    state: JobState
+    progress: float
+    """From 0 to 1; 1 once the job has succeeded."""
+    detail: dict[str, Any]
+    """What the actor last reported with its progress (``job.progress(0.5, done=3, total=6)``)."""
+    error: str | None
+    """Why the last attempt failed (``"ValueError: …"``), or ``None``."""
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job has ended: succeeded, failed or cancelled."""
+        return self.state in FINISHED
+
+
+def _info(job: Job) -> JobInfo:
+    return JobInfo(
+        job_id=job.id,
+        actor=job.actor,
+        owner_id=job.owner_id,
+        state=JobState(job.state),
+        progress=job.progress,
+        detail=dict(job.detail or {}),
+        error=job.error,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
 def _event(job: Job) -> JobUpdated:
     return JobUpdated(
         job_id=job.id,
@@ -137,6 +180,12 @@ class JobRunner:
         await self.runtime.events.publish(event)
         self.runtime.jobs.actors[actor].send(event.job_id)
         return event.job_id
+
+    async def get(self, job_id: int) -> JobInfo | None:
+        """The job's record as it is now, or ``None`` when there is no job with that id."""
+        async with self.runtime.sessions() as db:
+            job = await db.get(Job, job_id)
+            return None if job is None else _info(job)
 
     async def _update(self, job_id: int, only_if: JobState | None = None, **values: Any) -> Job | None:
         async with self.runtime.sessions.begin() as db:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import dramatiq
     from redis.asyncio import Redis
 
-    from medianest_core.jobrunner import JobRunner
+    from medianest_core.jobrunner import JobInfo, JobRunner
 
 log = structlog.get_logger("medianest.jobs")
 
@@ -46,6 +46,12 @@ class Jobs:
         progress are then published as ``job.updated`` events to its owner."""
         assert self.runner is not None
         return await self.runner.submit(actor, payload, owner_id)
+
+    async def get(self, job_id: int) -> JobInfo | None:
+        """The job's state, progress, detail and error as recorded now (a :class:`JobInfo`), or ``None`` when
+        there is no job with that id. Check ``owner_id`` before showing a job to someone."""
+        assert self.runner is not None
+        return await self.runner.get(job_id)
 
     async def cancel(self, job_id: int) -> bool:
         """Cancel a queued or running job (a running one stops at its next progress report)."""

@@ -9,6 +9,8 @@ Installed with ``medianest-core`` and loaded by pytest through the ``pytest11`` 
 - ``medianest_amqp_url``: the RabbitMQ of ``MEDIANEST_TEST_AMQP_URL``, or a skip;
 - ``medianest_runtime``: a factory of :class:`Runtime` for given plugins, closed after the test;
 - ``medianest_client``: a factory of an aiohttp test client for a runtime, with its database ready;
+- ``medianest_signed_in``: a factory of a :class:`SignedInClient`, a test client signed in as a new person of a
+  given role, whose requests carry the session and the CSRF token;
 - :func:`entry_point`: an in-memory entry point for a plugin object;
 - :func:`installed_plugin`: the record of an installed plugin, loaded through its real entry point;
 - :func:`add_user` and :func:`sign_in`: an account, and a client signed in as it.
@@ -44,11 +46,13 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 import attrs
 import pytest
 import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from medianest_core.plugins import EntryPointLike, PluginHost, PluginRecord
 from medianest_core.runtime import Runtime, build_runtime, prepare_database
@@ -64,6 +68,8 @@ __all__ = [
     "LoopThread",
     "MemoryEntryPoint",
     "Server",
+    "SignedIn",
+    "SignedInClient",
     "add_user",
     "browser_sign_in",
     "chromium_browser",
@@ -78,6 +84,7 @@ __all__ = [
     "medianest_redis_url",
     "medianest_runtime",
     "medianest_settings",
+    "medianest_signed_in",
     "require_chromium",
     "run_cli",
     "serve_env",
@@ -154,10 +161,12 @@ def production_required() -> bool:
 
 
 def skip_or_fail(reason: str) -> None:
-    """Skip, or fail when production tests are required."""
+    """Skip, or fail when production tests are required. The skip is reported at the test (``pytest -rs`` names
+    the test's file and line), also when a fixture skips it."""
     if production_required():
         pytest.fail(f"{reason}, and {REQUIRE_ENV} is set", pytrace=False)
-    pytest.skip(reason)
+    # Reported at the test's own location, as a ``skipif`` mark is, not at this line.
+    raise pytest.skip.Exception(reason, _use_item_location=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -199,16 +208,46 @@ def medianest_data_dir(tmp_path: Path) -> Path:
     return path
 
 
+NOT_SETTINGS: Final = frozenset({"MEDIANEST_CONFIG", "MEDIANEST_DATA_DIR", "MEDIANEST_PASSWORD"})
+"""``MEDIANEST_`` variables that are not settings: where the settings file and the data dir are, and the password
+of ``medianest user create``."""
+
+
+def _check_env(env: Mapping[str, str], plugin_names: Sequence[str]) -> None:
+    """Refuse a ``MEDIANEST_`` variable that names no setting: neither a core key nor a key of a known plugin."""
+    from medianest_core.settings import SettingsError, env_overrides
+
+    _, _, origin = env_overrides(env, plugin_names)
+    used = set(origin.values()) | NOT_SETTINGS
+    unknown = sorted(var for var in env if var.startswith("MEDIANEST_") and var not in used)
+    if unknown:
+        known = ", ".join(sorted(plugin_names)) or "none"
+        raise SettingsError(
+            f"{', '.join(unknown)}: no such setting: not a core key, and not MEDIANEST_<PLUGIN>_<KEY> of a plugin "
+            f"among the entry points given, the installed ones or plugins={{...}} (plugins known: {known})"
+        )
+
+
 @pytest.fixture
 def medianest_settings(medianest_data_dir: Path) -> SettingsFactory:
-    """``medianest_settings(port=9000, plugins={"plex": {...}}, env={...})``: settings as ``serve`` would
-    read them from a settings file in a temporary data dir."""
+    """``medianest_settings(port=9000, plugins={"plex": {...}}, env={...}, entry_points=[...])``: settings as
+    ``serve`` would read them from a settings file in a temporary data dir.
 
-    def make(env: Mapping[str, str] | None = None, **values: Any) -> LoadedSettings:
+    ``env`` is the whole environment that is read (this process's is not), with ``MEDIANEST_DATA_DIR`` set to the
+    temporary data dir unless it names another. A plugin's ``MEDIANEST_<PLUGIN>_<KEY>`` applies when the plugin is
+    among ``entry_points``, installed, or has a section in ``plugins``; a ``MEDIANEST_`` variable that names no
+    setting raises :class:`~medianest_core.settings.SettingsError`."""
+
+    def make(
+        env: Mapping[str, str] | None = None, entry_points: Sequence[EntryPointLike] = (), **values: Any
+    ) -> LoadedSettings:
+        from medianest_core.plugins import known_plugin_names
+
         path = medianest_data_dir / "medianest.toml"
         path.write_text(toml_text(values), encoding="utf-8")
         environment = {"MEDIANEST_DATA_DIR": str(medianest_data_dir), **(env or {})}
-        names = list(values.get("plugins", {}))
+        names = sorted(set(values.get("plugins", {})) | {ep.name for ep in entry_points} | set(known_plugin_names()))
+        _check_env(environment, names)
         return load_settings(path, env=environment, plugin_names=names)
 
     return make
@@ -320,13 +359,14 @@ RuntimeFactory = Callable[..., Runtime]
 @pytest_asyncio.fixture
 async def medianest_runtime(medianest_settings: SettingsFactory) -> AsyncIterator[RuntimeFactory]:
     """``medianest_runtime(entry_points=[...], settings=None, **settings_values)``: a runtime with exactly the
-    given plugins (none by default), closed after the test."""
+    given plugins (none by default), closed after the test. ``settings_values`` (``env=`` included) go to
+    ``medianest_settings``, with the plugins of ``entry_points`` known, so ``MEDIANEST_<PLUGIN>_<KEY>`` applies."""
     made: list[Runtime] = []
 
     def make(
         entry_points: Sequence[EntryPointLike] = (), settings: LoadedSettings | None = None, **values: Any
     ) -> Runtime:
-        runtime = build_runtime(settings or medianest_settings(**values), entry_points)
+        runtime = build_runtime(settings or medianest_settings(entry_points=entry_points, **values), entry_points)
         made.append(runtime)
         return runtime
 
@@ -379,6 +419,83 @@ async def medianest_client(
         await client.close()
 
 
+CSRF_HEADER: Final = "X-CSRF-Token"
+
+
+class SignedInClient(TestClient[web.Request, web.Application]):
+    """An aiohttp ``TestClient`` signed in as one person: its cookie jar holds their session, and every request
+    carries their CSRF token (``X-CSRF-Token``), so writes pass. ``user`` (a :class:`SignedIn`) says who it is;
+    ``user_id``, ``username``, ``password`` and ``role`` too; ``runtime`` is the server's runtime."""
+
+    user: SignedIn
+    role: str
+
+    @property
+    def user_id(self) -> int:
+        return self.user.user_id
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    @property
+    def password(self) -> str:
+        return self.user.password
+
+    @property
+    def csrf_token(self) -> str:
+        return self.user.csrf_token
+
+    @property
+    def runtime(self) -> Runtime:
+        from medianest_core import keys
+
+        app = self.app
+        assert app is not None
+        return app[keys.RUNTIME]
+
+
+ROLES: Final = ("admin", "user")
+
+
+@pytest_asyncio.fixture
+async def medianest_signed_in(
+    medianest_client: Callable[..., Awaitable[Any]],
+) -> AsyncIterator[Callable[..., Awaitable[SignedInClient]]]:
+    """``await medianest_signed_in("admin", entry_points=[...], **settings)``: a :class:`SignedInClient` on a new
+    server (made as ``medianest_client`` makes it), signed in as a new local account of that role (``"admin"`` or
+    ``"user"``, the default) named after it and a number (``admin1``, ``user2``, …).
+    ``await medianest_signed_in("user", client=other)``: another person, in their own browser, on the server of
+    ``other`` (any test client). ``username=`` chooses the name. Closed after the test."""
+
+    made: list[SignedInClient] = []
+
+    async def make(
+        role: str = "user", *, client: TestClient[Any, Any] | None = None, username: str | None = None, **kwargs: Any
+    ) -> SignedInClient:
+        if role not in ROLES:
+            raise ValueError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
+        if client is not None and kwargs:
+            raise TypeError(f"client= shares that client's server: {', '.join(sorted(kwargs))} cannot apply too")
+        server = (client if client is not None else await medianest_client(**kwargs)).server
+        signed = SignedInClient(server)
+        made.append(signed)
+        name = username or f"{role}{next(_user_numbers)}"
+        password = f"{name}-password-123"
+        user_id = await add_user(signed.runtime, name, password, role)
+        resp = await signed.post("/api/v1/auth/login", json={"username": name, "password": password})
+        assert resp.status == 200, f"signing in as {name!r} answered {resp.status}: {await resp.text()}"
+        token = (await resp.json())["csrf_token"]
+        signed.user = SignedIn(user_id=user_id, username=name, password=password, csrf_token=token)
+        signed.role = role
+        signed.session.headers[CSRF_HEADER] = token
+        return signed
+
+    yield make
+    for signed in made:  # the server is medianest_client's to close
+        await signed.session.close()
+
+
 # -- a real ``medianest serve`` and a browser, for end-to-end tests ---------------------------------------------
 
 MEDIANEST = str(Path(sys.executable).with_name("medianest"))
@@ -393,12 +510,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without any ``MEDIANEST_`` variable (``PATH``, ``HOME``, ``LANG``, … kept), and
+    ``PYTHONDONTWRITEBYTECODE=1``: the base of a ``medianest`` process's environment."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MEDIANEST_")}
+    return env | {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def run_cli(
-    *args: str, env: dict[str, str], stdin: str | None = None, timeout: float = 60
+    *args: str,
+    env: Mapping[str, str],
+    stdin: str | None = None,
+    timeout: float = 60,
+    replace_env: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """``medianest <args>`` with ``env``, its output captured."""
+    """``medianest <args>``, its output captured (``returncode``, ``stdout``, ``stderr``), ``stdin`` as its input.
+
+    Its environment is :func:`clean_env` (this process's without any ``MEDIANEST_`` variable, so ``PATH``, ``HOME``
+    and the rest are kept, and ``PYTHONDONTWRITEBYTECODE=1``) with ``env`` on top: give it the data dir
+    (``MEDIANEST_DATA_DIR``) and settings, or what :func:`serve_env` made. With ``replace_env=True`` the process
+    gets exactly ``env`` and nothing else."""
+    environment = dict(env) if replace_env else clean_env() | dict(env)
     return subprocess.run(
-        [MEDIANEST, *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        [MEDIANEST, *args], env=environment, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -411,8 +545,7 @@ def serve_env(
     service that is not there."""
     from medianest_core.plugins import installed_entry_points
 
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MEDIANEST_")}
-    env |= {"MEDIANEST_DATA_DIR": str(data_dir), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = clean_env() | {"MEDIANEST_DATA_DIR": str(data_dir)}
     if plugins is not None:
         others = sorted({ep.name for ep in installed_entry_points()} - set(plugins))
         env |= {f"MEDIANEST_{name.upper()}_ENABLED": "false" for name in others}
