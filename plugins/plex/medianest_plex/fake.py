@@ -615,6 +615,7 @@ class FakePlex(FakeServer):
             "summary": "",
             "childCount": 0,
             "thumb": f"/library/collections/{rating_key}/composite/{now}",  # a mosaic of its items' posters
+            "art": f"/library/metadata/{rating_key}/art/{now}",  # its background, as for any item
             "addedAt": now,
             "updatedAt": now,
             "librarySectionID": int(section_key),

@@ -14,16 +14,32 @@ from aiohttp.typedefs import Handler
 
 from medianest_core.errors import ApiError, ErrorCode
 from medianest_core.types import Page, PluginContext
-from medianest_core.upstream import UpstreamError
+from medianest_core.upstream import UpstreamError, deadline
 from medianest_core.web import render
 from medianest_core.web.pages import page_number
-from medianest_plex.api import SORTS, Browse, failure, item_doc, plex_id, section_doc
+from medianest_plex.api import SORTS, Browse, failure, image_url, item_doc, plex_id, section_doc
 from medianest_plex.client import PlexServer
 from medianest_plex.service import Plex
+from medianest_plex.titles import watch_url
 
 PER_PAGE: Final = 48
+CAST_SHOWN: Final = 12
+"""How many of an item's cast its page shows (Plex lists them by billing)."""
+IDENTITY_BUDGET: Final = 1.0
+"""Seconds an item's page gives Plex to name the server (for "Open in Plex"), when that is not kept already."""
 STYLES: Final = ("plex.css",)
 """The stylesheet of the pages (of the static folder): poster grids, an item's detail."""
+
+
+def runtime(duration_ms: int | None) -> str | None:
+    """A running time as people read it: "1 h 57 min", "45 min"; ``None`` when Plex does not know it."""
+    if not duration_ms or duration_ms < 0:
+        return None
+    minutes = round(duration_ms / 60_000)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 class NoPlex(Exception):
@@ -131,11 +147,38 @@ def pages(ctx: PluginContext, get_plex: Callable[[], Plex]) -> list[Page]:
             found = await server.item(token, plex_id(request))
         except UpstreamError as exc:
             raise failure(exc) from None
-        return await render(request, "plex/item.html", {"item": item_doc(found)})
+        detail = {
+            **item_doc(found),
+            "runtime": runtime(found.duration),
+            "genres": [genre.tag for genre in found.Genre],
+            "cast": [
+                {"name": role.tag, "role": role.role, "photo": image_url(role.thumb)}
+                for role in found.Role[:CAST_SHOWN]
+            ],
+            "plex_url": await open_in_plex(found.ratingKey),
+        }
+        return await render(request, "plex/item.html", {"item": detail})
+
+    async def open_in_plex(rating_key: str) -> str | None:
+        """The item's page in Plex's web app (the ``app_url`` setting), or ``None`` when Plex does not name the
+        server in time (the page says where to find the item instead)."""
+        try:
+            with deadline(IDENTITY_BUDGET):
+                machine = (await get_plex().identity()).value.machineIdentifier
+        except UpstreamError:
+            return None
+        return watch_url(str(ctx.settings.app_url), machine, rating_key)
 
     return [
         Page("/", linked(home, 200), "Library", name="plex-home", short_path="/library/", styles=STYLES),
-        Page("/libraries/{id}", linked(library, 403), "Library", name="plex-library", styles=STYLES),
+        Page(
+            "/libraries/{id}",
+            linked(library, 403),
+            "Library",
+            name="plex-library",
+            styles=STYLES,
+            scripts=("library.js",),
+        ),
         Page("/collections/{id}", linked(collection, 403), "Collection", name="plex-collection", styles=STYLES),
         Page("/items/{id}", linked(item, 403), "Item", name="plex-item-page", styles=STYLES),
     ]
