@@ -372,6 +372,21 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugin_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from medianest_core.scaffold import ScaffoldError, create
+
+    try:
+        target = create(args.name, Path(args.dir))
+    except ScaffoldError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write the plugin: {exc.strerror or exc} ({exc.filename or args.dir})", EXIT_FAILURE)
+    print(f"made {target}: install it with `pip install -e '{target}[test]'`, then run `pytest` in it")
+    return 0
+
+
 def _toml_value(value: Any) -> str:
     if value is None:
         return "(unset)"
@@ -631,6 +646,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add(commands, "plugins", cmd_plugins, "List the installed plugins with version, status and reason.")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    plugin_parser = commands.add_parser("plugin", help="Write plugins.", description="Write plugins.", parents=[common])
+    plugin_cmds = plugin_parser.add_subparsers(dest="plugin_command", metavar="COMMAND", parser_class=_Parser)
+    plugin_cmds.required = True
+    p = add(
+        plugin_cmds,
+        "new",
+        cmd_plugin_new,
+        "Make the folder medianest-NAME/: a plugin's distribution with a page, an API route, a dashboard card, a "
+        "health check, a job and a table, with its tests.",
+    )
+    p.add_argument("name", metavar="NAME", help="the plugin's name, a lowercase identifier such as 'weather'")
+    p.add_argument("--dir", metavar="PATH", default=".", help="where to make it (default: the current folder)")
 
     config_parser = commands.add_parser("config", help="Settings.", description="Settings.", parents=[common])
     config_cmds = config_parser.add_subparsers(dest="config_command", metavar="COMMAND", parser_class=_Parser)
