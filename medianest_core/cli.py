@@ -532,8 +532,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
         restored = _run(restore_backup(loaded, Path(args.path).expanduser(), force=args.force))
     except BackupError as exc:
         _fail(str(exc), exc.code)
+    except OSError as exc:  # the temporary folder or the data dir cannot be used
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"restore stopped: {where}{exc.strerror or exc}", EXIT_FAILURE)
     for note in restored.notes:
         print(f"medianest: note: {note}", file=sys.stderr)
+    for warning in restored.warnings:
+        print(f"medianest: warning: {warning}", file=sys.stderr)
     after = _load(args)  # the settings file may have come from the backup
     try:
         state = _run(database_state(after))
