@@ -96,19 +96,19 @@ Use the search box at the top of every page. It looks in the Plex library and be
 DEFAULT_FAQ: Final = """\
 # Questions and answers
 
-### Why can I not see a library?
+## Why can I not see a library?
 The owner chooses which libraries are shared with each person. Ask them if one is missing.
 
-### A title buffers or stops.
+## A title buffers or stops.
 Lower the quality in the Plex app (Settings → Quality). Several people watching at once, or a weak upload at the owner's end, can slow things down; the Home page shows whether a service is having trouble.
 
-### I asked for a title. When will it arrive?
+## I asked for a title. When will it arrive?
 Its status is pushed to you as it changes, first approved, then available in Plex. Big files can take a while to download.
 
-### How do I sign out everywhere?
+## How do I sign out everywhere?
 Open your profile and end the sessions you no longer use.
 
-### Who runs this?
+## Who runs this?
 A friend of yours, on their own machine, for free: be kind to it.
 """
 

@@ -353,7 +353,7 @@ def test_search_shows_one_entry_per_title_with_its_poster_and_where_to_watch(
     expect(amelie.locator(".no-poster")).to_be_visible()
     expect(amelie.locator("img")).to_have_count(0)
     expect(page).to_have_title("Amélie · Search · MediaNest")
-    expect(page.get_by_role("searchbox", name="Search for")).to_have_value("Amélie")
+    expect(page.get_by_role("searchbox", name="Search the library and more")).to_have_value("Amélie")
     no_sideways_scroll(page, viewport)
     shoot(page, f"search-{label(look)}-amelie")
 

@@ -24,7 +24,8 @@ def card_of(page: str, dom_id: str) -> tuple[str, str]:
     """The state (the card's class) and the words of one card of a page."""
     found = re.search(rf'(?s)<section class="card (\w+)" id="{dom_id}".*?</section>', page)
     assert found is not None, f"no card {dom_id} in the page"
-    words = " ".join(unescape(re.sub(r"<[^>]+>", " ", found.group(0))).split())
+    inline = re.sub(r"</?time[^>]*>", "", found.group(0))  # a <time> is read as part of its sentence
+    words = " ".join(unescape(re.sub(r"<[^>]+>", " ", inline)).split())
     return found.group(1), words
 
 

@@ -40,11 +40,21 @@
     if (!button) return;
     const label = () => button.setAttribute("aria-label", currentTheme() === "dark" ? "Use the light theme" : "Use the dark theme");
     label();
+    // The browser's own bars take the theme's colour (--theme-color): one colour, no longer the system's choice.
+    const paintBars = () => {
+      const metas = document.querySelectorAll('meta[name="theme-color"]');
+      if (!metas.length) return;
+      const color = getComputedStyle(document.documentElement).getPropertyValue("--theme-color").trim();
+      metas.forEach((meta, i) => { if (i > 0) meta.remove(); });
+      metas[0].removeAttribute("media");
+      if (color) metas[0].setAttribute("content", color);
+    };
     button.addEventListener("click", () => {
       const next = currentTheme() === "dark" ? "light" : "dark";
       document.documentElement.setAttribute("data-theme", next);
       document.cookie = "medianest_theme=" + next + "; path=/; max-age=31536000; samesite=lax";
       label();
+      paintBars();
     });
   }
 
@@ -109,6 +119,76 @@
     const target = first || summary;
     if (target) target.focus();
   }
+  // ---- What an action says when it worked, and questions asked in the page ----------------------------------
+  // An action that reloads the page says so on the page it reloads to ("Saved."); its element may word it in
+  // data-done. Actions that go elsewhere or show their result need no word of their own.
+  const FLASH = "medianest.flash";
+  function done(source, then, fallback) {
+    if (then && then !== "reload") return;
+    const said = source.dataset.done || fallback;
+    if (!said) return;
+    try { sessionStorage.setItem(FLASH, said); } catch (_) { /* storage refused: the reload still shows the result */ }
+    if (!then) toast({ title: said, level: "success" });
+  }
+  function flash() {
+    let said = null;
+    try { said = sessionStorage.getItem(FLASH); sessionStorage.removeItem(FLASH); } catch (_) { return; }
+    if (said) toast({ title: said, level: "success" });
+  }
+  // A failure of a button's action is shown beside the button, not in an alert.
+  function besideButton(button, message) {
+    const where = button.closest("[data-errors]");
+    const summary = where && where.querySelector(".form-error");
+    if (summary) { summary.textContent = message; summary.hidden = false; summary.focus(); return; }
+    let note = button.nextElementSibling;
+    if (!note || !note.classList.contains("action-error")) {
+      note = el("span", "action-error");
+      note.setAttribute("role", "alert");
+      button.after(note);
+    }
+    note.textContent = message;
+  }
+  // The words and look of the button that asks: "Remove user" stays "Remove user" in the question's dialog.
+  function actionOf(button) {
+    if (!button) return {};
+    return { action: button.dataset.action || button.textContent.trim(), danger: button.classList.contains("danger") };
+  }
+  let asked = 0;
+  // A question in a modal dialog of the page: resolves true when the action is chosen; Cancel, Escape or a click
+  // outside it resolve false. The safe choice comes first and has the focus; focus goes back where it was.
+  function ask(question, options) {
+    const opts = options || {};
+    return new Promise((resolve) => {
+      const id = "ask-" + ++asked;
+      const dialog = el("dialog", "ask");
+      dialog.setAttribute("aria-labelledby", id);
+      const form = el("form");
+      form.method = "dialog";
+      const text = el("p", "ask-question", question);
+      text.id = id;
+      const actions = el("div", "actions");
+      const cancel = el("button", "", "Cancel");
+      cancel.value = "cancel";
+      const go = el("button", opts.danger ? "danger" : "primary", opts.action || "OK");
+      go.value = "go";
+      actions.append(cancel, go);
+      form.append(text, actions);
+      dialog.appendChild(form);
+      const back = document.activeElement;
+      dialog.addEventListener("click", (event) => { if (event.target === dialog) dialog.close("cancel"); });
+      dialog.addEventListener("close", () => {
+        const yes = dialog.returnValue === "go";
+        dialog.remove();
+        if (back && back.isConnected && back.focus) back.focus();
+        resolve(yes);
+      });
+      document.body.appendChild(dialog);
+      dialog.showModal();
+      cancel.focus();
+    });
+  }
+  Object.assign(window.MediaNest, { ask, beside: besideButton });
+
   function follow(then, data) {
     if (!then) return;
     if (then === "reload") { window.location.reload(); return; }
@@ -129,7 +209,7 @@
       form.dataset.bound = "1";
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
-        if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+        if (form.dataset.confirm && !(await ask(form.dataset.confirm, actionOf(event.submitter || form.querySelector("[type=submit]"))))) return;
         clearErrors(form);
         const buttons = form.querySelectorAll("button");
         buttons.forEach((b) => (b.disabled = true));
@@ -137,6 +217,7 @@
           const method = (form.dataset.method || "POST").toUpperCase();
           const data = await api(method, form.dataset.api, method === "DELETE" ? undefined : wrapped(form));
           if (form.dataset.reset !== undefined) form.reset();
+          done(form, form.dataset.then, method === "DELETE" ? "Removed." : "Saved.");
           follow(form.dataset.then, data);
         } catch (failure) {
           if (failure.status === undefined) failure.error = { message: "MediaNest cannot be reached; check your connection." };
@@ -282,12 +363,52 @@
   document.addEventListener("medianest:resync", () => refreshCards(null));
 
   // ---- Times: <time datetime> shown in the reader's own zone ---------------------------------------------------
-  function localTimes(root) {
-    for (const el of root.querySelectorAll("time[data-local]")) {
-      const moment = new Date(el.getAttribute("datetime"));
-      if (!Number.isNaN(moment.getTime())) el.textContent = moment.toLocaleString();
+  // ---- Dates and times: one way everywhere --------------------------------------------------------------------
+  // Every <time datetime> is shown in the person's language and time zone: relative when it is within a week
+  // ("5 minutes ago", "in 2 days"), the date after that; the full date and time, with the zone, on hover. The
+  // server's own words stay for a page read without script. Relative ones are brought up to date each minute,
+  // and times added later (live updates) are shown the same way.
+  const RELATIVE_WITHIN_S = 7 * 86400;
+  const UNITS = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  let relative = null, dateOnly = null, full = null;
+  function formats() {
+    if (!full) {
+      relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+      dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+      full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
     }
   }
+  function showTime(el) {
+    const moment = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(moment.getTime())) return;
+    formats();
+    const seconds = (moment.getTime() - Date.now()) / 1000;
+    let text;
+    if (Math.abs(seconds) >= RELATIVE_WITHIN_S) text = dateOnly.format(moment);
+    else if (Math.abs(seconds) < 10) text = relative.format(0, "second");
+    else {
+      const [unit, size] = UNITS.find(([, size]) => Math.abs(seconds) >= size);
+      text = relative.format(Math.round(seconds / size), unit);
+    }
+    if (el.textContent !== text) el.textContent = text;
+    el.title = full.format(moment);
+  }
+  function localTimes(root) {
+    for (const el of root.querySelectorAll("time[datetime]")) showTime(el);
+  }
+  function keepTimes() {
+    setInterval(() => localTimes(document), 60000);
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.addedNodes) {
+          if (node.nodeType !== 1) continue;
+          if (node.matches("time[datetime]")) showTime(node);
+          else localTimes(node);
+        }
+      }
+    }).observe(document.body, { childList: true, subtree: true });
+  }
+  window.MediaNest.times = localTimes;
 
   // ---- Plain buttons that call the API: <button data-api data-method data-then data-confirm> --------------
   function bindButtons(root) {
@@ -295,16 +416,16 @@
       if (button.dataset.bound) continue;
       button.dataset.bound = "1";
       button.addEventListener("click", async () => {
-        if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+        if (button.dataset.confirm && !(await ask(button.dataset.confirm, actionOf(button)))) return;
         button.disabled = true;
+        const then = button.dataset.then || "reload";
         try {
-          const data = await api((button.dataset.method || "POST").toUpperCase(), button.dataset.api, button.dataset.method === "DELETE" ? undefined : {});
-          follow(button.dataset.then || "reload", data);
+          const method = (button.dataset.method || "POST").toUpperCase();
+          const data = await api(method, button.dataset.api, method === "DELETE" ? undefined : {});
+          done(button, then, method === "DELETE" ? "Removed." : "Done.");
+          follow(then, data);
         } catch (failure) {
-          const where = button.closest("[data-errors]") || document;
-          const summary = where.querySelector(".form-error");
-          if (summary) { summary.textContent = failure.message; summary.hidden = false; summary.focus(); }
-          else window.alert(failure.message);
+          besideButton(button, failure.status === undefined ? "MediaNest cannot be reached; check your connection." : failure.message);
         } finally {
           button.disabled = false;
         }
@@ -324,7 +445,7 @@
     item.dataset.id = String(note.id);
     const head = document.createElement("div");
     head.className = "item-head";
-    const title = document.createElement("h3");
+    const title = document.createElement("h2");
     title.className = "item-title";
     if (note.link && note.link.startsWith("/")) {
       const link = document.createElement("a");
@@ -334,7 +455,9 @@
     } else {
       title.textContent = note.title;
     }
-    head.append(title, el("span", "muted", "just now"));
+    const when = el("time", "muted");
+    when.setAttribute("datetime", typeof note.created_at === "string" ? note.created_at : new Date().toISOString());
+    head.append(title, when);
     item.appendChild(head);
     if (note.body) item.appendChild(el("p", "", note.body));
     list.prepend(item);
@@ -370,6 +493,8 @@
     bindButtons(document);
     bindTests(document);
     localTimes(document);
+    keepTimes();
+    flash();
     if (signedIn()) connect();
     document.dispatchEvent(new CustomEvent("medianest:ready"));
   }

@@ -426,6 +426,16 @@
     item.appendChild(text);
     return item;
   }
+  // A row of the size of a result, drawn while sources are still asked: the rows that come take its place.
+  const SKELETON_ROWS = 3;
+  function skeletonRow() {
+    const item = el("li", "skeleton");
+    item.setAttribute("aria-hidden", "true");
+    const text = el("div");
+    for (const part of ["sk-title", "sk-title-2", "sk-meta", "sk-line", "sk-line", "sk-where"]) text.appendChild(el("span", "sk " + part));
+    item.append(el("span", "thumb"), text);
+    return item;
+  }
   const shown = new WeakMap();
   function showSearch(holder, answer) {
     const list = holder.querySelector(".title-list");
@@ -447,12 +457,15 @@
       if (list.children[index] !== node) list.insertBefore(node, list.children[index] || null);
     });
     while (list.children.length > nodes.length) list.lastElementChild.remove();
+    // While a source is still asked, placeholders keep the place of the rows it may bring.
+    const holding = answer.done ? 0 : Math.max(0, SKELETON_ROWS - nodes.length);
+    for (let i = 0; i < holding; i++) list.appendChild(skeletonRow());
     const lines = answer.sources.filter((s) => s.state === "failed" || s.state === "unavailable").map((s) => s.message).concat(answer.notes || []);
     notes.replaceChildren(...lines.map((line) => el("li", "", line)));
     const waiting = answer.sources.filter((s) => s.state === "waiting").map((s) => s.title);
     const count = answer.results.length;
     const found = count === 0 ? "Nothing found" : count === 1 ? "1 title" : count + " titles";
-    state.textContent = waiting.length ? found + " so far · still asking " + waiting.join(", ") + "…" : answer.done && count === 0 ? "Nothing found for “" + answer.q + "”." : found + ".";
+    state.textContent = waiting.length ? found + " so far · still asking " + waiting.join(", ") + "…" : answer.done && count === 0 ? "Nothing found for “" + answer.q + "”. Check the spelling, or try fewer words or the title in its original language." : found + ".";
     holder.setAttribute("aria-busy", answer.done ? "false" : "true");
   }
   async function runSearch() {
@@ -482,6 +495,8 @@
     } catch (failure) {
       holder.setAttribute("aria-busy", "false");
       holder.querySelector(".search-state").textContent = failure.message || "Search is unavailable just now.";
+    } finally {
+      for (const row of holder.querySelectorAll(".title-list > .skeleton")) row.remove();  // nothing more comes
     }
   }
 
@@ -504,22 +519,26 @@
   async function loadRow(section) {
     const state = section.querySelector(".row-state");
     const list = section.querySelector(".poster-row");
+    const say = (text) => {  // the line is shown once it says more than "Loading…"
+      state.textContent = text;
+      state.classList.remove("visually-hidden");
+    };
     try {
       const row = await window.MediaNest.api("GET", "/api/v1/discover/" + encodeURIComponent(section.dataset.row));
       if (!row.ok) {
         list.remove();
-        state.textContent = row.message;
+        say(row.message);
       } else if (!row.titles.length) {
         list.remove();
-        state.textContent = "Nothing here just now.";
+        say("Nothing here just now.");
       } else {
         list.replaceChildren(...row.titles.map(posterItem));
-        if (row.notes && row.notes.length) state.textContent = row.notes.join(" ");
+        if (row.notes && row.notes.length) say(row.notes.join(" "));
         else state.remove();
       }
     } catch (failure) {
       list.remove();
-      state.textContent = failure.message;
+      say(failure.message);
     }
     section.setAttribute("aria-busy", "false");
   }

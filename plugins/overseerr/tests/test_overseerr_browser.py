@@ -33,7 +33,7 @@ from medianest_core.testing import (
 
 require_chromium()
 
-from playwright.sync_api import Dialog, Locator, Page, expect  # noqa: E402
+from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 SECRET = "Bearer browser-hook-secret-0123456789"
 THRONES = 1399
@@ -266,12 +266,11 @@ def test_on_a_phone_an_admin_declines_and_the_asker_cancels(
         assert box["x"] + box["width"] <= PHONE["width"], box
     medianest_browsing.snap(admin, "3-phone-everyones")
 
-    def accept(dialog: Dialog) -> None:
-        assert dialog.message == "Decline the request for “Dune”?"
-        dialog.accept()
-
-    admin.once("dialog", accept)
     dune.get_by_role("button", name="Decline").tap()
+    # Asked in the page, not by the browser: the safe choice first, with the focus.
+    question = admin.get_by_role("dialog", name="Decline the request for “Dune”?")
+    expect(question.get_by_role("button", name="Cancel")).to_be_focused()
+    question.get_by_role("button", name="Decline").tap()
     expect(dune.locator('[data-role="state"]')).to_have_text("Declined")
     expect(dune.get_by_role("button", name="Approve")).to_have_count(0)
     # The asker's open page follows.
@@ -281,8 +280,10 @@ def test_on_a_phone_an_admin_declines_and_the_asker_cancels(
 
     # The asker cancels Alien, after saying yes.
     alien = request_row(page, "Alien")
-    page.once("dialog", lambda dialog: dialog.accept())
     alien.get_by_role("button", name="Cancel").tap()
+    page.get_by_role("dialog", name="Cancel your request for “Alien”?").get_by_role(
+        "button", name="Cancel request"
+    ).tap()
     expect(alien).to_have_count(0)
     expect(request_row(admin, "Alien")).to_have_count(0)  # gone from everyone's too
     no_sideways_scroll(page)

@@ -102,7 +102,7 @@
 
     const body = el("div", "ov-body");
     const head = el("div", "ov-row-head");
-    const title = el("h3", "ov-title");
+    const title = el("h2", "ov-title");
     const link = el("a", "", doc.title);
     link.href = url;
     title.appendChild(link);
@@ -161,7 +161,7 @@
       old.replaceWith(fresh);
       if (focused) {  // focus stays on the row, on the same button when it is still there
         const same = focused.dataset && focused.dataset.ovAction ? fresh.querySelector('[data-ov-action="' + focused.dataset.ovAction + '"]') : null;
-        (same || fresh.querySelector("h3 a")).focus();
+        (same || fresh.querySelector(".ov-title a")).focus();
       }
     } else if (holder.dataset.page === "1" && (!holder.dataset.state || holder.dataset.state === doc.state)) {
       holder.prepend(fresh);
@@ -179,16 +179,16 @@
   }
 
   const ACTIONS = {
-    cancel: { method: "DELETE", path: "", done: "Request cancelled", ask: (t) => "Cancel your request for “" + t + "”?" },
+    cancel: { method: "DELETE", path: "", done: "Request cancelled", ask: (t) => "Cancel your request for “" + t + "”?", label: "Cancel request" },
     approve: { method: "POST", path: "/approve", done: "Approved" },
-    decline: { method: "POST", path: "/decline", done: "Declined", ask: (t) => "Decline the request for “" + t + "”?" },
+    decline: { method: "POST", path: "/decline", done: "Declined", ask: (t) => "Decline the request for “" + t + "”?", label: "Decline" },
   };
 
   async function act(row, action) {
     const spec = ACTIONS[action];
     if (!spec) return;
-    const title = row.querySelector("h3 a").textContent;
-    if (spec.ask && !window.confirm(spec.ask(title))) return;
+    const title = row.querySelector(".ov-title a").textContent;
+    if (spec.ask && !(await M().ask(spec.ask(title), { action: spec.label, danger: true }))) return;
     const answer = await M().api(spec.method, "/api/v1/overseerr/requests/" + encodeURIComponent(row.dataset.id) + spec.path);
     if (action === "cancel") {
       row.remove();
@@ -298,7 +298,7 @@
           row.querySelector('[data-ov-link="unlink"]').hidden = false;
           M().toast({ title: "Linked", body: person + " asks Overseerr as " + (link.overseerr_name || "user " + link.overseerr_user_id) + ".", level: "success" });
         } else {
-          if (!window.confirm("Unlink " + person + " from their Overseerr user?")) return;
+          if (!(await M().ask("Unlink " + person + " from their Overseerr user?", { action: "Unlink", danger: true }))) return;
           await M().api("DELETE", path);
           row.dataset.linked = "";
           const name = row.querySelector('[data-role="name"]');

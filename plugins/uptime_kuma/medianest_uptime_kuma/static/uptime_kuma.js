@@ -393,8 +393,7 @@
     const time = document.querySelector('#uk-summary [data-role="checked"] time');
     if (time && typeof moment === "string" && moment) {
       time.setAttribute("datetime", moment);
-      time.title = moment;
-      time.textContent = "just now";
+      window.MediaNest.times(time.parentElement);  // shown as every time is: "now", in the person's words
     }
   }
 
