@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -380,17 +381,28 @@ class Store:
         return len(ids), {f for f in files if f}, {row.collection_id for row in others if row.collection_id}
 
 
-def folder_busy(folder: Path) -> bool:
-    """Whether a download writes in ``folder`` now (it holds the folder's lock file)."""
-    if not (folder / LOCK).is_file():
-        return False
+@contextlib.contextmanager
+def _unless_busy(folder: Path) -> Iterator[bool]:
+    """Hold the folder's lock unless a download holds it (as it does while it writes there): yields whether this
+    holds it now."""
     with (folder / LOCK).open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def folder_busy(folder: Path) -> bool:
+    """Whether a download writes in ``folder`` now (it holds the folder's lock file)."""
+    if not (folder / LOCK).is_file():
         return False
+    with _unless_busy(folder) as held:
+        return not held
 
 
 def remove_files(folder: Path, names: Sequence[str], video_ids: Sequence[str], everything: bool) -> bool:
@@ -400,23 +412,18 @@ def remove_files(folder: Path, names: Sequence[str], video_ids: Sequence[str], e
     thread."""
     if not folder.is_dir():
         return True
-    with (folder / LOCK).open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with _unless_busy(folder) as held:
+        if not held:
             return False
-        try:
-            if everything:
-                shutil.rmtree(folder)
-                return True
-            for name in names:
-                path = folder / name
-                if path.parent == folder and path.is_file():
-                    path.unlink()
-            forget(folder, *video_ids)
+        if everything:
+            shutil.rmtree(folder)
             return True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        for name in names:
+            path = folder / name
+            if path.parent == folder and path.is_file():
+                path.unlink()
+        forget(folder, *video_ids)
+        return True
 
 
 def forget(folder: Path, *video_ids: str) -> None:
