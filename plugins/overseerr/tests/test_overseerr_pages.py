@@ -90,6 +90,7 @@ def rows_of(page: str) -> list[dict[str, Any]]:
 def text_of(page: str) -> str:
     """The page's words, tags left out, spaces collapsed."""
     body = re.sub(r"(?s)<(script|style|head)\b.*?</\1>", " ", page)
+    body = re.sub(r"</?time[^>]*>", "", body)  # a <time> is read as part of its sentence
     words = " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
     return re.sub(r" ([.,])", r"\1", words)
 
