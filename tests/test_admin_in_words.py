@@ -181,6 +181,25 @@ async def test_the_services_page_shows_titles_labels_and_help(medianest_client: 
     assert "Save Uptime Kuma" in page
 
 
+async def test_numbers_read_as_typed_and_only_saved_values_say_so(medianest_client: Any) -> None:
+    client = await medianest_client(entry_points=[entry_point(n, p) for n, p in bundled().items()])
+    admin = await sign_in(client, "root", role="admin")
+    every = field_block(await html(client, "/admin/services"), "overseerr", "refresh_interval")
+    assert 'placeholder="60"' in every, every
+    assert "60.0" not in every
+    assert "Saved here" not in words(every)
+    assert "default" not in words(every).lower()
+
+    resp = await client.put(
+        "/api/v1/admin/services/overseerr", json={"values": {"refresh_interval": 90}}, headers=admin.headers
+    )
+    assert resp.status == 200, await resp.text()
+    every = field_block(await html(client, "/admin/services"), "overseerr", "refresh_interval")
+    assert 'value="90"' in every, every
+    assert "90.0" not in every
+    assert words(every).endswith("Saved here.")
+
+
 async def test_a_field_without_a_label_gets_one_made_from_its_key(medianest_client: Any) -> None:
     client = await medianest_client(entry_points=[entry_point("greeter", Greeter())])
     await sign_in(client, "root", role="admin")

@@ -277,6 +277,7 @@ def setup_templates(app: web.Application, assets: Sequence[tuple[str, WebAssets]
     env.filters["period"] = period
     env.filters["sentence"] = sentence
     env.filters["size"] = size
+    env.filters["plain"] = plain
 
 
 ICONS: Final = frozenset(
@@ -329,6 +330,13 @@ def period(seconds: float) -> str:
 def sentence(text: str) -> str:
     """The first letter in capitals, the rest as written ("YouTube downloads" stays so)."""
     return text[:1].upper() + text[1:]
+
+
+def plain(value: Any) -> Any:
+    """A number as a person types it: ``30.0`` shows as ``30``; anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def size(count: float | None) -> str:

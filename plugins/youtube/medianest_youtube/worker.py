@@ -553,7 +553,7 @@ class Downloader:
                 )
             return
         note = (
-            f"{result.missing} of {row.items_done} videos had not appeared in Plex yet; they will once its scan ends."
+            f"{result.missing} of {videos(row.items_done)} had not appeared in Plex yet; they will once its scan ends."
             if result.missing
             else None
         )
@@ -568,11 +568,10 @@ class Downloader:
             finished_at=datetime.now(UTC),
         )
         if done is not None and self.ctx.notifier is not None:
-            failed = f" ({done.items_failed} could not be downloaded)" if done.items_failed else ""
             await self.ctx.notifier.notify(
                 [done.owner_id],
                 f"“{done.title}” is ready in Plex",
-                f"{done.items_done} videos{failed} in the collection “{done.title}” of {self.settings.plex_library}.",
+                ready_words(done.items_done, done.items_failed, done.title, self.settings.plex_library),
                 Level.SUCCESS,
                 link(done.id),
             )
@@ -666,3 +665,14 @@ class Downloader:
 
 def link(download_id: int) -> str:
     return f"/youtube/#download-{download_id}"
+
+
+def videos(count: int) -> str:
+    """``count`` videos, in words: "1 video", "3 videos"."""
+    return f"{count} video" if count == 1 else f"{count} videos"
+
+
+def ready_words(done: int, failed: int, title: str, library: str) -> str:
+    """The sentence that tells the owner a download is in the media library."""
+    missed = f" ({failed} could not be downloaded)" if failed else ""
+    return f"{videos(done)}{missed} in the collection “{title}” of {library}."

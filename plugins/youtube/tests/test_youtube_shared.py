@@ -19,6 +19,7 @@ from medianest_plex.fake import FakePlex
 from medianest_youtube import YouTubePlugin
 from medianest_youtube.failures import UNKNOWN, explain
 from medianest_youtube.fake import FeedItem, FeedServer, ffmpeg_available, make_media
+from medianest_youtube.worker import ready_words
 
 from medianest_core.testing import entry_point, sign_in
 
@@ -304,6 +305,18 @@ def test_an_unknown_failure_gets_a_plain_sentence() -> None:
     assert explain(KeyError("entries")) == UNKNOWN
     assert explain(RuntimeError("<object at 0x7f>")) == UNKNOWN
     assert "log" in UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("done", "failed", "words"),
+    [
+        (1, 0, "1 video in the collection “Talks” of YouTube."),
+        (3, 0, "3 videos in the collection “Talks” of YouTube."),
+        (1, 1, "1 video (1 could not be downloaded) in the collection “Talks” of YouTube."),
+    ],
+)
+def test_the_ready_notification_counts_videos_in_words(done: int, failed: int, words: str) -> None:
+    assert ready_words(done, failed, "Talks", "YouTube") == words
 
 
 def test_a_long_title_never_costs_a_playlist_its_own_folder(tmp_path: Path) -> None:
