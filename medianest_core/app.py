@@ -94,10 +94,19 @@ HEALTH_ROUTES: Final = (
 
 
 def plugin_gate(record: PluginRecord) -> Middleware:
-    """Middleware of a plugin's sub-applications: once the plugin has failed, its routes answer 503."""
+    """Middleware of a plugin's sub-applications: while the plugin restarts, or once it has failed, its routes
+    answer 503."""
 
     @web.middleware
     async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if record.restarting:
+            raise ApiError(
+                503,
+                ErrorCode.PLUGIN_UNAVAILABLE,
+                f"The {record.name} plugin is restarting with new settings; try again in a moment.",
+                details={"plugin": record.name, "status": "restarting"},
+                headers={"Retry-After": "1"},
+            )
         if not record.active:
             raise ApiError(
                 503,
@@ -105,7 +114,11 @@ def plugin_gate(record: PluginRecord) -> Middleware:
                 f"The {record.name} plugin is unavailable ({record.status.label}).",
                 details={"plugin": record.name, "status": record.status.value},
             )
-        return await handler(request)
+        record.answering += 1  # a restart waits for the answers under way before it shuts the plugin down
+        try:
+            return await handler(request)
+        finally:
+            record.answering -= 1
 
     return gate
 
@@ -305,14 +318,14 @@ async def _plugins_ctx(app: web.Application) -> AsyncIterator[None]:
                 notifications.Level.ERROR,
             )
     contributions = app[keys.CONTRIBUTIONS]
-    unsubscribe = [
-        runtime.events.subscribe(sub.event, sub.handler)
-        for name, sub in contributions.event_subscriptions
-        if name in runtime.started
-    ]
+    for name in runtime.started:
+        runtime.subscribe(name, (sub for plugin, sub in contributions.event_subscriptions if plugin == name))
+    from medianest_core.live_settings import listen
+
+    # Settings saved in the admin pages, here or in another process, restart the plugin here.
+    stop_listening = listen(app)
     yield
-    for off in unsubscribe:
-        off()
+    stop_listening()
     await runtime.stop_plugins()
 
 

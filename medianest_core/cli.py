@@ -131,6 +131,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         await runtime.jobs.runner.start()
         await runtime.jobs.runner.recover(everything=False)
         await runtime.start_plugins()
+        from medianest_core.live_settings import listen
+
+        # Settings saved in the admin pages restart the plugin here too (the event bus carries them from serve).
+        stop_listening = listen(runtime)
         worker = dramatiq.Worker(runtime.jobs.broker, worker_threads=args.threads, worker_timeout=1000)
         await asyncio.to_thread(worker.start)
         log.info("worker_started", broker=runtime.jobs.kind, actors=names, threads=args.threads)
@@ -143,6 +147,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         await asyncio.to_thread(worker.stop, int(runtime.settings.shutdown_timeout * 1000))
         await asyncio.to_thread(shutdown_jobs, runtime.jobs)
         await runtime.jobs.runner.stop()
+        stop_listening()
         await runtime.stop_plugins()
         if bridge is not None:
             await bridge.stop()

@@ -154,8 +154,21 @@ class LinksChanged(Event):
         return Audience.nobody()
 
 
+@attrs.frozen
+class PluginSettingsSaved(Event):
+    """An admin saved (or put back) a plugin's settings: every process restarts the plugin with them
+    (:mod:`medianest_core.live_settings`); no browser receives it."""
+
+    name: ClassVar[str] = "plugin.settings_saved"
+    plugin: str
+
+    def audience(self) -> Audience:
+        return Audience.nobody()
+
+
 EVENTS: tuple[type[Event], ...] = (
     UserDeleted,
+    PluginSettingsSaved,
     AuthChanged,
     LinksChanged,
     NotificationCreated,

@@ -108,6 +108,8 @@ class HealthMonitor:
         self.runtime = runtime
         self.states = [CheckState(plugin, check) for plugin, check in checks]
         self._tasks: list[asyncio.Task[None]] = []
+        self._plugin_of: dict[asyncio.Task[None], str] = {}
+        self._running = False
 
     def title(self, plugin: str) -> str:
         """What people call a plugin's service ("Uptime Kuma"): its title."""
@@ -217,17 +219,39 @@ class HealthMonitor:
             )
 
     def start(self) -> None:
+        self._running = True
         for state in self.states:
-            name = f"health:{state.plugin}/{state.check.name}"
-            self._tasks.append(asyncio.create_task(self._poll(state), name=name))
+            self._start(state)
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    def _start(self, state: CheckState) -> None:
+        name = f"health:{state.plugin}/{state.check.name}"
+        made = asyncio.create_task(self._poll(state), name=name)
+        self._tasks.append(made)
+        self._plugin_of[made] = state.plugin
+
+    async def stop(self, plugin: str | None = None) -> None:
+        """Stop polling the checks of ``plugin``, or all checks."""
+        if plugin is None:
+            self._running = False
+        stopping = [task for task in self._tasks if plugin is None or self._plugin_of.get(task) == plugin]
+        for task in stopping:
             task.cancel()
-        for task in self._tasks:
+        for task in stopping:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks.clear()
+        self._tasks[:] = [task for task in self._tasks if task not in stopping]
+        for task in stopping:
+            self._plugin_of.pop(task, None)
+
+    async def replace(self, plugin: str, checks: Sequence[HealthCheck]) -> None:
+        """Poll ``checks`` for ``plugin`` in place of the checks it had (it restarted with new settings): the old
+        polls stop and their results are forgotten; the new checks run at once while the monitor runs."""
+        await self.stop(plugin)
+        fresh = [CheckState(plugin, check) for check in checks]
+        self.states[:] = [state for state in self.states if state.plugin != plugin] + fresh
+        if self._running:
+            for state in fresh:
+                self._start(state)
 
     async def report(self, admin: bool) -> tuple[int, dict[str, Any]]:
         """The health document and its HTTP status. Everyone sees states and short messages; ``details``

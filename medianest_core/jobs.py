@@ -152,6 +152,7 @@ class Scheduler:
     def __init__(self, redis: Redis | None = None) -> None:
         self.redis = redis
         self.tasks: list[asyncio.Task[None]] = []
+        self._plugin_of: dict[asyncio.Task[None], str] = {}
 
     async def _claim(self, name: str, interval: float) -> bool:
         if self.redis is None:
@@ -175,12 +176,18 @@ class Scheduler:
     def start(self, plugin: str, tasks: Sequence[PeriodicTask]) -> None:
         for task in tasks:
             name = f"{plugin}.{task.name}"
-            self.tasks.append(asyncio.create_task(self._loop(name, task), name=f"periodic:{name}"))
+            made = asyncio.create_task(self._loop(name, task), name=f"periodic:{name}")
+            self.tasks.append(made)
+            self._plugin_of[made] = plugin
 
-    async def stop(self) -> None:
-        for task in self.tasks:
+    async def stop(self, plugin: str | None = None) -> None:
+        """Stop the periodic tasks of ``plugin`` (its settings changed), or all of them."""
+        stopping = [task for task in self.tasks if plugin is None or self._plugin_of.get(task) == plugin]
+        for task in stopping:
             task.cancel()
-        for task in self.tasks:
+        for task in stopping:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.tasks.clear()
+        self.tasks[:] = [task for task in self.tasks if task not in stopping]
+        for task in stopping:
+            self._plugin_of.pop(task, None)

@@ -96,10 +96,14 @@ class PluginRecord:
     settings: Any = None
     title: str = attrs.field(default=attrs.Factory(lambda self: default_title(self.name), takes_self=True))
     """What people call the plugin's service: the plugin's ``title``, else its name in words."""
+    restarting: bool = False
+    """While the plugin restarts with new settings (:mod:`medianest_core.live_settings`): it is out of service."""
+    answering: int = 0
+    """Requests to the plugin's routes being answered now: a restart lets them finish first."""
 
     @property
     def active(self) -> bool:
-        return self.status is PluginStatus.LOADED
+        return self.status is PluginStatus.LOADED and not self.restarting
 
     @property
     def set_up(self) -> bool:
@@ -247,6 +251,26 @@ class PluginHost:
     def implements(self, record: PluginRecord, hook: str) -> bool:
         caller = getattr(self.pm.hook, hook)
         return any(impl.plugin is record.plugin for impl in caller.get_hookimpls())
+
+    def settings_class(self, record: PluginRecord) -> type[Any] | None:
+        """The plugin's settings class (:class:`NoSettings` when it has none), whether it is in service or not: the
+        admin changes the settings of a plugin that failed too. ``None`` when the hook raises or gives no class."""
+        if record.plugin is None:
+            return None
+        try:
+            if self.pm.is_registered(record.plugin):
+                cls = self.call(record, "settings_class")
+            else:
+                cls = None
+                for attr in dir(record.plugin):
+                    opts = self.pm.parse_hookimpl_opts(record.plugin, attr)
+                    if opts is not None and (opts.get("specname") or attr) == "settings_class":
+                        cls = getattr(record.plugin, attr)()
+                        break
+        except Exception:
+            return None
+        cls = cls or NoSettings
+        return cls if isinstance(cls, type) else None
 
     def call(self, record: PluginRecord, hook: str, **kwargs: Any) -> Any:
         """Call one plugin's implementation of ``hook`` (``None`` if it has none), passing only the arguments

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import structlog
@@ -69,6 +69,40 @@ class Contributions:
     event_subscriptions: list[tuple[str, EventSubscription]] = attrs.field(factory=list)
     assets: list[tuple[str, WebAssets]] = attrs.field(factory=list)
 
+    def add(self, other: Contributions) -> None:
+        """Take in what ``other`` holds (one plugin's contributions), after what is here."""
+        for field in attrs.fields(Contributions):
+            mine, theirs = getattr(self, field.name), getattr(other, field.name)
+            if isinstance(mine, dict):
+                mine.update(theirs)
+            else:
+                mine.extend(theirs)
+
+    def renew(self, plugin: str, other: Contributions) -> None:
+        """Put, in place, what ``other`` holds for ``plugin`` instead of what it contributed before, in each list
+        read where it is used (cards, checks, links, search and title sources, tasks, subscriptions). Quotas,
+        websocket commands, sign-in providers and web assets are wired into the application when it is made, and
+        stay as they were then."""
+        for name in RENEWED:
+            held = getattr(self, name)
+            first = next((i for i, item in enumerate(held) if item[0] == plugin), len(held))
+            rest = [item for item in held[first:] if item[0] != plugin]
+            held[:] = held[:first] + list(getattr(other, name)) + rest
+
+
+RENEWED: Final = (
+    "cards",
+    "health_checks",
+    "nav_links",
+    "search_providers",
+    "title_sources",
+    "title_facts",
+    "discovery_rows",
+    "periodic_tasks",
+    "event_subscriptions",
+)
+"""The fields of :class:`Contributions` a plugin's restart renews."""
+
 
 LIST_HOOKS: dict[str, type[Any]] = {
     "dashboard_cards": Card,
@@ -123,6 +157,9 @@ class Runtime:
     contexts: dict[str, PluginContext] = attrs.field(factory=dict)
     started: list[str] = attrs.field(factory=list)
     _shutdowns: dict[str, Callable[[], Awaitable[None]]] = attrs.field(factory=dict, alias="_shutdowns")
+    _unsubscribes: dict[str, list[Callable[[], None]]] = attrs.field(factory=dict, alias="_unsubscribes")
+    restarts: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+    """Held while a plugin restarts with new settings: one restart at a time (:mod:`medianest_core.live_settings`)."""
 
     def __attrs_post_init__(self) -> None:
         self.libraries = Libraries(self)
@@ -158,6 +195,16 @@ class Runtime:
             self.contexts[record.name] = ctx
         return ctx
 
+    def renew_context(self, record: PluginRecord) -> PluginContext:
+        """The plugin's context, given the plugin's current settings. A context made before keeps its identity: the
+        routes mounted with it, the actors declared with it and what the plugin keeps by it see the new settings."""
+        ctx = self.contexts.get(record.name)
+        if ctx is None:
+            return self.context(record)
+        # Frozen for plugins; only the core renews a running plugin's settings, here.
+        object.__setattr__(ctx, "settings", record.settings)
+        return ctx
+
     def _notifier(self) -> Notifier:
         from medianest_core.notifications import Notifier
 
@@ -181,35 +228,44 @@ class Runtime:
         type is marked failed and contributes nothing."""
         out = Contributions()
         for record in list(self.plugins.active):
-            ctx = self.context(record)
-            try:
-                gathered = {
-                    hook: _checked(hook, self.plugins.call(record, hook, ctx=ctx), expected)
-                    for hook, expected in LIST_HOOKS.items()
-                }
-                assets = self.plugins.call(record, "web_assets", ctx=ctx)
-                if assets is not None and not isinstance(assets, WebAssets):
-                    raise TypeError(f"web_assets returned {type(assets).__name__}, not WebAssets")
-            except Exception as exc:
-                self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
-                continue
-            name = record.name
-            out.cards += [(name, c) for c in gathered["dashboard_cards"] if _card_ok(name, c)]
-            out.health_checks += [(name, c) for c in gathered["health_checks"]]
-            out.nav_links += [(name, c) for c in gathered["nav_links"]]
-            out.login_providers += [(name, c) for c in gathered["login_providers"]]
-            out.search_providers += [(name, c) for c in gathered["search_providers"]]
-            out.title_sources += [(name, c) for c in gathered["title_sources"]]
-            out.title_facts += [(name, c) for c in gathered["title_facts"]]
-            out.discovery_rows += [(name, c) for c in gathered["discovery_rows"]]
-            out.periodic_tasks += [(name, c) for c in gathered["periodic_tasks"]]
-            out.event_subscriptions += [(name, c) for c in gathered["event_subscriptions"]]
-            for quota in gathered["quotas"]:
-                out.quotas[f"{name}.{quota.name}"] = quota
-            for command in gathered["ws_commands"]:
-                out.ws_commands[f"{name}/{command.name}"] = (name, command)
-            if assets is not None:
-                out.assets.append((name, assets))
+            found = self.contributions_of(record)
+            if found is not None:
+                out.add(found)
+        return out
+
+    def contributions_of(self, record: PluginRecord) -> Contributions | None:
+        """One plugin's contributions; ``None`` when a hook raises or returns the wrong type (the plugin is then
+        marked failed)."""
+        ctx = self.context(record)
+        try:
+            gathered = {
+                hook: _checked(hook, self.plugins.call(record, hook, ctx=ctx), expected)
+                for hook, expected in LIST_HOOKS.items()
+            }
+            assets = self.plugins.call(record, "web_assets", ctx=ctx)
+            if assets is not None and not isinstance(assets, WebAssets):
+                raise TypeError(f"web_assets returned {type(assets).__name__}, not WebAssets")
+        except Exception as exc:
+            self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
+            return None
+        name = record.name
+        out = Contributions()
+        out.cards += [(name, c) for c in gathered["dashboard_cards"] if _card_ok(name, c)]
+        out.health_checks += [(name, c) for c in gathered["health_checks"]]
+        out.nav_links += [(name, c) for c in gathered["nav_links"]]
+        out.login_providers += [(name, c) for c in gathered["login_providers"]]
+        out.search_providers += [(name, c) for c in gathered["search_providers"]]
+        out.title_sources += [(name, c) for c in gathered["title_sources"]]
+        out.title_facts += [(name, c) for c in gathered["title_facts"]]
+        out.discovery_rows += [(name, c) for c in gathered["discovery_rows"]]
+        out.periodic_tasks += [(name, c) for c in gathered["periodic_tasks"]]
+        out.event_subscriptions += [(name, c) for c in gathered["event_subscriptions"]]
+        for quota in gathered["quotas"]:
+            out.quotas[f"{name}.{quota.name}"] = quota
+        for command in gathered["ws_commands"]:
+            out.ws_commands[f"{name}/{command.name}"] = (name, command)
+        if assets is not None:
+            out.assets.append((name, assets))
         return out
 
     def declare_actors(self) -> list[str]:
@@ -226,29 +282,57 @@ class Runtime:
     async def start_plugins(self) -> None:
         """Run every active plugin's ``startup``; one that raises is marked "failed start-up"."""
         for record in list(self.plugins.active):
-            ctx = self.context(record)
-            if self.plugins.implements(record, "startup"):
-                try:
+            await self.start_plugin(record)
+
+    async def start_plugin(self, record: PluginRecord, timeout: float | None = None) -> bool:
+        """Run one plugin's ``startup`` with its context, within ``timeout`` seconds when given; whether it started
+        (one that raises or does not finish in time is marked "failed start-up" with the reason)."""
+        ctx = self.context(record)
+        if self.plugins.implements(record, "startup"):
+            deadline = asyncio.timeout(timeout)
+            try:
+                async with deadline:
                     await self.plugins.call(record, "startup", ctx=ctx)
-                except Exception as exc:
-                    self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
-                    continue
-            self.started.append(record.name)
-            if self.plugins.implements(record, "shutdown"):
-                # Bound now: a plugin taken out of service later is still shut down.
-                self._shutdowns[record.name] = partial(self.plugins.call, record, "shutdown", ctx=ctx)
+            except TimeoutError as exc:
+                reason = describe_exception(exc)
+                if deadline.expired():
+                    reason = f"its start-up did not finish within {timeout:g} s"
+                self.plugins.fail(record, PluginStatus.STARTUP_FAILED, reason)
+                return False
+            except Exception as exc:
+                self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
+                return False
+        self.started.append(record.name)
+        if self.plugins.implements(record, "shutdown"):
+            # Bound now: a plugin taken out of service later is still shut down.
+            self._shutdowns[record.name] = partial(self.plugins.call, record, "shutdown", ctx=ctx)
+        return True
+
+    def subscribe(self, name: str, subscriptions: Iterable[EventSubscription]) -> None:
+        """Deliver to a started plugin the events it subscribed to, until it stops."""
+        self._unsubscribes.setdefault(name, []).extend(
+            self.events.subscribe(sub.event, sub.handler) for sub in subscriptions
+        )
 
     async def stop_plugins(self, timeout: float = 5.0) -> None:
-        for name in reversed(self.started):
-            shutdown = self._shutdowns.pop(name, None)
-            if shutdown is None:
-                continue
-            try:
-                async with asyncio.timeout(timeout):
-                    await shutdown()
-            except Exception as exc:
-                log.error("plugin_shutdown_failed", plugin=name, reason=describe_exception(exc))
-        self.started.clear()
+        for name in reversed(list(self.started)):
+            await self.stop_plugin(name, timeout)
+
+    async def stop_plugin(self, name: str, timeout: float = 5.0) -> None:
+        """End a started plugin's event subscriptions, then run its ``shutdown`` (within ``timeout`` seconds; a
+        failure is logged)."""
+        for off in self._unsubscribes.pop(name, ()):
+            off()
+        if name in self.started:
+            self.started.remove(name)
+        shutdown = self._shutdowns.pop(name, None)
+        if shutdown is None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await shutdown()
+        except Exception as exc:
+            log.error("plugin_shutdown_failed", plugin=name, reason=describe_exception(exc))
 
     async def close(self) -> None:
         await self.upstreams.close()

@@ -3,15 +3,17 @@
 Precedence: the environment, then the settings file, then what the admin saved here (stored in the
 ``service_settings`` table, secrets sealed with the keyring), then the settings class's defaults. A value set in
 the file or the environment is shown with where it comes from and cannot be changed here. Saved values are
-checked against the plugin's settings class before they are stored, and take effect when MediaNest next
-starts (each process reads them once, after the database is ready).
+checked against the plugin's settings class before they are stored, and take effect at once: every process restarts
+the plugin with them (:mod:`medianest_core.live_settings`). The values saved before the last change are kept, so
+that the admin can put them back in one click when the new ones do not work.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import typing
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import NoneType, UnionType
@@ -21,11 +23,13 @@ import attrs
 import structlog
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from medianest_core import audit, keys, schema
 from medianest_core.audit import AuditAction
 from medianest_core.auth.principal import require
 from medianest_core.errors import ApiError, ErrorCode
+from medianest_core.events import PluginSettingsSaved
 from medianest_core.health import run_check
 from medianest_core.models import ServiceSetting
 from medianest_core.plugins import NoSettings, PluginRecord, PluginStatus, describe_exception
@@ -39,6 +43,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("medianest.service_settings")
 
 SECRET_CONTEXT: Final = "service_settings.secret"
+PREVIOUS: Final = "~previous"
+"""The key of the row that keeps a plugin's saved values from before their last change, all sealed as one secret (no
+setting can have this key)."""
 
 
 class Kind(enum.StrEnum):
@@ -149,11 +156,15 @@ def fields_of(cls: type[Any]) -> list[FieldSpec]:
 # ---- Stored values -------------------------------------------------------------------------------------------
 
 
-async def saved_values(runtime: Runtime, plugin: str | None = None) -> dict[str, dict[str, Any]]:
-    """What the admin saved, by plugin and key; secrets opened with the keyring."""
+async def saved_values(
+    runtime: Runtime, plugin: str | None = None, *, previous: bool = False
+) -> dict[str, dict[str, Any]]:
+    """What the admin saved, by plugin and key; secrets opened with the keyring. With ``previous``: the values saved
+    before the last change, for the plugins that have them."""
     query = select(ServiceSetting)
     if plugin is not None:
         query = query.where(ServiceSetting.plugin == plugin)
+    query = query.where(ServiceSetting.key == PREVIOUS) if previous else query.where(ServiceSetting.key != PREVIOUS)
     async with runtime.sessions() as db:
         rows = (await db.scalars(query)).all()
     found: dict[str, dict[str, Any]] = {}
@@ -161,7 +172,10 @@ async def saved_values(runtime: Runtime, plugin: str | None = None) -> dict[str,
         value = row.value
         if row.secret is not None:
             value = runtime.keyring.decrypt(row.secret, SECRET_CONTEXT)
-        found.setdefault(row.plugin, {})[row.key] = value
+        if previous:
+            found[row.plugin] = json.loads(str(value))
+        else:
+            found.setdefault(row.plugin, {})[row.key] = value
     return found
 
 
@@ -176,13 +190,7 @@ def effective(runtime: Runtime, record: PluginRecord, saved: Mapping[str, Any], 
 
 
 def settings_class(runtime: Runtime, record: PluginRecord) -> type[Any] | None:
-    if record.plugin is None:
-        return None
-    try:
-        cls = runtime.plugins.call(record, "settings_class") or NoSettings
-    except Exception:
-        return None
-    return cls if isinstance(cls, type) else None
+    return runtime.plugins.settings_class(record)
 
 
 async def apply_saved_settings(runtime: Runtime) -> None:
@@ -233,7 +241,9 @@ def _shown(value: Any, kind: Kind) -> Any:
     return value
 
 
-def service_doc(runtime: Runtime, record: PluginRecord, saved: Mapping[str, Any]) -> dict[str, Any]:
+def service_doc(
+    runtime: Runtime, record: PluginRecord, saved: Mapping[str, Any], previous: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     cls = settings_class(runtime, record)
     specs = fields_of(cls) if cls is not None else []
     current = record.settings
@@ -279,16 +289,25 @@ def service_doc(runtime: Runtime, record: PluginRecord, saved: Mapping[str, Any]
         "status_label": record.status.label,
         "reason": record.reason,
         "can_test": record.plugin is not None and runtime.plugins.implements(record, "settings_test"),
+        "can_put_back": previous is not None
+        and record.status in (PluginStatus.STARTUP_FAILED, PluginStatus.BAD_SETTINGS),
         "fields": fields,
     }
 
 
 async def services(runtime: Runtime) -> list[dict[str, Any]]:
     saved = await saved_values(runtime)
+    previous = await saved_values(runtime, previous=True)
     return [
-        service_doc(runtime, record, saved.get(record.name, {}))
+        service_doc(runtime, record, saved.get(record.name, {}), previous.get(record.name))
         for record in sorted(runtime.plugins.records.values(), key=lambda r: r.name)
     ]
+
+
+async def _doc(runtime: Runtime, record: PluginRecord) -> dict[str, Any]:
+    saved = (await saved_values(runtime, record.name)).get(record.name, {})
+    previous = (await saved_values(runtime, record.name, previous=True)).get(record.name)
+    return service_doc(runtime, record, saved, previous)
 
 
 def _record(request: web.Request) -> PluginRecord:
@@ -340,8 +359,10 @@ class SettingDoc:
 
 @attrs.frozen
 class ServiceDoc:
-    """A plugin's settings; ``title`` is the name people know its service by; ``restart_needed`` when saved values
-    wait for a restart."""
+    """A plugin's settings; ``title`` is the name people know its service by. Saved values apply at once (the plugin
+    restarts): ``status`` says how that went, ``restart_needed`` is true only while the values in effect differ from
+    the saved ones. ``can_put_back`` when the plugin failed and the values saved before the last change can be put
+    back (``POST .../revert``)."""
 
     plugin: str
     title: str
@@ -351,14 +372,17 @@ class ServiceDoc:
     status_label: str
     reason: str | None
     can_test: bool
+    can_put_back: bool
     fields: list[SettingDoc]
 
 
 @attrs.frozen
 class SavedService(ServiceDoc):
-    """The plugin's settings once saved, and the keys that changed."""
+    """The plugin's settings once saved, and the keys that changed; ``warning``, for the person who saved, when the
+    plugin did not start with them."""
 
     changed: list[str]
+    warning: str | None
 
 
 @attrs.frozen
@@ -374,6 +398,16 @@ class TestResult:
     message: str | None
     latency_ms: float | None
     tested_at: datetime
+
+
+STORED_INT: Final = 2**63 - 1
+"""The largest whole number every database keeps exactly (SQLite turns a larger one into an approximate number)."""
+
+
+def _too_large(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_too_large(item) for item in value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > STORED_INT
 
 
 def _candidate(
@@ -399,6 +433,9 @@ def _candidate(
             )
             continue
         if spec.kind is Kind.SECRET and value == "":
+            continue
+        if _too_large(value):
+            problems[key] = f"a whole number beyond ±{STORED_INT:,} cannot be stored"
             continue
         if value is None or (value == "" and spec.kind is not Kind.TEXT) or value == spec.default:
             # Back to the default; a form sent whole stores only what differs from the defaults.
@@ -431,16 +468,85 @@ async def list_services(request: web.Request) -> web.Response:
 
 
 async def save_service(request: web.Request) -> web.Response:
-    who = require(request)
+    """Check and store the form's values, then restart the plugin with them in every process; the answer says how
+    the restart went here (``status``, ``reason``)."""
     record = _record(request)
     body = await read_body(request, ValuesBody)
     runtime = request.config_dict[keys.RUNTIME]
-    saved = (await saved_values(runtime, record.name)).get(record.name, {})
-    merged, _ = _candidate(runtime, record, saved, body.values)
+
+    async def store() -> list[str]:
+        saved = (await saved_values(runtime, record.name)).get(record.name, {})
+        merged, _ = _candidate(runtime, record, saved, body.values)
+        return await _store(request, record, saved, merged)
+
+    changed = await _again_if_raced(record, store)
+    if changed or not record.active:
+        await _apply(runtime, record)
+    return _saved(await _doc(runtime, record), changed, record, "Saved")
+
+
+async def revert_service(request: web.Request) -> web.Response:
+    """Put back the values saved before the last change (after new ones failed), then restart the plugin with them
+    in every process."""
+    record = _record(request)
+    runtime = request.config_dict[keys.RUNTIME]
+
+    async def store() -> list[str]:
+        previous = (await saved_values(runtime, record.name, previous=True)).get(record.name)
+        if previous is None:
+            raise ApiError(409, ErrorCode.CONFLICT, f"The {record.name} plugin has no previous settings to put back.")
+        saved = (await saved_values(runtime, record.name)).get(record.name, {})
+        return await _store(request, record, saved, previous, putting_back=True)
+
+    changed = await _again_if_raced(record, store)
+    await _apply(runtime, record)
+    return _saved(await _doc(runtime, record), changed, record, "Put back")
+
+
+def _saved(doc: dict[str, Any], changed: list[str], record: PluginRecord, done: str) -> web.Response:
+    """The answer to a save: the plugin's settings, what changed, and a warning when it did not start with them."""
+    warning = None if record.active else f"{done}, but {record.title} did not start: {record.status.label}."
+    return web.json_response({**doc, "changed": changed, "warning": warning})
+
+
+SAVE_ATTEMPTS: Final = 3
+
+
+async def _again_if_raced(record: PluginRecord, store: Callable[[], Awaitable[list[str]]]) -> list[str]:
+    """Run ``store`` (read the saved values, store new ones), again from the start when another save of the same
+    plugin, here or in another process, added the same row in the meantime: the later save wins, never a 500."""
+    for attempt in range(SAVE_ATTEMPTS):
+        try:
+            return await store()
+        except IntegrityError:
+            if attempt == SAVE_ATTEMPTS - 1:
+                break
+    raise ApiError(
+        409, ErrorCode.CONFLICT, f"The {record.name} plugin's settings are being saved elsewhere; try again."
+    )
+
+
+async def _apply(runtime: Runtime, record: PluginRecord) -> None:
+    # Every process restarts the plugin with the saved values, this one among them before publishing returns.
+    await runtime.events.publish(PluginSettingsSaved(record.name))
+
+
+async def _store(
+    request: web.Request,
+    record: PluginRecord,
+    saved: Mapping[str, Any],
+    wanted: Mapping[str, Any],
+    *,
+    putting_back: bool = False,
+) -> list[str]:
+    """Make the plugin's saved values ``wanted`` (secrets sealed), audited; the keys that changed. The values saved
+    before are kept to be put back, unless these are them being put back (then nothing is left to put back)."""
+    who = require(request)
+    runtime = request.config_dict[keys.RUNTIME]
     cls = settings_class(runtime, record)
     assert cls is not None
     secrets = {spec.key for spec in fields_of(cls) if spec.kind is Kind.SECRET}
-    changed = sorted(k for k in set(saved) | set(merged) if saved.get(k) != merged.get(k))
+    changed = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
     async with runtime.sessions.begin() as db:
         rows = {
             row.key: row
@@ -448,7 +554,7 @@ async def save_service(request: web.Request) -> web.Response:
         }
         for key in changed:
             row = rows.get(key)
-            if key not in merged:
+            if key not in wanted:
                 if row is not None:
                     await db.delete(row)
                 continue
@@ -456,22 +562,33 @@ async def save_service(request: web.Request) -> web.Response:
                 row = ServiceSetting(plugin=record.name, key=key)
                 db.add(row)
             if key in secrets:
-                row.value, row.secret = None, runtime.keyring.encrypt(str(merged[key]), SECRET_CONTEXT)
+                row.value, row.secret = None, runtime.keyring.encrypt(str(wanted[key]), SECRET_CONTEXT)
             else:
-                row.value, row.secret = merged[key], None
+                row.value, row.secret = wanted[key], None
             row.updated_by = who.user_id
-        if changed:
+        kept = rows.get(PREVIOUS)
+        if putting_back:
+            if kept is not None:
+                await db.delete(kept)
+        elif changed:
+            if kept is None:
+                kept = ServiceSetting(plugin=record.name, key=PREVIOUS)
+                db.add(kept)
+            kept.value, kept.secret = None, runtime.keyring.encrypt(json.dumps(dict(saved)), SECRET_CONTEXT)
+            kept.updated_by = who.user_id
+        if changed or putting_back:
+            details: dict[str, Any] = {"keys": changed}
+            if putting_back:
+                details["put_back"] = True
             audit.record(
                 db,
                 AuditAction.SETTINGS_CHANGED,
                 actor_id=who.user_id,
                 target=f"plugin:{record.name}",
-                details={"keys": changed},
+                details=details,
                 request=request,
             )
-    saved = (await saved_values(runtime, record.name)).get(record.name, {})
-    doc = service_doc(runtime, record, saved)
-    return web.json_response({**doc, "changed": changed})
+    return changed
 
 
 async def test_service(request: web.Request) -> web.Response:
@@ -516,6 +633,16 @@ ROUTES = (
         answer=SavedService,
         errors=(409,),
         refusals={"values": "each a value the plugin's settings accept"},
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/services/{plugin}/revert",
+        revert_service,
+        name="admin-service-revert",
+        access=Access.ADMIN,
+        params=ServicePath,
+        answer=SavedService,
+        errors=(409,),
     ),
     Route(
         "POST",

@@ -123,17 +123,21 @@
   // An action that reloads the page says so on the page it reloads to ("Saved."); its element may word it in
   // data-done. Actions that go elsewhere or show their result need no word of their own.
   const FLASH = "medianest.flash";
-  function done(source, then, fallback) {
+  // An answer's "warning" (it was done, but not all went well) is said instead, as a warning.
+  function done(source, then, fallback, answer) {
     if (then && then !== "reload") return;
-    const said = source.dataset.done || fallback;
+    const warning = answer && typeof answer.warning === "string" ? answer.warning : null;
+    const said = warning || source.dataset.done || fallback;
     if (!said) return;
-    try { sessionStorage.setItem(FLASH, said); } catch (_) { /* storage refused: the reload still shows the result */ }
-    if (!then) toast({ title: said, level: "success" });
+    const level = warning ? "warning" : "success";
+    try { sessionStorage.setItem(FLASH, JSON.stringify({ title: said, level })); } catch (_) { /* the reload still shows the result */ }
+    if (!then) toast({ title: said, level });
   }
   function flash() {
     let said = null;
     try { said = sessionStorage.getItem(FLASH); sessionStorage.removeItem(FLASH); } catch (_) { return; }
-    if (said) toast({ title: said, level: "success" });
+    if (!said) return;
+    try { toast(JSON.parse(said)); } catch (_) { toast({ title: said, level: "success" }); }
   }
   // A failure of a button's action is shown beside the button, not in an alert.
   function besideButton(button, message) {
@@ -217,7 +221,7 @@
           const method = (form.dataset.method || "POST").toUpperCase();
           const data = await api(method, form.dataset.api, method === "DELETE" ? undefined : wrapped(form));
           if (form.dataset.reset !== undefined) form.reset();
-          done(form, form.dataset.then, method === "DELETE" ? "Removed." : "Saved.");
+          done(form, form.dataset.then, method === "DELETE" ? "Removed." : "Saved.", data);
           follow(form.dataset.then, data);
         } catch (failure) {
           if (failure.status === undefined) failure.error = { message: "MediaNest cannot be reached; check your connection." };
@@ -422,7 +426,7 @@
         try {
           const method = (button.dataset.method || "POST").toUpperCase();
           const data = await api(method, button.dataset.api, method === "DELETE" ? undefined : {});
-          done(button, then, method === "DELETE" ? "Removed." : "Done.");
+          done(button, then, method === "DELETE" ? "Removed." : "Done.", data);
           follow(then, data);
         } catch (failure) {
           besideButton(button, failure.status === undefined ? "MediaNest cannot be reached; check your connection." : failure.message);
