@@ -90,6 +90,8 @@ __all__ = [
     "serve_env",
     "sign_in",
     "skip_or_fail",
+    "start_worker",
+    "stop_worker",
     "toml_text",
 ]
 
@@ -563,10 +565,10 @@ class Server:
         self.env = env
         self.port = free_port()
         self.log = log
-        self._fh = log.open("w")
-        self.proc = subprocess.Popen(
-            [MEDIANEST, *args, "serve", "--port", str(self.port)], env=env, stdout=self._fh, stderr=subprocess.STDOUT
-        )
+        with log.open("w") as out:  # the process writes through its own copy: this one is not kept open
+            self.proc = subprocess.Popen(
+                [MEDIANEST, *args, "serve", "--port", str(self.port)], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
 
     def __enter__(self) -> Server:
         try:
@@ -622,8 +624,32 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._fh.close()
         return self.proc.returncode
+
+
+async def start_worker(env: Mapping[str, str], log: Path, *args: str) -> asyncio.subprocess.Process:
+    """A ``medianest worker`` process (``args`` are its options, such as ``"--threads", "2"``) with exactly ``env``
+    (see :func:`serve_env`), its output (stdout and stderr) written to ``log``. Stop it with :func:`stop_worker`.
+    The process writes through its own copy of ``log``: no file stays open in the test."""
+    with log.open("w") as out:
+        return await asyncio.create_subprocess_exec(
+            MEDIANEST, "worker", *args, env=dict(env), stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+async def stop_worker(proc: asyncio.subprocess.Process, timeout: float = 30) -> int:
+    """Stop a process started by :func:`start_worker` (SIGTERM, then SIGKILL after ``timeout`` seconds) and return
+    its exit code; a process that has already ended is left as it is."""
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            async with asyncio.timeout(timeout):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode
 
 
 class LoopThread:

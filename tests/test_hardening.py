@@ -7,6 +7,7 @@ traceback; after signing in, MediaNest only ever sends people to a path of its o
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -332,7 +333,7 @@ async def test_headers_that_are_not_text_and_bodies_that_cannot_be_read(
 
 async def test_a_large_body_is_refused_before_it_is_read_as_json(medianest_client: Any) -> None:
     client = await medianest_client()
-    body = '{"username": "' + "a" * (2 * 1024 * 1024) + '", "password": "x"}'
+    body = io.BytesIO(b'{"username": "' + b"a" * (2 * 1024 * 1024) + b'", "password": "x"}')
     resp = await client.post("/api/v1/auth/login", data=body, headers={"Content-Type": "application/json"})
     assert (await error_of(resp, 413))["code"] == "payload_too_large"
 

@@ -3,20 +3,19 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MEDIANEST, install_fake_distribution
+from conftest import install_fake_distribution
 
 from medianest_core import ActorSpec, PeriodicTask, hookimpl, keys
 from medianest_core.jobrunner import JobContext
 from medianest_core.jobs import Scheduler, declare_actors
 from medianest_core.models import Job
-from medianest_core.testing import entry_point, sign_in
+from medianest_core.testing import entry_point, sign_in, start_worker, stop_worker
 
 
 class Worky:
@@ -307,20 +306,10 @@ class WorkerSetup:
     async def worker(self) -> asyncio.subprocess.Process:
         log = self.data.parent / f"worker-{len(self.logs)}.log"
         self.logs.append(log)
-        return await asyncio.create_subprocess_exec(
-            MEDIANEST, "worker", "--threads", "1", env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT
-        )
+        return await start_worker(self.env, log, "--threads", "1")
 
     def log_text(self) -> str:
         return "\n".join(log.read_text() for log in self.logs)
-
-
-async def stop(proc: asyncio.subprocess.Process) -> int:
-    if proc.returncode is None:
-        proc.terminate()
-        async with asyncio.timeout(30):
-            return await proc.wait()
-    return proc.returncode
 
 
 @pytest.mark.production
@@ -360,7 +349,7 @@ async def test_a_job_from_the_web_runs_in_a_worker_and_its_progress_reaches_only
         with pytest.raises(asyncio.TimeoutError):
             await theirs.receive_json(timeout=0.5)
     finally:
-        code = await stop(worker)
+        code = await stop_worker(worker)
     assert code == 0, setup.log_text()
     assert "worker_started" in setup.log_text()
 
@@ -390,4 +379,4 @@ async def test_a_job_whose_worker_was_killed_is_run_again(
         assert job.attempts == 2
         assert target.read_text() == f"done by {second.pid}"
     finally:
-        await stop(second)
+        await stop_worker(second)

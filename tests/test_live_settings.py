@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -462,13 +463,13 @@ async def test_a_setting_named_like_the_kept_row_is_refused(medianest_client: An
 async def test_bad_values_get_a_clear_refusal(medianest_client: Any, body: bytes, status: int) -> None:
     client = await medianest_client(entry_points=[entry_point("vault", Vault())])
     admin = await sign_in(client, "root", role="admin")
-    resp = await client.put(VAULT, data=body, headers={**admin.headers, "Content-Type": "application/json"})
+    resp = await client.put(VAULT, data=io.BytesIO(body), headers={**admin.headers, "Content-Type": "application/json"})
     assert resp.status == status, await resp.text()
     error = (await resp.json())["error"]
     assert error["code"]
     assert error["message"]
     revert = await client.post(
-        VAULT + "/revert", data=body, headers={**admin.headers, "Content-Type": "application/json"}
+        VAULT + "/revert", data=io.BytesIO(body), headers={**admin.headers, "Content-Type": "application/json"}
     )
     assert revert.status in (409, 413), await revert.text()
     assert (await revert.json())["error"]["message"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +13,12 @@ import pytest
 from medianest_youtube import YouTubePlugin
 from medianest_youtube.fake import FeedItem, FeedServer, ffmpeg_available, make_media
 
-from medianest_core.testing import entry_point, sign_in
+from medianest_core.testing import entry_point, sign_in, start_worker, stop_worker
 
 if not ffmpeg_available():
     if os.environ.get("MEDIANEST_REQUIRE_MEDIA_TESTS"):
         raise RuntimeError("media tests need ffmpeg on PATH (apt-get install ffmpeg)")
     pytest.skip("no ffmpeg on PATH (apt-get install ffmpeg)", allow_module_level=True)
-
-MEDIANEST = str(Path(sys.executable).with_name("medianest"))
 
 
 @pytest.fixture
@@ -77,9 +73,7 @@ async def test_a_download_runs_in_a_worker_process_and_reports_to_its_owner_only
         sockets.append(socket)
     mine, theirs = sockets
     log = tmp_path / "worker.log"
-    worker = await asyncio.create_subprocess_exec(
-        MEDIANEST, "worker", "--threads", "2", env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
+    worker = await start_worker(env, log, "--threads", "2")
     try:
         resp = await client.post(
             "/api/v1/youtube/downloads", json={"url": feeds.base_url + "/feeds/course.xml"}, headers=alice.headers
@@ -104,8 +98,5 @@ async def test_a_download_runs_in_a_worker_process_and_reports_to_its_owner_only
         with pytest.raises(asyncio.TimeoutError):
             await theirs.receive_json(timeout=0.5)
     finally:
-        if worker.returncode is None:
-            worker.terminate()
-            async with asyncio.timeout(30):
-                await worker.wait()
-    assert worker.returncode == 0, log.read_text()
+        code = await stop_worker(worker)
+    assert code == 0, log.read_text()
