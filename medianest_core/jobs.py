@@ -149,10 +149,16 @@ class Scheduler:
     does a given round. Without Redis there is one process, and the lock is trivially its own.
     """
 
+    GRACE: float = 10.0
+    """Seconds :meth:`stop` lets a round under way finish (a database write, a call to a service) before it
+    cancels it."""
+
     def __init__(self, redis: Redis | None = None) -> None:
         self.redis = redis
         self.tasks: list[asyncio.Task[None]] = []
         self._plugin_of: dict[asyncio.Task[None], str] = {}
+        self._running: set[asyncio.Task[None]] = set()  # loops in the middle of a round
+        self._ending: set[asyncio.Task[None]] = set()  # loops asked to stop: they start no new round
 
     async def _claim(self, name: str, interval: float) -> bool:
         if self.redis is None:
@@ -162,11 +168,17 @@ class Scheduler:
         return bool(await self.redis.set(key, "1", nx=True, px=max(int(interval * 1000), 1000)))
 
     async def _loop(self, name: str, task: PeriodicTask) -> None:
-        while True:
+        me = asyncio.current_task()
+        assert me is not None
+        while me not in self._ending:
             started = time.monotonic()
             try:
                 if await self._claim(name, task.interval):
-                    await task.run()
+                    self._running.add(me)
+                    try:
+                        await task.run()
+                    finally:
+                        self._running.discard(me)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -180,9 +192,15 @@ class Scheduler:
             self.tasks.append(made)
             self._plugin_of[made] = plugin
 
-    async def stop(self, plugin: str | None = None) -> None:
-        """Stop the periodic tasks of ``plugin`` (its settings changed), or all of them."""
+    async def stop(self, plugin: str | None = None, grace: float | None = None) -> None:
+        """Stop the periodic tasks of ``plugin`` (its settings changed), or all of them. A round under way may finish
+        first (``grace`` seconds at most, :attr:`GRACE` by default): one cut short in the middle of a database write
+        could leave its transaction open; waiting loops stop at once."""
         stopping = [task for task in self.tasks if plugin is None or self._plugin_of.get(task) == plugin]
+        self._ending.update(stopping)
+        limit = time.monotonic() + (self.GRACE if grace is None else grace)
+        while any(task in self._running for task in stopping) and time.monotonic() < limit:
+            await asyncio.sleep(0.02)
         for task in stopping:
             task.cancel()
         for task in stopping:
@@ -191,3 +209,4 @@ class Scheduler:
         self.tasks[:] = [task for task in self.tasks if task not in stopping]
         for task in stopping:
             self._plugin_of.pop(task, None)
+            self._ending.discard(task)

@@ -223,6 +223,51 @@ async def test_a_request_under_way_is_answered_before_the_plugin_restarts(median
     assert await greeting(client) == "hi"
 
 
+class BusyRelay(Relay):
+    """The relay whose periodic task, once, waits for ``release`` in the middle of its round (as a database write
+    or a call to a service would) and says whether it got to the end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = asyncio.Event()
+        self.release = asyncio.Event()
+        self.ends: list[str] = []
+
+    @hookimpl
+    def periodic_tasks(self, ctx: PluginContext) -> list[PeriodicTask]:
+        async def round_() -> None:
+            if self.inside.is_set():
+                return
+            self.inside.set()
+            try:
+                await self.release.wait()
+                self.ends.append("finished")
+            except asyncio.CancelledError:
+                self.ends.append("cut short")
+                raise
+
+        return [PeriodicTask("round", 0.02, round_)]
+
+
+async def test_a_round_of_a_periodic_task_under_way_finishes_before_the_plugin_restarts(
+    medianest_client: Any,
+) -> None:
+    relay = BusyRelay()
+    client = await relay_client(medianest_client, relay)
+    admin = await sign_in(client, "root", role="admin")
+    await asyncio.wait_for(relay.inside.wait(), 5)
+
+    saving = asyncio.create_task(client.put(PUT, json={"values": {"greeting": "hi"}}, headers=admin.headers))
+    await asyncio.sleep(0.3)
+    assert not saving.done()
+    assert relay.shutdowns == 0
+    relay.release.set()
+    resp = await saving
+    assert (resp.status, (await resp.json())["status"]) == (200, "loaded")
+    assert relay.ends == ["finished"]
+    assert await greeting(client) == "hi"
+
+
 async def test_settings_that_fail_say_why_and_the_previous_ones_come_back_in_one_click(medianest_client: Any) -> None:
     relay = Relay()
     client = await relay_client(medianest_client, relay)
