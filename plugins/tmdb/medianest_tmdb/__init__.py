@@ -154,8 +154,8 @@ class TMDBPlugin:
 
     @hookimpl
     def api_routes(self, ctx: PluginContext) -> list[Route]:
-        if not ctx.settings.configured:
-            return []  # no title of TMDB to show, so no image of TMDB to serve
+        # Mounted even when TMDB is not set up: routes are mounted once, at start, and the admin may set TMDB up
+        # while MediaNest runs; until then the image route answers 503 "not set up".
         from medianest_tmdb.api import routes
 
         return routes(lambda: self.service(ctx))

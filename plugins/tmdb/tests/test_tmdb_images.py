@@ -281,7 +281,8 @@ async def test_without_a_key_there_are_no_images(tmdb_app: TmdbApp, fake: FakeTm
     client = await tmdb_app(keyless=True, image_url=fake.image_url)
     await sign_in(client, "alice")
     resp = await client.get(poster_of(fake))
-    assert resp.status == 404  # no title of TMDB, so no image route
+    assert resp.status == 503  # the route is there for when the admin sets TMDB up, and says it is not
+    assert (await resp.json())["error"]["message"] == "TMDB is not set up."
     assert image_calls(fake) == []
 
 

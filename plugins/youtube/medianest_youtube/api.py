@@ -196,9 +196,18 @@ class Downloads:
 
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
-        self.settings: YoutubeSettings = ctx.settings
         self.store = Store(ctx)
-        self.storage = Storage.of(ctx)
+
+    @property
+    def settings(self) -> YoutubeSettings:
+        """The plugin's settings as they are now: the admin may change them while MediaNest runs."""
+        settings: YoutubeSettings = self.ctx.settings
+        return settings
+
+    @property
+    def storage(self) -> Storage:
+        """The library folder, its floor and the cap, from the settings as they are now."""
+        return Storage.of(self.ctx)
 
     def routes(self) -> list[Route]:
         return [

@@ -37,10 +37,10 @@ STATE_WORDS: Final = {
 
 def pages(ctx: PluginContext) -> list[Page]:
     store = Store(ctx)
-    storage = Storage.of(ctx)
 
     async def home(request: web.Request) -> web.StreamResponse:
         who = require(request)
+        storage = Storage.of(ctx)  # from the settings as they are now: the admin may change them while it runs
         everyone = who.is_admin and request.query.get("scope") == "all"
         page = page_number(request)
         rows, total = await store.page(None if everyone else who.user_id, page, PER_PAGE)

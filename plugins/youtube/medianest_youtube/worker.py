@@ -375,10 +375,20 @@ class Downloader:
 
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
-        self.settings: YoutubeSettings = ctx.settings
         self.store = Store(ctx)
-        self.storage = Storage.of(ctx)
+        # Made once, with the actor: a change of "Downloads at once" (or of the time limit) applies at the next start.
         self.slots = threading.BoundedSemaphore(self.settings.concurrent_downloads)
+
+    @property
+    def settings(self) -> YoutubeSettings:
+        """The plugin's settings as they are now: a download started after the admin saved new ones uses those."""
+        settings: YoutubeSettings = self.ctx.settings
+        return settings
+
+    @property
+    def storage(self) -> Storage:
+        """The library folder (and where Plex sees it), from the settings as they are now."""
+        return Storage.of(self.ctx)
 
     def spec(self) -> ActorSpec:
         return ActorSpec(
