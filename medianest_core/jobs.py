@@ -183,6 +183,8 @@ class Scheduler:
                 raise
             except Exception as exc:
                 log.error("periodic_task_failed", task=name, error=f"{type(exc).__name__}: {exc}")
+            if me in self._ending:
+                return
             await asyncio.sleep(max(task.interval - (time.monotonic() - started), 0.05))
 
     def start(self, plugin: str, tasks: Sequence[PeriodicTask]) -> None:
@@ -198,9 +200,11 @@ class Scheduler:
         could leave its transaction open; waiting loops stop at once."""
         stopping = [task for task in self.tasks if plugin is None or self._plugin_of.get(task) == plugin]
         self._ending.update(stopping)
-        limit = time.monotonic() + (self.GRACE if grace is None else grace)
-        while any(task in self._running for task in stopping) and time.monotonic() < limit:
-            await asyncio.sleep(0.02)
+        for task in stopping:
+            if task not in self._running:
+                task.cancel()
+        if stopping:
+            await asyncio.wait(stopping, timeout=self.GRACE if grace is None else grace)
         for task in stopping:
             task.cancel()
         for task in stopping:
