@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from limits import RateLimitItem
     from limits.aio.storage import Storage
     from limits.aio.strategies import MovingWindowRateLimiter, RateLimiter
+    from redis.asyncio import ConnectionPool
 
 log = structlog.get_logger("medianest.ratelimit")
 
@@ -82,12 +83,18 @@ class QuotaUse:
         }
 
 
-def _storage(settings: Settings) -> Storage:
+def _storage(settings: Settings, pool: ConnectionPool | None) -> Storage:
+    """The moving windows' storage: in memory, or in Redis over ``pool`` (which :meth:`Limits.close` closes)."""
     from limits.aio.storage import MemoryStorage, RedisStorage
 
-    if settings.redis_url is None:
+    if settings.redis_url is None or pool is None:
         return MemoryStorage()
-    return RedisStorage(f"async+{settings.redis_url}", implementation="redispy", key_prefix="medianest-limits")
+    return RedisStorage(
+        f"async+{settings.redis_url}",
+        implementation="redispy",
+        key_prefix="medianest-limits",
+        connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis.asyncio.Redis, typed as options
+    )
 
 
 def _retry_after(reset_time: float) -> int:
@@ -283,6 +290,7 @@ class Limits:
     def __init__(self, settings: Settings, quotas: Mapping[str, Quota]) -> None:
         self.settings = settings
         # Every request counts in this process's memory; with Redis, shared with the other processes.
+        self._pool: ConnectionPool | None = None  # the moving windows' Redis connections, once made
         self.local = LocalWindows() if settings.redis_url is None else None
         self.shared = SharedWindows(str(settings.redis_url)) if settings.redis_url is not None else None
         self.quotas = dict(quotas)
@@ -292,7 +300,12 @@ class Limits:
     def limiter(self) -> MovingWindowRateLimiter:
         from limits.aio.strategies import MovingWindowRateLimiter
 
-        return MovingWindowRateLimiter(_storage(self.settings))
+        pool = None
+        if self.settings.redis_url is not None:
+            from redis.asyncio import ConnectionPool
+
+            pool = self._pool = ConnectionPool.from_url(str(self.settings.redis_url))
+        return MovingWindowRateLimiter(_storage(self.settings, pool))
 
     @cached_property
     def api(self) -> RateLimitItem:
@@ -317,9 +330,12 @@ class Limits:
         return RateLimitItemPerHour(ADDRESS_SHARE)
 
     async def close(self) -> None:
-        """Share what is left of the requests counted here (with Redis) and let go."""
+        """Share what is left of the requests counted here (with Redis) and let go, closing the connections."""
         if self.shared is not None:
             await self.shared.close()
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
 
     async def hit(self, item: RateLimitItem, *key: str, what: str) -> None:
         """Count one attempt over an exact moving window; past the limit, a 429 naming ``what``."""
