@@ -186,7 +186,7 @@ class Runtime:
                 keyring=self.keyring,
                 events=self.events,
                 jobs=self.jobs,
-                upstreams=self.upstreams,
+                upstreams=self.upstreams.part(record.name),
                 libraries=self.libraries,
                 notifier=self._notifier(),
                 accounts=self.accounts,
@@ -298,9 +298,11 @@ class Runtime:
                 if deadline.expired():
                     reason = f"its start-up did not finish within {timeout:g} s"
                 self.plugins.fail(record, PluginStatus.STARTUP_FAILED, reason)
+                await self.upstreams.close_part(record.name)  # what it made before it failed serves nothing
                 return False
             except Exception as exc:
                 self.plugins.fail(record, PluginStatus.STARTUP_FAILED, describe_exception(exc))
+                await self.upstreams.close_part(record.name)
                 return False
         self.started.append(record.name)
         if self.plugins.implements(record, "shutdown"):
@@ -320,19 +322,21 @@ class Runtime:
 
     async def stop_plugin(self, name: str, timeout: float = 5.0) -> None:
         """End a started plugin's event subscriptions, then run its ``shutdown`` (within ``timeout`` seconds; a
-        failure is logged)."""
+        failure is logged), then close the upstream clients it made (``ctx.upstreams``), even when its start-up
+        failed half-way."""
         for off in self._unsubscribes.pop(name, ()):
             off()
         if name in self.started:
             self.started.remove(name)
         shutdown = self._shutdowns.pop(name, None)
-        if shutdown is None:
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                await shutdown()
-        except Exception as exc:
-            log.error("plugin_shutdown_failed", plugin=name, reason=describe_exception(exc))
+        if shutdown is not None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await shutdown()
+            except Exception as exc:
+                log.error("plugin_shutdown_failed", plugin=name, reason=describe_exception(exc))
+        # What it made of the process's upstream clients goes with it: a restart makes its own anew.
+        await self.upstreams.close_part(name)
 
     async def close(self) -> None:
         await self.upstreams.close()

@@ -287,6 +287,7 @@ class Upstream:
         self._session: aiohttp.ClientSession | None = None
         self._cache: collections.OrderedDict[Any, _Entry] = collections.OrderedDict()
         self._flights: dict[Hashable, _Flight] = {}
+        self._pool: UpstreamPool | None = None  # the pool that made it, and closes it
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -295,14 +296,17 @@ class Upstream:
                 total=self.config.timeout, connect=self.config.connect_timeout, sock_connect=self.config.connect_timeout
             )
             self._session = aiohttp.ClientSession(timeout=timeout, headers=self.headers, raise_for_status=False)
+            if self._pool is not None:
+                self._pool.keep(self)  # used again after its pool closed it: closed with the pool once more
         return self._session
 
     async def close(self) -> None:
-        """End the calls in progress and close the session."""
+        """End the calls in progress, close the session and forget the answers kept."""
         tasks = [flight.task for flight in self._flights.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._cache.clear()
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -649,11 +653,28 @@ def _decode_json(service: str, answer: _Answer) -> Any:
 
 class UpstreamPool:
     """The upstream clients of one process, made with the core's ``upstream_*`` settings and closed at shutdown.
-    Plugins reach it as ``ctx.upstreams``."""
+    Each plugin reaches its own part of it as ``ctx.upstreams`` (:meth:`part`): the clients a plugin made are
+    closed when it stops, so that restarting it with new settings leaves no session or connection of the old
+    ones open."""
 
     def __init__(self, config: UpstreamConfig) -> None:
         self.config = config
         self.clients: list[Upstream] = []
+        self._parts: dict[str, UpstreamPool] = {}
+
+    def part(self, owner: str) -> UpstreamPool:
+        """The pool of ``owner``'s clients (a plugin's): same settings, closed with this one, or alone by
+        :meth:`close_part` when the plugin stops. Always the same pool for the same owner."""
+        found = self._parts.get(owner)
+        if found is None:
+            found = self._parts[owner] = UpstreamPool(self.config)
+        return found
+
+    async def close_part(self, owner: str) -> None:
+        """Close the clients ``owner`` made; it may make new ones afterwards (a restarted plugin does)."""
+        found = self._parts.get(owner)
+        if found is not None:
+            await found.close()
 
     def client(
         self,
@@ -665,9 +686,19 @@ class UpstreamPool:
         config: UpstreamConfig | None = None,
     ) -> Upstream:
         made = Upstream(service, base_url, headers=headers, secrets=secrets, config=config or self.config)
+        made._pool = self
         self.clients.append(made)
         return made
 
+    def keep(self, client: Upstream) -> None:
+        """Close ``client`` with this pool (again: a client this pool closed is forgotten until it is used anew,
+        as a route mounted once for the process's life uses its client across its plugin's restarts)."""
+        if client not in self.clients:
+            self.clients.append(client)
+
     async def close(self) -> None:
-        await asyncio.gather(*(client.close() for client in self.clients), return_exceptions=True)
+        parts = list(self._parts.values())
+        await asyncio.gather(
+            *(client.close() for client in self.clients), *(part.close() for part in parts), return_exceptions=True
+        )
         self.clients.clear()

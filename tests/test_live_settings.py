@@ -609,3 +609,80 @@ async def test_a_forged_settings_event_from_another_process_does_nothing_harmful
     async with runtime.sessions() as db:
         assert (await db.scalars(select(ServiceSetting))).all() == []
     await bridge.redis.aclose()
+
+
+class PooledRelay(Relay):
+    """A relay whose start-up makes a client of the process's pool for its server, and whose route (mounted once
+    for the process's life) has a client of its own, as a plugin's image route does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[Any] = []  # the client each start-up made
+        self.mounted: Any = None
+
+    @hookimpl
+    async def startup(self, ctx: PluginContext) -> None:
+        await super().startup(ctx)
+        assert ctx.upstreams is not None
+        made = ctx.upstreams.client("relay", f"http://{ctx.settings.server}")
+        made.session  # noqa: B018 - opened, as the first call to the service opens it
+        self.started.append(made)
+
+    @hookimpl
+    def api_routes(self, ctx: PluginContext) -> list[Route]:
+        assert ctx.upstreams is not None
+        self.mounted = ctx.upstreams.client("relay images", "http://images.relay.example")
+        return super().api_routes(ctx)
+
+
+async def test_a_restart_closes_what_the_plugin_had_open_and_keeps_nothing_of_it(medianest_client: Any) -> None:
+    relay = PooledRelay()
+    client = await relay_client(medianest_client, relay)
+    admin = await sign_in(client, "root", role="admin")
+    pool = client.app[keys.RUNTIME].upstreams
+    core_client = pool.client("core service", "http://core.example")
+    core_session = core_client.session
+    mounted_session = relay.mounted.session
+    first = relay.started[0]
+    first_session = first.session
+
+    resp = await client.put(PUT, json={"values": {"server": "relay2.example"}}, headers=admin.headers)
+    assert resp.status == 200, await resp.text()
+    assert [made.base_url for made in relay.started] == ["http://relay.example", "http://relay2.example"]
+
+    # The old start-up's client is closed (its connections with it) and the pool holds it no more.
+    assert first_session.closed
+    assert first not in pool.part("relay").clients
+    assert not relay.started[1].session.closed
+    # The route's client was closed with the rest; used again, it opens anew and is closed with the pool again.
+    assert mounted_session.closed
+    assert not relay.mounted.session.closed
+    assert relay.mounted in pool.part("relay").clients
+    # Another owner's clients are untouched.
+    assert not core_session.closed
+    assert core_client.session is core_session
+
+    # Closing the process's pool closes every owner's (looked at inside: asking for a session would open one).
+    await pool.close()
+    assert all(made._session.closed for made in (relay.started[1], relay.mounted, core_client))
+
+
+class HalfStartedRelay(PooledRelay):
+    """A relay that opens its client before it learns its server refuses: its start-up fails half-way."""
+
+    @hookimpl
+    async def startup(self, ctx: PluginContext) -> None:
+        assert ctx.upstreams is not None
+        made = ctx.upstreams.client("relay", f"http://{ctx.settings.server}")
+        made.session  # noqa: B018 - opened
+        self.started.append(made)
+        await Relay.startup(self, ctx)
+
+
+async def test_a_start_up_that_fails_half_way_leaves_nothing_open(medianest_client: Any) -> None:
+    relay = HalfStartedRelay()
+    client = await relay_client(medianest_client, relay, plugins={"relay": {"server": "down.relay.example"}})
+    runtime = client.app[keys.RUNTIME]
+    assert runtime.plugins.get("relay").status.value == "startup_failed"
+    assert relay.started[0]._session.closed
+    assert relay.started[0] not in runtime.upstreams.part("relay").clients
