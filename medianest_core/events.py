@@ -274,7 +274,11 @@ class RedisBridge:
     """Carries events between processes over Redis pub/sub. Each process delivers its own events at once and
     skips them when they come back; events of a class this process does not know are ignored. Publishing a
     confirmed event (``Event.confirmed``) returns once every other process has delivered it, or after
-    :data:`CONFIRM_WITHIN` seconds."""
+    :data:`CONFIRM_WITHIN` seconds.
+
+    What arrives is delivered in the order it arrives, each event without waiting for the one before to be done
+    with: a subscriber that takes long (a plugin restarting with new settings) never holds up the events behind
+    it, such as a revoked session that must count in this process from the next request."""
 
     CHANNEL: Final = "medianest:events"
 
@@ -289,6 +293,7 @@ class RedisBridge:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._waiting: dict[str, Confirmations] = {}
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="events:redis")
@@ -302,6 +307,9 @@ class RedisBridge:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        for delivery in list(self._deliveries):
+            delivery.cancel()
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
         await self.redis.aclose()
 
     async def send(self, event: Event) -> None:
@@ -338,12 +346,20 @@ class RedisBridge:
                     self._ready.set()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            await self._receive(message["data"])
+                            delivery = asyncio.create_task(self._delivered(message["data"]), name="events:deliver")
+                            self._deliveries.add(delivery)
+                            delivery.add_done_callback(self._deliveries.discard)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.error("event_bridge_lost", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(1)
+
+    async def _delivered(self, raw: bytes | str) -> None:
+        try:
+            await self._receive(raw)
+        except Exception as exc:  # confirming needs Redis, which may have gone meanwhile: the listener says so
+            log.error("event_delivery_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _receive(self, raw: bytes | str) -> None:
         try:

@@ -686,3 +686,37 @@ async def test_a_start_up_that_fails_half_way_leaves_nothing_open(medianest_clie
     assert runtime.plugins.get("relay").status.value == "startup_failed"
     assert relay.started[0]._session.closed
     assert relay.started[0] not in runtime.upstreams.part("relay").clients
+
+
+@pytest.mark.production
+async def test_a_restart_from_another_process_never_holds_up_a_revocation_behind_it(
+    medianest_runtime: Any, medianest_client: Any, medianest_redis_url: str
+) -> None:
+    here, there = Relay(), Relay()
+    first = medianest_runtime(entry_points=[entry_point("relay", here)], redis_url=medianest_redis_url)
+    second = medianest_runtime(settings=first.loaded, entry_points=[entry_point("relay", there)])
+    saving = await medianest_client(runtime=first)
+    serving = await medianest_client(runtime=second)
+    admin = await sign_in(saving, "root", role="admin")
+    alice = await sign_in(serving, "alice")
+    assert (await serving.get("/api/v1/auth/session")).status == 200
+
+    # The other process's restart hangs in the plugin's start-up (its service does not answer).
+    there.hold = asyncio.Event()
+    resp = await saving.put(PUT, json={"values": {"greeting": "good evening"}}, headers=admin.headers)
+    assert resp.status == 200
+    await eventually(lambda: there.startups == 2)
+
+    # Meanwhile the admin disables alice: the other process refuses her from the next request all the same.
+    resp = await saving.patch(
+        f"/api/v1/admin/users/{alice.user_id}", json={"status": "disabled"}, headers=admin.headers
+    )
+    assert resp.status == 200, await resp.text()
+
+    async def refused_there() -> bool:
+        return bool((await serving.get("/api/v1/auth/session")).status == 401)
+
+    await eventually(refused_there)
+    assert there.startups == 2  # the restart is still under way
+    there.hold.set()
+    await eventually(lambda: second.plugins.get("relay").status.value == "loaded")
