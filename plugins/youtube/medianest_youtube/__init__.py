@@ -113,7 +113,7 @@ class YoutubeSettings:
         168,
         "hours",
         label="Time limit per download (hours)",
-        help="How long one download may run before it is stopped (hours).",
+        help="How long one download may run before it is stopped (hours); a change applies from the next start.",
     )
     import_wait: float = bounded(
         300.0,

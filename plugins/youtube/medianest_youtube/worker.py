@@ -73,6 +73,29 @@ def format_for(quality: str) -> str:
     return (FORMATS if shutil.which("ffmpeg") else SINGLE_FILE_FORMATS)[quality]
 
 
+class Slots:
+    """The downloads running at once in this process, at most ``limit()`` as it is now: when the admin changes
+    "Downloads at once", the next download waiting for its turn goes by the new number (the ones running finish)."""
+
+    def __init__(self, limit: Callable[[], int]) -> None:
+        self._limit = limit
+        self._running = 0
+        self._turn = threading.Condition()
+
+    def acquire(self, timeout: float) -> bool:
+        """Take a slot when one is free within ``timeout`` seconds; whether one was taken."""
+        with self._turn:
+            if not self._turn.wait_for(lambda: self._running < self._limit(), timeout):
+                return False
+            self._running += 1
+            return True
+
+    def release(self) -> None:
+        with self._turn:
+            self._running -= 1
+            self._turn.notify_all()
+
+
 class Stopped(Exception):
     """The download stopped before its end; ``state`` and ``reason`` say how it ends."""
 
@@ -376,8 +399,8 @@ class Downloader:
     def __init__(self, ctx: PluginContext) -> None:
         self.ctx = ctx
         self.store = Store(ctx)
-        # Made once, with the actor: a change of "Downloads at once" (or of the time limit) applies at the next start.
-        self.slots = threading.BoundedSemaphore(self.settings.concurrent_downloads)
+        # "Downloads at once" as it is now; the time limit is the actor's, made once: it changes at the next start.
+        self.slots = Slots(lambda: self.settings.concurrent_downloads)
 
     @property
     def settings(self) -> YoutubeSettings:

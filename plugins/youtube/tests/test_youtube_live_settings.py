@@ -58,3 +58,32 @@ async def test_changed_settings_are_what_people_are_offered_next(medianest_clien
     html = unescape(await page.text())
     assert 'value="720p"' in html
     assert 'value="1080p"' not in html
+
+
+async def test_downloads_at_once_follows_the_saved_number_for_the_next_download(
+    medianest_client: Any, tmp_path: Path
+) -> None:
+    client = await medianest_client(
+        entry_points=[entry_point("youtube", YouTubePlugin())],
+        plugins={"youtube": {"library_root": str(tmp_path / "library")}},
+    )
+    admin = await sign_in(client, "root", role="admin")
+    runtime = client.app[keys.RUNTIME]
+    slots = runtime.plugins.get("youtube").plugin.downloader(runtime.contexts["youtube"]).slots  # the actor's
+
+    # Two run at once by default: a third waits its turn.
+    assert slots.acquire(timeout=0)
+    assert slots.acquire(timeout=0)
+    assert not slots.acquire(timeout=0)
+
+    resp = await client.put(PUT, json={"values": {"concurrent_downloads": 3}}, headers=admin.headers)
+    assert resp.status == 200, await resp.text()
+    assert slots.acquire(timeout=0)  # the one waiting goes now
+
+    resp = await client.put(PUT, json={"values": {"concurrent_downloads": 1}}, headers=admin.headers)
+    assert resp.status == 200, await resp.text()
+    for _ in range(3):  # the three running finish
+        slots.release()
+    assert slots.acquire(timeout=0)
+    assert not slots.acquire(timeout=0)  # one at a time from now on
+    slots.release()
