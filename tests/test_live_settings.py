@@ -720,3 +720,44 @@ async def test_a_restart_from_another_process_never_holds_up_a_revocation_behind
     assert there.startups == 2  # the restart is still under way
     there.hold.set()
     await eventually(lambda: second.plugins.get("relay").status.value == "loaded")
+
+
+class ReachableRelay(Relay):
+    """A relay whose check finds its server down when the server is named ``unreachable…``; its start-up does not
+    connect (as a plugin whose service may come and go starts all the same)."""
+
+    @hookimpl
+    def health_checks(self, ctx: PluginContext) -> list[HealthCheck]:
+        server = ctx.settings.server
+
+        async def check() -> HealthResult:
+            if server.startswith("unreachable"):
+                return HealthResult(HealthState.DOWN, f"cannot connect to {server}")
+            return HealthResult(HealthState.UP, "answering")
+
+        return [HealthCheck("service", check, interval=0.05, timeout=1)]
+
+
+async def test_the_services_page_says_when_the_saved_service_does_not_answer(medianest_client: Any) -> None:
+    relay = ReachableRelay()
+    client = await relay_client(medianest_client, relay)
+    admin = await sign_in(client, "root", role="admin")
+
+    async def section() -> str:
+        page: str = await (await client.get("/admin/services", headers={"Accept": "text/html"})).text()
+        start = page.index('id="service-relay"')
+        return page[start : page.index("</section>", start)]
+
+    async def checked(state: str) -> bool:
+        components = (await (await client.get("/api/v1/health")).json())["components"]
+        return any(c["name"] == "relay/service" and c["state"] == state for c in components)
+
+    await eventually(lambda: checked("up"))
+    assert "service-health" not in await section()
+
+    resp = await client.put(PUT, json={"values": {"server": "unreachable.example"}}, headers=admin.headers)
+    assert resp.status == 200, await resp.text()
+    await eventually(lambda: checked("down"))
+    shown = await section()
+    assert "state-loaded" in shown  # the plugin runs: its service is what does not answer
+    assert "Relay is down: cannot connect to unreachable.example." in shown

@@ -161,7 +161,12 @@ async def content_page(request: web.Request) -> web.StreamResponse:
 
 async def services_page(request: web.Request) -> web.StreamResponse:
     runtime = request.config_dict[keys.RUNTIME]
-    return await render(request, "admin/services.html", {"services": await service_settings.services(runtime)})
+    # How each set-up service answers its checks now, beside its settings: a saved address that cannot be reached
+    # shows here, not only on the dashboard.
+    lines = {line.plugin: line for line in request.app[keys.HEALTH].services(admin=True)}
+    return await render(
+        request, "admin/services.html", {"services": await service_settings.services(runtime), "health": lines}
+    )
 
 
 ROUTES = (
