@@ -165,6 +165,27 @@ def test_revoking_a_session_signs_that_browser_out(server: Server, medianest_bro
     expect(phone).to_have_url(re.compile(r"/login"))
 
 
+def test_notices_on_a_phone_leave_the_page_usable(server: Server, medianest_browsing: Browsing) -> None:
+    who = server.new_user()
+    page = medianest_browsing.page(PHONE, is_mobile=True, has_touch=True)
+    browser_sign_in(page, server, who)
+    long = "Cannot connect to host 127.0.0.1:1 ssl:default [Connect call failed ('127.0.0.1', 1)]. " * 3
+    for n in range(1, 6):
+        page.evaluate("([title, body]) => window.MediaNest.toast({title, body, level: 'error'})", [f"Notice {n}", long])
+
+    # Three at most, the newest; each two lines of its text at most, together well under half the screen.
+    toasts = page.locator("#toasts .toast")
+    expect(toasts).to_have_count(3)
+    expect(toasts.first).to_contain_text("Notice 3")
+    holder = page.locator("#toasts").bounding_box()
+    assert holder is not None
+    assert holder["height"] < PHONE["height"] / 3, holder
+    # One tap closes one.
+    toasts.first.tap()
+    expect(toasts).to_have_count(2)
+    expect(toasts.first).to_contain_text("Notice 4")
+
+
 def test_phone_layout_navigates_with_the_bottom_bar(server: Server, medianest_browsing: Browsing) -> None:
     who = server.new_user()
     page = medianest_browsing.page(PHONE, is_mobile=True, has_touch=True)

@@ -275,6 +275,7 @@
   async function refreshUnread() {
     try { setUnread((await api("GET", "/api/v1/notifications?per_page=1")).unread); } catch (_) { /* shown on the next event */ }
   }
+  const MAX_TOASTS = 3;
   function toast(note) {
     const holder = document.getElementById("toasts");
     if (!holder) return;
@@ -284,7 +285,13 @@
     if (link) box.href = link;
     box.appendChild(el("strong", "", note.title));
     if (note.body) box.appendChild(el("p", "", note.body));
+    if (!link) {
+      box.title = "Click to close";
+      box.addEventListener("click", () => box.remove());
+    }
     holder.appendChild(box);
+    // A few at a time: the oldest goes first (every notification stays on the Notifications page).
+    while (holder.children.length > MAX_TOASTS) holder.firstElementChild.remove();
     setTimeout(() => box.remove(), 8000);
   }
 
