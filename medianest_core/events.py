@@ -281,6 +281,8 @@ class RedisBridge:
     it, such as a revoked session that must count in this process from the next request."""
 
     CHANNEL: Final = "medianest:events"
+    MAX_DELIVERIES: Final = 1000
+    """Events being delivered at once at most; past it, reading waits for one to be done."""
 
     def __init__(self, bus: EventBus, url: str) -> None:
         from redis.asyncio import Redis
@@ -346,6 +348,9 @@ class RedisBridge:
                     self._ready.set()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
+                            if len(self._deliveries) >= self.MAX_DELIVERIES:
+                                # A flood waits here, as Redis lets a slow reader wait, instead of piling up tasks.
+                                await asyncio.wait(self._deliveries, return_when=asyncio.FIRST_COMPLETED)
                             delivery = asyncio.create_task(self._delivered(message["data"]), name="events:deliver")
                             self._deliveries.add(delivery)
                             delivery.add_done_callback(self._deliveries.discard)

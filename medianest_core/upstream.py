@@ -301,12 +301,13 @@ class Upstream:
         return self._session
 
     async def close(self) -> None:
-        """End the calls in progress, close the session and forget the answers kept."""
+        """End the calls in progress, close the session and forget the answers kept and the failures counted."""
         tasks = [flight.task for flight in self._flights.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._cache.clear()
+        self.breaker.success()  # what it learnt of the service was with the settings it had
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
@@ -529,6 +530,13 @@ class Upstream:
             except DeadlineExceeded:
                 if not _outlasts(limit, flight.deadline):
                     raise
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if flight.task.cancelled() and (current is None or current.cancelling() == 0):
+                    # The client closed under this call (its plugin restarted with new settings): the caller gets
+                    # the service's failure, as for any call that cannot be answered, not a cancellation.
+                    raise Unavailable(self.service, f"{what}: the call ended as the client closed") from None
+                raise
 
     def _start(self, key: Hashable, work: Callable[[], Awaitable[Any]]) -> _Flight:
         # The task runs in a copy of the starter's context: under the starter's deadline.
@@ -697,8 +705,10 @@ class UpstreamPool:
             self.clients.append(client)
 
     async def close(self) -> None:
+        # Forgotten before they are closed: one that a call still under way opens again meanwhile keeps itself
+        # here anew (see ``Upstream.session``), to be closed with the pool once more.
+        clients, self.clients = self.clients, []
         parts = list(self._parts.values())
         await asyncio.gather(
-            *(client.close() for client in self.clients), *(part.close() for part in parts), return_exceptions=True
+            *(client.close() for client in clients), *(part.close() for part in parts), return_exceptions=True
         )
-        self.clients.clear()

@@ -256,3 +256,43 @@ async def test_an_auth_change_is_published_once_every_process_has_it(medianest_r
     finally:
         for bridge in bridges:
             await bridge.stop()
+
+
+@pytest.mark.production
+async def test_a_flood_of_events_waits_instead_of_piling_up(medianest_redis_url: str) -> None:
+    """Events from another process are delivered without waiting for one another, up to a bound: past it, reading
+    waits for a delivery to be done (a flood costs time, not memory), and none is lost."""
+    from medianest_core.events import CardUpdated, EventBus, RedisBridge
+
+    here, there = EventBus(), EventBus()
+    sending, receiving = RedisBridge(here, medianest_redis_url), RedisBridge(there, medianest_redis_url)
+    for bridge in (sending, receiving):
+        await bridge.start()
+    receiving_limit = RedisBridge.MAX_DELIVERIES
+    go = asyncio.Event()
+    heard: list[str] = []
+
+    async def held(event: CardUpdated) -> None:
+        await go.wait()
+        heard.append(event.key)
+
+    there.subscribe(CardUpdated, held)
+    try:
+        sent = receiving_limit + 50
+        for n in range(sent):
+            await here.publish(CardUpdated(plugin="x", key=str(n)))
+        for _ in range(250):
+            if len(receiving._deliveries) >= receiving_limit:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        assert len(receiving._deliveries) == receiving_limit
+        go.set()
+        for _ in range(250):
+            if len(heard) == sent:
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(heard, key=int) == [str(n) for n in range(sent)]
+    finally:
+        for bridge in (sending, receiving):
+            await bridge.stop()

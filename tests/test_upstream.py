@@ -27,6 +27,7 @@ from medianest_core.upstream import (
     Unavailable,
     Upstream,
     UpstreamConfig,
+    UpstreamPool,
     deadline,
 )
 
@@ -452,3 +453,58 @@ async def test_past_its_deadline_a_person_gets_the_stale_value_and_the_call_goes
         await client.cached("other", 60, sections)
     gate.open.set()
     await client.close()
+
+
+# ---- A plugin's clients closing under calls (its settings saved while people use it) ----------------------------
+
+
+async def test_a_call_under_way_when_its_client_closes_fails_as_the_service_would(fake: tuple[Fake, str]) -> None:
+    service, url = fake
+    gate = Gate()
+    service.on("/identity", gate.hold(ok({"name": "Home", "version": "1.41"})))
+    pool = UpstreamPool(FAST)
+    made = pool.part("plex").client("plex", url)
+    asking = asyncio.create_task(made.request("GET", "/identity", expect=Identity))  # a title page asking Plex
+    await gate.arrived.wait()
+
+    await pool.close_part("plex")  # the admin saves Plex's settings meanwhile
+    with pytest.raises(Unavailable, match="the call ended as the client closed"):
+        await asyncio.wait_for(asking, 5)
+    gate.open.set()
+    await pool.close()
+
+
+async def test_a_client_opened_again_while_its_pool_closes_is_closed_with_the_pool_later() -> None:
+    pool = UpstreamPool(FAST)
+    part = pool.part("plex")
+    made = part.client("plex", "http://plex.example")
+    first = made.session
+    reopened: list[Any] = []
+    close_first = first.close
+
+    async def closed_then_used() -> None:  # a request under way asks for the client right as it closes
+        await close_first()
+        reopened.append(made.session)
+
+    first.close = closed_then_used  # type: ignore[method-assign]
+    await pool.close_part("plex")
+    assert first.closed
+    assert not reopened[0].closed
+    await pool.close()  # MediaNest stops
+    assert reopened[0].closed
+
+
+async def test_closing_a_client_forgets_what_it_learnt_of_the_service(fake: tuple[Fake, str]) -> None:
+    service, url = fake
+    service.on("/identity", status(503))
+    pool = UpstreamPool(FAST)
+    made = pool.part("plex").client("plex", url)
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            await made.request("GET", "/identity", expect=Identity)
+    assert breaker_state(made) == "open"
+
+    await pool.close_part("plex")  # new settings: the next call tries the service again
+    service.on("/identity", ok({"name": "Home", "version": "1.41"}))
+    assert await made.request("GET", "/identity", expect=Identity) == Identity("Home", "1.41")
+    await pool.close()
