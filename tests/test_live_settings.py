@@ -761,3 +761,11 @@ async def test_the_services_page_says_when_the_saved_service_does_not_answer(med
     shown = await section()
     assert "state-loaded" in shown  # the plugin runs: its service is what does not answer
     assert "Relay is down: cannot connect to unreachable.example." in shown
+    # The settings that worked are one click away.
+    assert "Put back the previous settings" in shown
+    resp = await client.post(REVERT, headers=admin.headers)
+    assert resp.status == 200, await resp.text()
+    await eventually(lambda: checked("up"))
+    shown = await section()
+    assert "service-health" not in shown
+    assert "Put back the previous settings" not in shown

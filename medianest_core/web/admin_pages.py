@@ -164,8 +164,12 @@ async def services_page(request: web.Request) -> web.StreamResponse:
     # How each set-up service answers its checks now, beside its settings: a saved address that cannot be reached
     # shows here, not only on the dashboard.
     lines = {line.plugin: line for line in request.app[keys.HEALTH].services(admin=True)}
+    # The values saved before the last change can be put back from there too.
+    previous = await service_settings.saved_values(runtime, previous=True)
     return await render(
-        request, "admin/services.html", {"services": await service_settings.services(runtime), "health": lines}
+        request,
+        "admin/services.html",
+        {"services": await service_settings.services(runtime), "health": lines, "has_previous": set(previous)},
     )
 
 
