@@ -59,6 +59,8 @@ alone, so that spending the shared count needs many addresses."""
 SHARE_IPV6_PREFIX: Final = 48
 """For ``ADDRESS_SHARE`` an IPv6 address counts as its /48: anyone can get a /48 (thousands of /64s) for
 nothing, and a home connection often has a /56."""
+LIMITS_PREFIX: Final = "medianest-limits"
+"""The beginning of the Redis keys of the moving windows (sign-ins and other exact limits)."""
 
 
 @attrs.frozen
@@ -92,7 +94,7 @@ def _storage(settings: Settings, pool: ConnectionPool | None) -> Storage:
     return RedisStorage(
         f"async+{settings.redis_url}",
         implementation="redispy",
-        key_prefix="medianest-limits",
+        key_prefix=LIMITS_PREFIX,
         connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis.asyncio.Redis, typed as options
     )
 

@@ -74,6 +74,7 @@ __all__ = [
     "browser_sign_in",
     "chromium_browser",
     "entry_point",
+    "forget_rate_limits",
     "installed_plugin",
     "medianest_amqp_url",
     "medianest_browser",
@@ -307,8 +308,25 @@ def service_url(variable: str) -> str:
 
 @pytest.fixture
 def medianest_redis_url() -> str:
-    """The Redis of ``MEDIANEST_TEST_REDIS_URL``."""
-    return service_url(REDIS_ENV)
+    """The Redis of ``MEDIANEST_TEST_REDIS_URL``, with no rate-limit counts left in it by an earlier test: every
+    test signs in from 127.0.0.1, and ten sign-ins a minute from one address is the default limit."""
+    url = service_url(REDIS_ENV)
+    forget_rate_limits(url)
+    return url
+
+
+def forget_rate_limits(url: str) -> None:
+    """Delete MediaNest's rate-limit counts from the Redis at ``url``: the moving windows (sign-ins) and the
+    shared sliding windows (the API, images)."""
+    from redis import Redis
+
+    from medianest_core.ratelimit import LIMITS_PREFIX, SharedWindows
+
+    with Redis.from_url(url) as redis:
+        for prefix in (LIMITS_PREFIX, SharedWindows.PREFIX):
+            found = list(redis.scan_iter(match=f"{prefix}*", count=1000))
+            if found:
+                redis.delete(*found)
 
 
 @pytest.fixture

@@ -263,14 +263,7 @@ def test_the_bundled_plugins_declare_their_quotas() -> None:
 
 @pytest.mark.production
 async def test_limits_are_shared_through_redis(medianest_client: Any, medianest_redis_url: str) -> None:
-    from redis.asyncio import Redis
-
-    redis = Redis.from_url(medianest_redis_url)
-    stale = [k async for k in redis.scan_iter("medianest-limits*")]
-    if stale:
-        await redis.delete(*stale)
-    await redis.aclose()
-    first = await rationed_client(medianest_client, redis_url=medianest_redis_url)
+    first = await rationed_client(medianest_client, redis_url=medianest_redis_url)  # no counts left by others
     uma = await sign_in(first, "uma")
     assert (await first.post("/api/v1/rationed/things", headers=uma.headers)).status == 201
     # A second MediaNest process on the same database and Redis counts with the first.
@@ -386,3 +379,20 @@ async def test_the_api_limit_holds_across_processes(medianest_client: Any, media
     await asyncio.sleep(0.6)  # the first process has shared what it counted
     answers = [(await second.get("/api/v1/auth/session")).status for _ in range(4)]
     assert answers == [200, 200, 200, 429], answers
+
+
+@pytest.mark.production
+async def test_each_test_starts_with_no_sign_in_counts_in_redis(
+    medianest_client: Any, medianest_redis_url: str
+) -> None:
+    """Every test signs in from 127.0.0.1 and ten sign-ins a minute from one address is the limit: the Redis
+    fixture forgets what the tests before counted, as :func:`forget_rate_limits` does."""
+    from medianest_core.testing import forget_rate_limits
+
+    client = await medianest_client(redis_url=medianest_redis_url)
+    for n in range(10):
+        await sign_in(client, f"person{n}")
+    again = {"username": "person0", "password": "person0-password-123"}
+    assert (await client.post("/api/v1/auth/login", json=again)).status == 429
+    forget_rate_limits(medianest_redis_url)
+    assert (await client.post("/api/v1/auth/login", json=again)).status == 200
