@@ -345,16 +345,27 @@ async def test_every_process_applies_the_change(medianest_runtime: Any, medianes
     assert (here.startups, there.startups) == (2, 2)  # each process restarted the plugin once
 
 
-@pytest.mark.production
-async def test_every_process_applies_the_change_through_redis(
-    medianest_runtime: Any, medianest_client: Any, medianest_redis_url: str
-) -> None:
+async def two_processes_over_redis(
+    medianest_runtime: Any, medianest_client: Any, redis_url: str
+) -> tuple[Relay, Relay, Any, Any, Any, Any]:
+    """Two MediaNest processes with the relay, sharing the database and Redis: each plugin, the second runtime,
+    the client where the admin saves (signed in as ``root``), the other client, and the admin."""
     here, there = Relay(), Relay()
-    first = medianest_runtime(entry_points=[entry_point("relay", here)], redis_url=medianest_redis_url)
+    first = medianest_runtime(entry_points=[entry_point("relay", here)], redis_url=redis_url)
     second = medianest_runtime(settings=first.loaded, entry_points=[entry_point("relay", there)])
     saving = await medianest_client(runtime=first)
     serving = await medianest_client(runtime=second)
     admin = await sign_in(saving, "root", role="admin")
+    return here, there, second, saving, serving, admin
+
+
+@pytest.mark.production
+async def test_every_process_applies_the_change_through_redis(
+    medianest_runtime: Any, medianest_client: Any, medianest_redis_url: str
+) -> None:
+    here, there, _second, saving, serving, admin = await two_processes_over_redis(
+        medianest_runtime, medianest_client, medianest_redis_url
+    )
     await sign_in(serving, "alice")
 
     resp = await saving.put(PUT, json={"values": {"greeting": "good evening"}}, headers=admin.headers)
@@ -692,12 +703,9 @@ async def test_a_start_up_that_fails_half_way_leaves_nothing_open(medianest_clie
 async def test_a_restart_from_another_process_never_holds_up_a_revocation_behind_it(
     medianest_runtime: Any, medianest_client: Any, medianest_redis_url: str
 ) -> None:
-    here, there = Relay(), Relay()
-    first = medianest_runtime(entry_points=[entry_point("relay", here)], redis_url=medianest_redis_url)
-    second = medianest_runtime(settings=first.loaded, entry_points=[entry_point("relay", there)])
-    saving = await medianest_client(runtime=first)
-    serving = await medianest_client(runtime=second)
-    admin = await sign_in(saving, "root", role="admin")
+    _here, there, second, saving, serving, admin = await two_processes_over_redis(
+        medianest_runtime, medianest_client, medianest_redis_url
+    )
     alice = await sign_in(serving, "alice")
     assert (await serving.get("/api/v1/auth/session")).status == 200
 
